@@ -1,0 +1,218 @@
+"""Rule-based CheXpert-14 labeler: radrl's fast offline default.
+
+It follows the conventions of the CheXpert labeler (Irvin et al., 2019) in three stages:
+
+1. **Mention extraction.** The report is normalised (lower case, ``XXXX`` de-identification
+   tokens kept as a word, list numbering turned into sentence breaks) and split into sentences
+   and clauses. Phrase lists (``rule_phrases``) find mentions of each observation.
+2. **Classification of each mention**, in the CheXpert order: an uncertainty cue that contains
+   a negation ("cannot be excluded") -> uncertain; else a negation cue in the mention's scope
+   ("no", "without", "... is not seen") -> negative; else an uncertainty cue ("may", "possible",
+   "... versus ...") -> uncertain; else positive. A cue's scope is the mention's clause: it
+   ends at sentence ends, semicolons and words such as "but", "however", "which".
+   Double negations such as "no change in the effusion" are not negations.
+3. **Aggregation per report**: positive beats uncertain beats negative beats blank. No Finding is
+   positive only when no observation other than Support Devices is positive or uncertain and
+   no other abnormality (emphysema, scoliosis, granuloma, hernia, ...) is mentioned positively;
+   otherwise blank. A heart-failure mention makes Cardiomegaly at least uncertain.
+
+It runs at thousands of reports per second in one process (``bench/labeler_throughput.py``)
+and keeps a cache keyed by the report text, since a GRPO group repeats reports often.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from radrl.labelers import rule_phrases as P
+from radrl.labelers.base import CachedLabeler
+from radrl.schema import (
+    BLANK,
+    NEGATIVE,
+    NO_FINDING,
+    OBSERVATIONS,
+    POSITIVE,
+    SUPPORT_DEVICES,
+    UNCERTAIN,
+    Labels,
+)
+
+OTHER = "Other finding"
+"""Pseudo-observation for abnormalities outside the 14 (they only affect No Finding)."""
+
+_RANK = {BLANK: 0, NEGATIVE: 1, UNCERTAIN: 2, POSITIVE: 3}
+MAX_CHARS = 20_000
+"""Longer inputs are cut: no real report is this long, and the cut keeps a 100 kB input fast."""
+
+
+def _alternation(patterns: Iterable[str]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+def _words(patterns: Iterable[str]) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{_alternation(patterns)})\b")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One mention of an observation in a report, with the value its context gives it."""
+
+    observation: str
+    value: str
+    start: int
+    end: int
+    text: str
+    sentence: int
+
+
+@dataclass(frozen=True)
+class _Kind:
+    observation: str
+    fixed_value: str | None  # None: decided by the cues around the mention
+
+
+def _compile_mentions() -> tuple[re.Pattern[str], list[_Kind]]:
+    """One regex with a named group per (observation, kind); ``lastgroup`` says which matched.
+
+    Within one alternation Python takes the first alternative that matches at a position, so
+    negative/uncertain phrases ("heart size is normal") come before plain mentions ("heart").
+    """
+    kinds: list[_Kind] = []
+    groups: list[str] = []
+
+    def add(observation: str, fixed: str | None, patterns: list[str]) -> None:
+        groups.append(f"(?P<k{len(kinds)}>{_alternation(patterns)})")
+        kinds.append(_Kind(observation, fixed))
+
+    for obs, pats in P.NEGATIVE_MENTIONS.items():
+        add(obs, NEGATIVE, pats)
+    for obs, pats in P.UNCERTAIN_MENTIONS.items():
+        add(obs, UNCERTAIN, pats)
+    for obs in OBSERVATIONS:
+        if obs in P.MENTIONS:
+            add(obs, None, P.MENTIONS[obs])
+    add(OTHER, None, P.OTHER_FINDINGS)
+    return re.compile(r"\b(?:" + "|".join(groups) + r")\b"), kinds
+
+
+_MENTION_RE, _KINDS = _compile_mentions()
+_IMPLIED_RE = {obs: _words(p) for obs, p in P.IMPLIED_UNCERTAIN.items()}
+_SENTENCE_END_RE = re.compile(r"(?<!\d)[.!](?!\d)|[\n\r]+|(?:^|\s)\d{1,2}[.)](?=\s|$)|\?(?!\S)")
+_TERMINATOR_RE = re.compile(rf"(?:;|:|\b(?:{_alternation(P.SCOPE_TERMINATORS)})\b)")
+_PSEUDO_NEG_RE = _words(P.PSEUDO_NEGATIONS)
+_NEG_BEFORE_RE = _words(P.NEGATION_BEFORE)
+_NEG_AFTER_RE = re.compile(rf"^\W*(?:{_alternation(P.NEGATION_AFTER)})\b")
+_UNC_NEG_BEFORE_RE = _words(P.UNCERTAIN_BEFORE_NEGATION)
+_UNC_NEG_AFTER_RE = re.compile(rf"^\W*(?:{_alternation(P.UNCERTAIN_AFTER_NEGATION)})")
+_UNC_BEFORE_RE = re.compile(rf"(?:\b(?:{_alternation(P.UNCERTAIN_BEFORE[:-1])})\b|\?)")
+_UNC_AFTER_RE = re.compile(rf"^\W*(?:{_alternation(P.UNCERTAIN_AFTER)})")
+_DEID_RE = re.compile(r"x{3,}", re.IGNORECASE)
+_SPACE_RE = re.compile(r"[ \t\f\v]+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, NFKC, de-identification runs (``XXXX``) as the word ``xxxx``, tidy spaces."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    text = text[:MAX_CHARS]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = _DEID_RE.sub("xxxx", text.lower())
+    return _SPACE_RE.sub(" ", text)
+
+
+def _classify(sentence_text: str, start: int, end: int) -> str:
+    """Value of the mention at ``sentence_text[start:end]`` from the cues in its clause."""
+    clause_start = 0
+    clause_end = len(sentence_text)
+    for t in _TERMINATOR_RE.finditer(sentence_text):
+        if t.end() <= start:
+            clause_start = t.start() if t.group() not in (";", ":") else t.end()
+        elif t.start() >= end:
+            clause_end = t.start()
+            break
+    before = sentence_text[clause_start:start]
+    after = sentence_text[end:clause_end]
+    if before:
+        before = _PSEUDO_NEG_RE.sub(" ", before)
+    if after:
+        after_neg = _PSEUDO_NEG_RE.sub(" ", after)
+    else:
+        after_neg = after
+    if (before and _UNC_NEG_BEFORE_RE.search(before)) or (after and _UNC_NEG_AFTER_RE.match(after)):
+        return UNCERTAIN
+    if (before and _NEG_BEFORE_RE.search(before)) or (after_neg and _NEG_AFTER_RE.match(after_neg)):
+        return NEGATIVE
+    if (before and _UNC_BEFORE_RE.search(before)) or (after and _UNC_AFTER_RE.match(after)):
+        return UNCERTAIN
+    return POSITIVE
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of normalised text."""
+    spans = []
+    pos = 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        if m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return spans
+
+
+def extract_mentions(text: str) -> list[Mention]:
+    """Every mention in the report with its value and sentence index (used by FactS too)."""
+    norm = normalize(text)
+    sentences = _sentences(norm)
+    if not sentences:
+        return []
+    starts = [s for s, _ in sentences]
+    mentions = []
+    for m in _MENTION_RE.finditer(norm):
+        kind = _KINDS[int(m.lastgroup[1:])]
+        si = bisect.bisect_right(starts, m.start()) - 1
+        s_start, s_end = sentences[si]
+        if m.start() >= s_end:  # the match sits in a sentence break
+            continue
+        if kind.fixed_value is not None:
+            value = kind.fixed_value
+        else:
+            value = _classify(norm[s_start:s_end], m.start() - s_start, min(m.end(), s_end) - s_start)
+        mentions.append(Mention(kind.observation, value, m.start(), m.end(), m.group(), si))
+        if value != NEGATIVE:
+            for obs, rx in _IMPLIED_RE.items():
+                if rx.fullmatch(m.group()):
+                    mentions.append(Mention(obs, UNCERTAIN, m.start(), m.end(), m.group(), si))
+    return mentions
+
+
+def aggregate(mentions: Sequence[Mention]) -> Labels:
+    """Report-level labels: positive > uncertain > negative > blank; then the No Finding rule."""
+    labels = {name: BLANK for name in OBSERVATIONS}
+    other_abnormal = False
+    for m in mentions:
+        if m.observation == OTHER:
+            other_abnormal |= m.value in (POSITIVE, UNCERTAIN)
+        elif _RANK[m.value] > _RANK[labels[m.observation]]:
+            labels[m.observation] = m.value
+    abnormal = other_abnormal or any(
+        labels[name] in (POSITIVE, UNCERTAIN)
+        for name in OBSERVATIONS
+        if name not in (NO_FINDING, SUPPORT_DEVICES)
+    )
+    labels[NO_FINDING] = BLANK if abnormal else POSITIVE
+    return labels
+
+
+class RuleLabeler(CachedLabeler):
+    """The rule-based labeler. ``label_batch(texts)`` -> one ``{observation: value}`` per text."""
+
+    name = "rule"
+
+    def _label_uncached(self, texts: Sequence[str]) -> list[Labels]:
+        return [aggregate(extract_mentions(t)) for t in texts]
