@@ -105,7 +105,8 @@ _SENTENCE_END_RE = re.compile(r"(?<!\d)[.!](?!\d)|[\n\r]+|(?:^|\s)\d{1,2}[.)](?=
 _TERMINATOR_RE = re.compile(rf"(?:;|:|\b(?:{_alternation(P.SCOPE_TERMINATORS)})\b)")
 _PSEUDO_NEG_RE = _words(P.PSEUDO_NEGATIONS)
 _NEG_BEFORE_RE = _words(P.NEGATION_BEFORE)
-_NEG_AFTER_RE = re.compile(rf"^\W*(?:{_alternation(P.NEGATION_AFTER)})\b")
+# A post-mention negation may follow a short coordination ("tube and ng tube have been removed").
+_NEG_AFTER_RE = re.compile(rf"^\W*(?:(?:and|or|,)?\s*[\w/-]+\s+){{0,3}}?(?:{_alternation(P.NEGATION_AFTER)})\b")
 _UNC_NEG_BEFORE_RE = _words(P.UNCERTAIN_BEFORE_NEGATION)
 _UNC_NEG_AFTER_RE = re.compile(rf"^\W*(?:{_alternation(P.UNCERTAIN_AFTER_NEGATION)})")
 _UNC_BEFORE_RE = re.compile(rf"(?:\b(?:{_alternation(P.UNCERTAIN_BEFORE[:-1])})\b|\?)")

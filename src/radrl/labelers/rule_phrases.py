@@ -25,14 +25,16 @@ one of them (that is what makes the labeler fast). Every pattern must contain a 
 from __future__ import annotations
 
 # Words that may sit between a subject and its predicate ("the heart is mildly enlarged").
-_GAP = r"(?:[\w/-]+\s+){0,5}?"
+# Negation words may not sit in the gap: "the heart is not enlarged" is no enlarged heart.
+_WORD = r"(?:(?!(?:not|no|without)\b)[\w/-]+\s+)"
+_GAP = _WORD + r"{0,5}?"
 _HEART = r"(?:heart|cardiac(?:\s+(?:silhouette|shadow|contours?|size|borders?))?)"
 _CARDIOMED = (
     r"(?:cardiomediastinal|cardio-mediastinal|cardiothymic|mediastinal)"
     r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))?"
 )
 _NORMAL = (
-    r"(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+enlarged|"
+    r"(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+(?:significantly\s+)?enlarged|"
     r"upper\s+(?:limits?\s+)?(?:of\s+)?normal|top\s+(?:of\s+)?normal|at\s+the\s+upper\s+limits?)"
 )
 
@@ -40,17 +42,20 @@ MENTIONS: dict[str, list[str]] = {
     "Enlarged Cardiomediastinum": [
         r"(?:widen(?:ed|ing)|enlarged|prominent|wide)\s+(?:superior\s+)?mediastin(?:um|al\s+(?:silhouette|contours?|width|shadow))",
         r"mediastin(?:um|al\s+(?:silhouette|contours?|width|shadow))\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:widen(?:ed|ing)|enlarged|prominent|wide)",
-        r"mediastinal\s+(?:widening|enlargement|prominence|mass|adenopathy|lymphadenopathy)",
-        r"(?:enlarged|widened|prominent)\s+cardiomediastinal(?:\s+(?:silhouette|contours?|shadow))?",
-        r"cardiomediastinal\s+(?:silhouette|contours?|shadow)\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:enlarged|widened|prominent)",
-        r"(?:cardiomediastinal|mediastinal)\s+(?:enlargement|widening)",
-        r"enlargement\s+of\s+the\s+(?:cardiomediastinal|mediastinal)\s+(?:silhouette|contours?)",
+        r"mediastinal\s+(?:widening|enlargement|prominence|mass)",
+        r"(?:prominence|widening|enlargement)\s+of\s+the\s+(?:superior\s+)?mediastinum",
+        r"mediastinal\s+(?:enlargement|widening)",
+        r"enlargement\s+of\s+the\s+mediastinal\s+(?:silhouette|contours?)",
     ],
     "Cardiomegaly": [
         r"cardiomegal(?:y|ic)", r"cardiomegally", r"cardiomegaly",
         r"(?:enlarged|large|prominent|increased)\s+(?:heart|cardiac\s+(?:silhouette|shadow|size|contours?))",
         _HEART + r"\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+|size\s+)?(?:\w+\s+)?(?:enlarged|large|prominent|increased)(?!\s+(?:lung|pulmonary))",
         r"(?:cardiac|heart)\s+(?:enlargement|prominence)",
+        # "enlarged cardiomediastinal silhouette" is read as cardiomegaly, as the IU coders do.
+        r"(?:enlarged|prominent)\s+cardiomediastinal(?:\s+(?:silhouette|contours?|shadow))?",
+        r"cardiomediastinal\s+(?:silhouette|contours?|shadow)\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:enlarged|prominent)",
+        r"enlargement\s+of\s+the\s+cardiomediastinal\s+(?:silhouette|contours?)",
         r"enlargement\s+of\s+the\s+(?:heart|cardiac\s+(?:silhouette|shadow))",
         r"(?:cardiothoracic|cardiac-thoracic)\s+ratio\s+" + _GAP + r"(?:increased|enlarged|greater)",
     ],
@@ -82,7 +87,7 @@ MENTIONS: dict[str, list[str]] = {
     ],
     "Pneumonia": [
         r"pneumonias?", r"pnuemonia", r"pneumonitis", r"bronchopneumonia",
-        r"infectio(?:n|ns|us\s+(?:process|etiology|infiltrate)|us)", r"(?:lung|pulmonary)\s+abscess",
+        r"(?<!granulomatous\s)(?<!prior\s)(?<!old\s)(?<!previous\s)(?<!remote\s)infectio(?:n|ns|us\s+(?:process|etiology|infiltrate)|us)", r"(?:lung|pulmonary)\s+abscess",
     ],
     "Atelectasis": [
         r"atelecta(?:sis|ses|tic)", r"atelectsis", r"atelectesis",
@@ -108,7 +113,7 @@ MENTIONS: dict[str, list[str]] = {
         r"pleuroparenchymal\s+(?:scarring|scar|thickening|opacit\w*)",
         r"thickening\s+of\s+the\s+(?:\w+\s+)?pleura", r"fibrothorax",
         r"apical\s+(?:pleural\s+)?(?:cap|capping|thickening|scarring)", r"(?:pulmonary|interstitial|lung)\s+fibrosis",
-        r"fibrosis", r"fibrotic\s+(?:changes?|scarring)",
+        r"(?<!cystic\s)fibrosis", r"fibrotic\s+(?:changes?|scarring)",
     ],
     "Fracture": [
         r"fractur(?:e|es|ed|ing)", r"fx", r"fractue", r"(?:broken|healed)\s+ribs?",
@@ -116,7 +121,9 @@ MENTIONS: dict[str, list[str]] = {
         r"compression\s+deformit(?:y|ies)",
     ],
     "Support Devices": [
-        r"(?:median\s+|midline\s+)?sternotom(?:y|ies)", r"sternal\s+(?:wires?|sutures?|xxxx)",
+        r"(?:median\s+|midline\s+)?sternotomy\s+(?:wires?|sutures?|xxxx)", r"sternal\s+(?:wires?|sutures?|xxxx)",
+        r"xxxx-a-xxxx", r"(?:its|the|with|whose)\s+tip", r"tip\s+(?:projecting|projects|terminat\w+|overlying|overlies|at|in|is|positioned|located|approximat\w+)",
+        r"(?:breast\s+)?prosthes(?:is|es)", r"(?:internal\s+)?fixation", r"(?:ekg|ecg|telemetry)\s+(?:leads?|wires?)",
         r"(?:surgical|vascular|cholecystectomy|mediastinal|axillary|hilar|metallic|aneurysm)\s+clips?", r"clips",
         r"pacemakers?", r"pacer(?:s|\s+wires?)?", r"pacing\s+(?:leads?|wires?|device)",
         r"(?:a?icd|defibrillator)(?:\s+(?:leads?|device|generator))?", r"(?:cardiac\s+)?(?:monitor|monitoring)\s+leads?",
@@ -129,7 +136,7 @@ MENTIONS: dict[str, list[str]] = {
         r"(?:valve\s+replacement|replaced\s+valve|prosthetic\s+(?:valve|heart\s+valve)|valve\s+prosthesis|annuloplasty)",
         r"(?:aortic|mitral)\s+valve\s+(?:replacement|repair|prosthesis)",
         r"(?:breast\s+)?implants?", r"(?:surgical|orthopedic|spinal|fixation|fusion)\s+hardware", r"hardware",
-        r"(?:support|medical|implanted|cardiac|electronic)\s+devices?", r"(?:surgical\s+)?(?:staples|sutures?)",
+        r"(?:support|medical|implanted|cardiac|electronic)\s+devices?", r"(?:surgical\s+)?staples",
         r"bone\s+anchor", r"(?:tube|catheter)\s+tip", r"filter", r"vp\s+shunt", r"shunt\s+(?:catheter|tubing)",
     ],
 }
@@ -165,7 +172,7 @@ IMPLIED_UNCERTAIN: dict[str, list[str]] = {
 OTHER_FINDINGS: list[str] = [
     r"emphysema(?:tous)?", r"copd", r"chronic\s+obstructive", r"hyper(?:expanded|expansion|inflated|inflation|aerated|lucen\w*)",
     r"(?:dextro|levo)?scolio(?:sis|tic)", r"kypho(?:sis|tic)", r"granulom(?:a|as|ata|atous)",
-    r"calcifi(?:ed|cation|cations|c)\s+(?:\w+\s+)?(?:nodes?|nodules?|granulom\w*|lymph|focus|foci|densit\w+|opacit\w+|plaques?|aorta|aortic)",
+    r"calcifi(?:ed|cation|cations|c)\s+(?:\w+\s+)?(?:nodes?|granulom\w*|lymph|focus|foci|densit\w+|opacit\w+|plaques?|aorta|aortic)",
     r"(?:aortic|vascular|atherosclerotic)\s+calcifications?", r"calcified\s+(?:aorta|aortic)",
     r"hernia", r"degenerati(?:ve|on)", r"spondylo(?:sis|tic)", r"osteophytes?", r"arthriti(?:s|c)", r"arthropathy",
     r"tortuo(?:us|sity)", r"torturous", r"ectati\w+", r"unfold(?:ed|ing)\s+of\s+the\s+(?:thoracic\s+)?aorta",
@@ -183,7 +190,7 @@ OTHER_FINDINGS: list[str] = [
     r"foreign\s+bod(?:y|ies)", r"pectus", r"subcutaneous\s+emphysema", r"pneumoperitoneum", r"dislocat\w+",
     r"(?:spinal\s+)?fusion", r"sclero(?:sis|tic)", r"lucenc(?:y|ies)", r"azygos\s+lobe", r"nipple\s+shadows?",
     r"(?:calcified|calcification)", r"bony\s+(?:abnormalit\w+|lesions?)", r"old\s+(?:tb|tuberculosis)", r"tuberculo\w+",
-    r"(?:hiatal|hiatus)", r"shift", r"pericardial\s+effusions?", r"(?:pulmonary|vascular)\s+(?:vascular\s+)?(?:prominence|engorgement)",
+    r"(?:hiatal|hiatus)", r"shift", r"sternotom(?:y|ies)", r"cabg", r"thoracotomy", r"sutures?", r"pericardial\s+effusions?", r"(?:pulmonary|vascular)\s+(?:vascular\s+)?(?:prominence|engorgement)",
 ]
 
 # ---- cue phrases -------------------------------------------------------------------------------
