@@ -39,6 +39,7 @@ from radrl.schema import (
     SUPPORT_DEVICES,
     UNCERTAIN,
     Labels,
+    blank_labels,
 )
 
 OTHER = "Other finding"
@@ -96,10 +97,13 @@ def _compile_mentions() -> tuple[re.Pattern[str], list[_Kind]]:
         if obs in P.MENTIONS:
             add(obs, None, P.MENTIONS[obs])
     add(OTHER, None, P.OTHER_FINDINGS)
-    return re.compile(r"\b(?:" + "|".join(groups) + r")\b"), kinds
+    return re.compile(r"(?:" + "|".join(groups) + r")\b"), kinds
 
 
 _MENTION_RE, _KINDS = _compile_mentions()
+# Mentions start at word starts: trying the big alternation only there is ~1.5x faster than
+# letting ``finditer`` try every character position.
+_WORD_START_RE = re.compile(r"(?<![a-z0-9])(?=[a-z0-9])")
 _IMPLIED_RE = {obs: _words(p) for obs, p in P.IMPLIED_UNCERTAIN.items()}
 _SENTENCE_END_RE = re.compile(r"(?<!\d)[.!](?!\d)|[\n\r]+|(?:^|\s)\d{1,2}[.)](?=\s|$)|\?(?!\S)")
 _TERMINATOR_RE = re.compile(rf"(?:;|:|\b(?:{_alternation(P.SCOPE_TERMINATORS)})\b)")
@@ -126,15 +130,39 @@ def normalize(text: str) -> str:
     return _SPACE_RE.sub(" ", text)
 
 
-def _classify(sentence_text: str, start: int, end: int) -> str:
+def _find_mentions(text: str) -> list[re.Match[str]]:
+    """Leftmost-longest-first mentions, tried at word starts only, not overlapping."""
+    out = []
+    pos = 0
+    match = _MENTION_RE.match
+    for w in _WORD_START_RE.finditer(text):
+        start = w.start()
+        if start < pos:
+            continue
+        m = match(text, start)
+        if m is not None:
+            out.append(m)
+            pos = m.end()
+    return out
+
+
+def _terminators(sentence_text: str) -> list[tuple[int, int, bool]]:
+    return [(t.start(), t.end(), t.group() in (";", ":")) for t in _TERMINATOR_RE.finditer(sentence_text)]
+
+
+def _classify(
+    sentence_text: str, start: int, end: int, terminators: list[tuple[int, int, bool]] | None = None
+) -> str:
     """Value of the mention at ``sentence_text[start:end]`` from the cues in its clause."""
+    if terminators is None:
+        terminators = _terminators(sentence_text)
     clause_start = 0
     clause_end = len(sentence_text)
-    for t in _TERMINATOR_RE.finditer(sentence_text):
-        if t.end() <= start:
-            clause_start = t.start() if t.group() not in (";", ":") else t.end()
-        elif t.start() >= end:
-            clause_end = t.start()
+    for t_start, t_end, is_punct in terminators:
+        if t_end <= start:
+            clause_start = t_end if is_punct else t_start
+        elif t_start >= end:
+            clause_end = t_start
             break
     before = sentence_text[clause_start:start]
     after = sentence_text[end:clause_end]
@@ -174,7 +202,8 @@ def extract_mentions(text: str) -> list[Mention]:
         return []
     starts = [s for s, _ in sentences]
     mentions = []
-    for m in _MENTION_RE.finditer(norm):
+    terminators: dict[int, list] = {}
+    for m in _find_mentions(norm):
         kind = _KINDS[int(m.lastgroup[1:])]
         si = bisect.bisect_right(starts, m.start()) - 1
         s_start, s_end = sentences[si]
@@ -183,7 +212,12 @@ def extract_mentions(text: str) -> list[Mention]:
         if kind.fixed_value is not None:
             value = kind.fixed_value
         else:
-            value = _classify(norm[s_start:s_end], m.start() - s_start, min(m.end(), s_end) - s_start)
+            sentence_text = norm[s_start:s_end]
+            if si not in terminators:
+                terminators[si] = _terminators(sentence_text)
+            value = _classify(
+                sentence_text, m.start() - s_start, min(m.end(), s_end) - s_start, terminators[si]
+            )
         mentions.append(Mention(kind.observation, value, m.start(), m.end(), m.group(), si))
         if value != NEGATIVE:
             for obs, rx in _IMPLIED_RE.items():
@@ -216,4 +250,5 @@ class RuleLabeler(CachedLabeler):
     name = "rule"
 
     def _label_uncached(self, texts: Sequence[str]) -> list[Labels]:
-        return [aggregate(extract_mentions(t)) for t in texts]
+        # An empty report says nothing: every observation blank, No Finding included.
+        return [aggregate(extract_mentions(t)) if t.strip() else blank_labels() for t in texts]
