@@ -150,7 +150,7 @@ NEGATIVE_MENTIONS: dict[str, list[str]] = {
         r"mediastinum\s+(?:is\s+|appears?\s+)?(?:normal|unremarkable|within\s+normal\s+limits|stable)",
     ],
     "Cardiomegaly": [
-        _HEART + r"(?:\s+size)?\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable|not\s+enlarged|stable)",
+        _HEART + r"(?:\s+size)?\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable|not\s+(?:significantly\s+)?enlarged|stable)",
         r"(?:normal|unremarkable|stable)\s+(?:\w+\s+)?(?:heart|cardiac)(?:\s+(?:size|silhouette|shadow|contours?))?",
         r"(?:heart|cardiac)\s+and\s+(?:mediastin\w+|pulmonary\s+vascularity)\s+(?:\w+\s+)?(?:\w+\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable)",
         r"cardiomediastinal\s+(?:silhouette|contours?|shadow)\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable)(?:\s+in\s+size)?",
@@ -172,7 +172,7 @@ IMPLIED_UNCERTAIN: dict[str, list[str]] = {
 OTHER_FINDINGS: list[str] = [
     r"emphysema(?:tous)?", r"copd", r"chronic\s+obstructive", r"hyper(?:expanded|expansion|inflated|inflation|aerated|lucen\w*)",
     r"(?:dextro|levo)?scolio(?:sis|tic)", r"kypho(?:sis|tic)", r"granulom(?:a|as|ata|atous)",
-    r"calcifi(?:ed|cation|cations|c)\s+(?:\w+\s+)?(?:nodes?|granulom\w*|lymph|focus|foci|densit\w+|opacit\w+|plaques?|aorta|aortic)",
+    r"calcifi(?:ed|cation|cations|c)\s+(?:\w+\s+)?(?:nodes?|granulom\w*|lymph|focus|foci|densit\w+|opacit\w+|aorta|aortic)",
     r"(?:aortic|vascular|atherosclerotic)\s+calcifications?", r"calcified\s+(?:aorta|aortic)",
     r"hernia", r"degenerati(?:ve|on)", r"spondylo(?:sis|tic)", r"osteophytes?", r"arthriti(?:s|c)", r"arthropathy",
     r"tortuo(?:us|sity)", r"torturous", r"ectati\w+", r"unfold(?:ed|ing)\s+of\s+the\s+(?:thoracic\s+)?aorta",

@@ -1,0 +1,63 @@
+import contextlib
+import io
+
+import pytest
+
+from radrl.metrics import nlg
+from radrl.metrics.nlg import clean_report, nlg_metrics
+
+
+def test_clean_report_follows_r2gen():
+    assert clean_report("1. Heart size normal. 2. No effusion.") == "heart size normal . no effusion ."
+    assert clean_report("Lungs: clear; no X-ray findings (stable).") == "lungs clear no x-ray findings stable ."  # R2Gen keeps hyphens
+    assert clean_report("Line one\nline  two..") == "line one line two ."
+    assert clean_report("") == " ."
+
+
+def test_numbers_equal_pycocoevalcap_on_cleaned_text():
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    refs = ["The heart is normal in size. No effusion.", "Mild cardiomegaly. Small left effusion.",
+            "No acute disease.", "Right lower lobe pneumonia."]
+    preds = ["Heart size normal. No pleural effusion.", "Cardiomegaly. No effusion.",
+             "No acute cardiopulmonary disease.", "Left lower lobe atelectasis."]
+    ours, errors = nlg_metrics(preds, refs, meteor=False)
+    gts = {i: [clean_report(r)] for i, r in enumerate(refs)}
+    res = {i: [clean_report(p)] for i, p in enumerate(preds)}
+    with contextlib.redirect_stdout(io.StringIO()):
+        bleu, _ = Bleu(4).compute_score(gts, res)
+    assert [ours[f"bleu_{n}"] for n in range(1, 5)] == pytest.approx(bleu, abs=1e-12)
+    assert ours["rouge_l"] == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
+    assert ours["cider"] == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
+    assert ours["meteor"] is None and errors == {"meteor": "disabled"}
+
+
+def test_identical_reports_score_perfect_bleu():
+    refs = ["no acute cardiopulmonary process .", "mild cardiomegaly without edema ."]
+    scores, _ = nlg_metrics(refs, refs, meteor=False)
+    assert scores["bleu_1"] == pytest.approx(1.0) and scores["bleu_4"] == pytest.approx(1.0)
+    assert scores["rouge_l"] == pytest.approx(1.0)
+
+
+def test_meteor_is_null_with_reason_without_java(monkeypatch):
+    monkeypatch.setattr(nlg, "java_available", lambda: False)
+    scores, errors = nlg_metrics(["a b c"], ["a b d"])
+    assert scores["meteor"] is None and "Java" in errors["meteor"]
+    assert scores["bleu_1"] is not None
+
+
+@pytest.mark.java
+def test_meteor_with_java():
+    if not nlg.java_available():
+        pytest.skip("no java")
+    scores, errors = nlg_metrics(["mild cardiomegaly ."], ["moderate cardiomegaly ."])
+    assert "meteor" not in errors and 0 < scores["meteor"] < 1
+
+
+def test_length_mismatch_and_empty():
+    with pytest.raises(ValueError):
+        nlg_metrics(["a"], [])
+    scores, errors = nlg_metrics([], [])
+    assert all(v is None for v in scores.values()) and len(errors) == 7
