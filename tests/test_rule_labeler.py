@@ -137,7 +137,7 @@ def test_mentions_carry_sentence_and_value():
         ("Pneumothorax", "negative", 0), ("Pleural Effusion", "positive", 1)]
 
 
-def test_very_long_report_is_cut_and_fast():
+def test_very_long_report_is_labelled():
     text = "Small left effusion. " + "The lungs are clear. " * 5000  # ~100 kB
     assert len(text) > 100_000 > MAX_CHARS
     assert LABELER.label(text)["Pleural Effusion"] == "positive"

@@ -231,8 +231,7 @@ UNCERTAIN_BEFORE: list[str] = [
     r"borderline", r"cannot\s+be\s+(?:differentiated|distinguished)", r"compatible\s+with",
     r"(?:rule\s+out|r/o|evaluate\s+for|assess\s+for|to\s+exclude)", r"atypical", r"potential(?:ly)?",
     r"(?:represent|reflect)(?:s|ing)?(?:\s+either)?", r"or\s+(?:less\s+likely|possibly)", r"favou?r(?:ed|ing)?",
-    r"\?",
-]
+]  # a question mark anywhere before the mention also counts (the engine adds it)
 # Uncertainty right after a mention, closing its clause ("pneumonia is possible").
 UNCERTAIN_AFTER: list[str] = [
     r"(?:\w+\s+){0,4}?(?:is|are|may\s+be|could\s+be|would\s+be)\s+(?:also\s+|more\s+|less\s+)?(?:possible|possibly\s+present|suspected|questioned|a\s+consideration|considered|favou?red|likely|probable|not\s+excluded)\s*$",
