@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 
 from _shared import SHARED_DATA, full_text, iu_reports
@@ -79,7 +78,6 @@ def main() -> None:
                 ms = [(m.observation, m.value, m.text) for m in extract_mentions(t)
                       if m.observation in (args.errors, "Other finding")]
                 print(f"\n{kind} {r['id']} mesh={r['mesh_major']}\n   {t}\n   {ms}")
-    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from radrl import __version__
+from radrl.data.sections import join_sections
 from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records
 
 BATCH = 2048
@@ -26,8 +27,7 @@ def _report_text(row: dict, where: str) -> str:
     if "report" in row:
         value = row["report"]
     elif "findings" in row or "impression" in row:
-        parts = [row.get("findings"), row.get("impression")]
-        value = " ".join(str(p).strip() for p in parts if p not in (None, "") and str(p).strip())
+        value = join_sections(*(None if row.get(k) is None else str(row[k]) for k in ("findings", "impression")))
     else:
         raise InputError(
             f"{where}: no 'report' (or 'findings'/'impression') field; found {sorted(row)}"

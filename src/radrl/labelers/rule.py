@@ -131,7 +131,8 @@ def normalize(text: str) -> str:
 
 
 def _find_mentions(text: str) -> list[re.Match[str]]:
-    """Leftmost-longest-first mentions, tried at word starts only, not overlapping."""
+    """Mentions at word starts, left to right, not overlapping; at one position the first
+    alternative of ``_MENTION_RE`` that matches wins (absence/hedge phrases come first)."""
     out = []
     pos = 0
     match = _MENTION_RE.match
@@ -168,10 +169,7 @@ def _classify(
     after = sentence_text[end:clause_end]
     if before:
         before = _PSEUDO_NEG_RE.sub(" ", before)
-    if after:
-        after_neg = _PSEUDO_NEG_RE.sub(" ", after)
-    else:
-        after_neg = after
+    after_neg = _PSEUDO_NEG_RE.sub(" ", after) if after else after
     if (before and _UNC_NEG_BEFORE_RE.search(before)) or (after and _UNC_NEG_AFTER_RE.match(after)):
         return UNCERTAIN
     if (before and _NEG_BEFORE_RE.search(before)) or (after_neg and _NEG_AFTER_RE.match(after_neg)):
