@@ -1,0 +1,128 @@
+"""Write a synthetic benchmark to disk, in the R2Gen ``annotation.json`` layout plus labels.
+
+Layout::
+
+    ROOT/annotation.json   {"train": [...], "val": [...], "test": [...]}; each entry has
+                           id, image_path (relative to ROOT/images), report (FINDINGS +
+                           IMPRESSION with headers), findings, impression, labels (14 CheXpert
+                           labels), finding details (side, severity, zone, hedged)
+    ROOT/images/<id>.png   224 x 224 grayscale frontal radiograph
+    ROOT/config.json       the generator settings (with ``seed``), so the set can be remade
+
+Everything is a pure function of the seed: the same config gives byte-identical files.
+:func:`load_synthetic` reads it back as :class:`~radrl.data.Sample` lists with labels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from radrl.data.sample import Sample
+from radrl.data.sections import join_sections
+from radrl.data.synthetic.cases import MIMIC_LIKE_PREVALENCE, draw_case
+from radrl.data.synthetic.render import render_case
+from radrl.data.synthetic.reports import write_report
+from radrl.io import InputError, atomic_write_json
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SyntheticConfig:
+    n_train: int = 2000
+    n_val: int = 100
+    n_test: int = 200
+    image_size: int = 224
+    seed: int = 0
+    normal_fraction: float = 0.3
+    prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
+
+    def splits(self) -> dict[str, int]:
+        return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
+
+
+def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, np.ndarray]:
+    """One annotation entry and its image, from (seed, split, index) alone."""
+    split_code = {"train": 0, "val": 1, "test": 2}[split]
+    rng = np.random.default_rng([config.seed, split_code, index])
+    sid = f"syn-{split}-{index:05d}"
+    case = draw_case(sid, rng, config.prevalence, config.normal_fraction)
+    findings, impression, labels = write_report(case, rng)
+    image = render_case(case, config.image_size)
+    details = {n: {k: v for k, v in asdict(f).items() if v not in (None, (), []) and k != "name"}
+               for n, f in case.findings.items()}
+    entry = {
+        "id": sid,
+        "image_path": [f"{sid}.png"],
+        "report": join_sections(findings, impression),
+        "findings": findings,
+        "impression": impression,
+        "labels": labels,
+        "details": details,
+    }
+    return entry, image
+
+
+def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, progress: bool = True) -> Path:
+    """Write the benchmark under ``root`` (reused as is when ``config.json`` matches)."""
+    config = config or SyntheticConfig()
+    root = Path(root)
+    cfg = {"format_version": FORMAT_VERSION, **asdict(config)}
+    cfg_path, ann_path = root / "config.json", root / "annotation.json"
+    if cfg_path.is_file() and ann_path.is_file():
+        try:
+            if json.loads(cfg_path.read_text()) == cfg:
+                return root
+        except json.JSONDecodeError:
+            pass
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    total = sum(config.splits().values())
+    try:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, desc="synthetic benchmark", unit="img", disable=not progress)
+    except ImportError:  # pragma: no cover
+        bar = None
+    annotation: dict[str, list[dict]] = {}
+    for split, n in config.splits().items():
+        entries = []
+        for i in range(n):
+            entry, image = make_sample(split, i, config)
+            path = root / "images" / entry["image_path"][0]
+            tmp = path.with_suffix(".tmp.png")
+            Image.fromarray(image, mode="L").save(tmp, optimize=False)
+            tmp.replace(path)
+            entries.append(entry)
+            if bar is not None:
+                bar.update(1)
+        annotation[split] = entries
+    if bar is not None:
+        bar.close()
+    atomic_write_json(ann_path, annotation)
+    atomic_write_json(cfg_path, cfg)  # written last: its presence means the set is complete
+    return root
+
+
+def load_synthetic(root: str | Path, split: str = "train", target: str = "both") -> list[Sample]:
+    """Read a built benchmark as samples with ground-truth labels.
+
+    ``target``: ``both`` (FINDINGS + IMPRESSION with headers, the default), ``findings`` or
+    ``impression``.
+    """
+    root = Path(root)
+    ann = root / "annotation.json"
+    if not ann.is_file():
+        raise InputError(f"{ann}: no such file; build the benchmark first (radrl synth {root})")
+    data = json.loads(ann.read_text(encoding="utf-8"))
+    if split not in data:
+        raise InputError(f"{ann}: no split {split!r}; it has {sorted(data)}")
+    out = []
+    for e in data[split]:
+        text = {"both": e["report"], "findings": e["findings"], "impression": e["impression"]}[target]
+        out.append(Sample(e["id"], [str(root / "images" / p) for p in e["image_path"]], text, e["findings"],
+                          e["impression"], e["labels"], {"split": split, "details": e.get("details", {})}))
+    return out

@@ -1,0 +1,282 @@
+"""Radiologist-style reports for synthetic cases, with the labels their sentences state.
+
+Every sentence comes from a template tagged with the CheXpert labels it states (positive,
+uncertain for hedged wording, negative for pertinent negatives), so a report's ground truth
+is exactly what its text says, in the CheXpert labeler's conventions. FINDINGS follows the
+usual reading order (lines and tubes, heart and mediastinum, lungs, pleura, bones), mixing
+abnormal statements, pertinent negatives and boilerplate normal sentences; IMPRESSION
+summarises the abnormal ones, or says the study is normal. Several paraphrases exist for
+every statement; the generator picks one with the case's seeded rng.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from radrl.data.synthetic.cases import Case, Finding
+from radrl.schema import FINDINGS, NO_FINDING, OBSERVATIONS
+
+Labelled = tuple[str, dict[str, str]]  # (sentence, {observation: value})
+
+SEVERITY_WORD = {"small": "mild", "moderate": "moderate", "large": "severe"}
+EFFUSION_WORD = {"small": "small", "moderate": "moderate", "large": "large"}
+ZONE_LOBE = {("right", "upper"): "right upper lobe", ("right", "middle"): "right middle lobe",
+             ("right", "lower"): "right lower lobe", ("left", "upper"): "left upper lobe",
+             ("left", "middle"): "lingula", ("left", "lower"): "left lower lobe"}
+RIB = {"upper": "fourth", "middle": "sixth", "lower": "eighth"}
+
+
+def _pick(rng: np.random.Generator, options: list[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _pick_labelled(rng: np.random.Generator, options: list[Labelled]) -> Labelled:
+    return options[int(rng.integers(len(options)))]
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _where(f: Finding) -> str:
+    if f.side == "bilateral":
+        return "bilateral"
+    return f.side or "right"
+
+
+# ---- abnormal statements --------------------------------------------------------------------
+
+def _devices(f: Finding, rng) -> list[Labelled]:
+    pos = {"Support Devices": "positive"}
+    out = []
+    for kind in f.devices:
+        if kind == "ett":
+            cm = int(rng.integers(3, 7))
+            s = _pick(rng, [f"Endotracheal tube terminates {cm} cm above the carina.",
+                            f"The endotracheal tube tip is {cm} cm above the carina.",
+                            "Endotracheal tube in standard position."])
+        elif kind == "cvc":
+            s = _pick(rng, [f"{_cap(f.side or 'right')} subclavian central venous catheter with tip in the SVC.",
+                            f"{_cap(f.side or 'right')} central line terminates in the superior vena cava.",
+                            f"A {f.side or 'right'} subclavian line ends in the low SVC."])
+        elif kind == "pacemaker":
+            s = _pick(rng, ["Left chest wall pacemaker with leads in the right atrium and right ventricle.",
+                            "A dual-lead pacemaker is in place, leads terminating in the right atrium and ventricle.",
+                            "Left-sided pacemaker with leads in expected position."])
+        else:
+            s = _pick(rng, ["A nasogastric tube courses below the diaphragm into the stomach.",
+                            "Enteric tube tip is in the stomach.",
+                            "The nasogastric tube extends below the left hemidiaphragm."])
+        out.append((s, pos))
+    return out
+
+
+def _abnormal(f: Finding, rng) -> list[Labelled]:
+    """Statements for one present finding: FINDINGS sentences."""
+    n, sev = f.name, SEVERITY_WORD[f.severity]
+    if n == "Support Devices":
+        return _devices(f, rng)
+    if n == "Cardiomegaly":
+        return [(_pick(rng, [f"The heart is {sev}ly enlarged.", f"{_cap(sev)} cardiomegaly.",
+                             f"There is {sev} enlargement of the cardiac silhouette.",
+                             f"The cardiac silhouette is {sev}ly enlarged."]), {n: "positive"})]
+    if n == "Enlarged Cardiomediastinum":
+        return [(_pick(rng, ["The mediastinum is widened.", "Widened superior mediastinum.",
+                             "The mediastinal silhouette is enlarged."]), {n: "positive"})]
+    if n == "Pleural Effusion":
+        size = EFFUSION_WORD[f.severity]
+        where = "bilateral" if f.side == "bilateral" else f.side
+        plural = "s" if f.side == "bilateral" else ""
+        if f.hedged:
+            return [(_pick(rng, [f"Possible small {where} pleural effusion{plural}.",
+                                 f"A small {where} pleural effusion{plural} may be present.",
+                                 f"Trace {where} pleural effusion{plural} cannot be excluded."]), {n: "uncertain"})]
+        return [(_pick(rng, [f"{_cap(size)} {where} pleural effusion{plural}.",
+                             f"There {'are' if plural else 'is'} {'a ' if not plural else ''}{size} {where} pleural effusion{plural}.",
+                             f"{_cap(size)} {where} pleural effusion{plural} with blunting of the costophrenic angle{plural}."]),
+                 {n: "positive"})]
+    if n == "Pneumothorax":
+        size = EFFUSION_WORD[f.severity]
+        return [(_pick(rng, [f"{_cap(size)} {f.side} pneumothorax.",
+                             f"There is a {size} {f.side} apical pneumothorax.",
+                             f"{_cap(size)} {f.side} pneumothorax with a visible pleural line."]), {n: "positive"})]
+    if n == "Edema":
+        if f.hedged:
+            return [(_pick(rng, ["Possible mild pulmonary edema.", "Mild interstitial edema is not excluded.",
+                                 "Mild edema cannot be excluded."]), {n: "uncertain"})]
+        return [_pick_labelled(rng, [(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
+                                     (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
+                                     (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
+                                      {n: "positive", "Lung Opacity": "positive"})])]
+    lobe = ZONE_LOBE.get((f.side or "right", f.zone or "lower"), "right lower lobe")
+    if n == "Consolidation":
+        if f.hedged:
+            return [(_pick(rng, [f"Possible {lobe} consolidation.",
+                                 f"Consolidation in the {lobe} is not excluded."]), {n: "uncertain"})]
+        return [(_pick(rng, [f"Dense {lobe} consolidation with air bronchograms.",
+                             f"There is consolidation in the {lobe}.",
+                             f"Focal {lobe} consolidation."]), {n: "positive"})]
+    if n == "Pneumonia":
+        if f.hedged:
+            return [(_pick(rng, [f"Patchy {lobe} opacities, which may represent pneumonia.",
+                                 f"Patchy {lobe} opacities. Pneumonia is not excluded.",
+                                 f"Multifocal {lobe} opacities, possibly pneumonia.",
+                                 f"Patchy airspace opacities in the {lobe} compatible with pneumonia."]),
+                     {n: "uncertain", "Lung Opacity": "positive"})]
+        with_opacity = {n: "positive", "Lung Opacity": "positive"}
+        return [_pick_labelled(rng, [(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
+                                     (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
+                                     (f"{_cap(lobe)} pneumonia.", {n: "positive"})])]
+    if n == "Lung Opacity":
+        return [(_pick(rng, [f"Faint {lobe} opacity.", f"Ill-defined opacity in the {lobe}.",
+                             f"There is a hazy opacity projecting over the {lobe}."]), {n: "positive"})]
+    if n == "Atelectasis":
+        where = "bibasilar" if f.side == "bilateral" else f"{f.side} basilar"
+        if f.hedged:
+            return [(_pick(rng, [f"Linear {where} opacity, likely atelectasis.",
+                                 f"{_cap(where)} linear opacity may reflect atelectasis."]),
+                     {n: "uncertain", "Lung Opacity": "positive"})]
+        return [(_pick(rng, [f"{_cap(where)} atelectasis.", f"Plate-like {where} atelectasis.",
+                             f"There is {where} subsegmental atelectasis."]), {n: "positive"})]
+    if n == "Lung Lesion":
+        what = f.kind or "nodule"
+        size = "1 cm" if what == "nodule" else "4 cm"
+        if f.hedged:
+            return [(_pick(rng, [f"Possible {lobe} {what}.", f"A rounded {lobe} density may represent a {what}."]),
+                     {n: "uncertain"})]
+        return [(_pick(rng, [f"A {size} {what} in the {lobe}.", f"There is a {size} {lobe} {what}.",
+                             f"{_cap(lobe)} {what} measuring {size}."]), {n: "positive"})]
+    if n == "Pleural Other":
+        where = "bilateral" if f.side == "bilateral" else f.side
+        return [(_pick(rng, [f"{_cap(where)} apical pleural thickening.",
+                             f"Pleural thickening at the {where} apex.",
+                             f"{_cap(where)} apical pleural thickening, likely chronic."]), {n: "positive"})]
+    if n == "Fracture":
+        rib = RIB[f.zone or "middle"]
+        if f.hedged:
+            return [(_pick(rng, [f"Possible nondisplaced fracture of the {f.side} {rib} rib.",
+                                 f"Irregularity of the {f.side} {rib} rib may represent a fracture."]),
+                     {n: "uncertain"})]
+        return [(_pick(rng, [f"Acute fracture of the {f.side} {rib} rib.",
+                             f"There is a displaced {f.side} {rib} rib fracture.",
+                             f"{_cap(f.side)} {rib} rib fracture."]), {n: "positive"})]
+    raise ValueError(f"no statements for {n!r}")
+
+
+def _impression(f: Finding, rng) -> Labelled:
+    """Short IMPRESSION line for one present finding (devices are left out, as radiologists do)."""
+    sent, labels = _abnormal(f, rng)[0]
+    short = {
+        "Cardiomegaly": ["Cardiomegaly.", f"{_cap(SEVERITY_WORD[f.severity])} cardiomegaly."],
+        "Enlarged Cardiomediastinum": ["Widened mediastinum."],
+        "Pneumothorax": [f"{_cap(f.side or 'right')} pneumothorax."],
+        "Pleural Other": ["Pleural thickening."],
+    }.get(f.name)
+    if short and not f.hedged:
+        return _pick(rng, short), labels
+    return sent, labels
+
+
+# ---- normal statements and pertinent negatives ------------------------------------------------
+
+NORMAL_HEART: list[Labelled] = [
+    ("The heart size is normal.", {"Cardiomegaly": "negative"}),
+    ("Heart size is within normal limits.", {"Cardiomegaly": "negative"}),
+    ("The cardiac silhouette is normal in size.", {"Cardiomegaly": "negative"}),
+    ("Normal heart size.", {"Cardiomegaly": "negative"}),
+]
+NORMAL_MEDIASTINUM: list[Labelled] = [
+    ("The mediastinal contours are normal.", {"Enlarged Cardiomediastinum": "negative"}),
+    ("The cardiomediastinal silhouette is within normal limits.", {"Enlarged Cardiomediastinum": "negative"}),
+    ("Normal mediastinal contours.", {"Enlarged Cardiomediastinum": "negative"}),
+]
+NORMAL_LUNGS: list[Labelled] = [
+    ("The lungs are clear.", {}),
+    ("Lungs are clear bilaterally.", {}),
+    ("No focal consolidation.", {"Consolidation": "negative"}),
+    ("There is no focal airspace consolidation.", {"Consolidation": "negative"}),
+]
+NEGATIVES: dict[str, list[Labelled]] = {
+    "Pleural Effusion": [("No pleural effusion.", {"Pleural Effusion": "negative"}),
+                         ("There is no pleural effusion.", {"Pleural Effusion": "negative"})],
+    "Pneumothorax": [("No pneumothorax.", {"Pneumothorax": "negative"}),
+                     ("There is no pneumothorax.", {"Pneumothorax": "negative"})],
+    "Edema": [("No pulmonary edema.", {"Edema": "negative"}),
+              ("There is no evidence of pulmonary edema.", {"Edema": "negative"})],
+    "Fracture": [("No displaced rib fracture.", {"Fracture": "negative"}),
+                 ("No acute fracture.", {"Fracture": "negative"})],
+}
+PLEURA_NEGATIVE_COMBINED: list[Labelled] = [
+    ("No pleural effusion or pneumothorax.", {"Pleural Effusion": "negative", "Pneumothorax": "negative"}),
+    ("There is no pleural effusion or pneumothorax.", {"Pleural Effusion": "negative", "Pneumothorax": "negative"}),
+]
+NORMAL_BONES: list[Labelled] = [
+    ("No acute osseous abnormality.", {}),
+    ("The osseous structures are intact.", {}),
+    ("Visualized osseous structures are unremarkable.", {}),
+]
+NORMAL_IMPRESSION: list[Labelled] = [
+    ("No acute cardiopulmonary process.", {}),
+    ("No acute cardiopulmonary abnormality.", {}),
+    ("Normal chest radiograph.", {}),
+    ("No acute intrathoracic process.", {}),
+]
+
+
+def _merge(labels: dict[str, str], new: dict[str, str]) -> None:
+    """positive > uncertain > negative > blank, as the CheXpert aggregation does."""
+    rank = {"blank": 0, "negative": 1, "uncertain": 2, "positive": 3}
+    for k, v in new.items():
+        if rank[v] > rank[labels.get(k, "blank")]:
+            labels[k] = v
+
+
+def write_report(case: Case, rng: np.random.Generator) -> tuple[str, str, dict[str, str]]:
+    """(findings, impression, labels) for ``case``; labels cover all 14 observations."""
+    fs = case.findings
+    findings: list[Labelled] = []
+    if "Support Devices" in fs:
+        findings += _abnormal(fs["Support Devices"], rng)
+    # heart and mediastinum
+    heart = [_abnormal(fs[n], rng)[0] for n in ("Cardiomegaly", "Enlarged Cardiomediastinum") if n in fs]
+    if "Cardiomegaly" not in fs:
+        heart.insert(0, NORMAL_HEART[int(rng.integers(len(NORMAL_HEART)))])
+    if "Enlarged Cardiomediastinum" not in fs and rng.random() < 0.6:
+        heart.append(NORMAL_MEDIASTINUM[int(rng.integers(len(NORMAL_MEDIASTINUM)))])
+    findings += heart
+    # lungs
+    lung_names = ("Edema", "Consolidation", "Pneumonia", "Lung Opacity", "Atelectasis", "Lung Lesion")
+    lungs = [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng)]
+    if not lungs:
+        lungs.append(NORMAL_LUNGS[int(rng.integers(len(NORMAL_LUNGS)))])
+    elif "Edema" not in fs and rng.random() < 0.5:
+        lungs.append(NEGATIVES["Edema"][int(rng.integers(2))])
+    findings += lungs
+    # pleura
+    pleura = [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs for s in _abnormal(fs[n], rng)]
+    missing = [n for n in ("Pleural Effusion", "Pneumothorax") if n not in fs]
+    if len(missing) == 2:
+        pleura.append(PLEURA_NEGATIVE_COMBINED[int(rng.integers(2))])
+    elif missing:
+        pleura.append(NEGATIVES[missing[0]][int(rng.integers(2))])
+    findings += pleura
+    # bones
+    if "Fracture" in fs:
+        findings += _abnormal(fs["Fracture"], rng)
+    elif rng.random() < 0.7:
+        pool = NORMAL_BONES + NEGATIVES["Fracture"]
+        findings.append(pool[int(rng.integers(len(pool)))])
+
+    abnormal = [n for n in FINDINGS if n in fs and n != "Support Devices"]
+    if abnormal:
+        impression = [_impression(fs[n], rng) for n in abnormal]
+    else:
+        impression = [NORMAL_IMPRESSION[int(rng.integers(len(NORMAL_IMPRESSION)))]]
+
+    labels: dict[str, str] = {}
+    for _s, lab in findings + impression:
+        _merge(labels, lab)
+    full = {o: labels.get(o, "blank") for o in OBSERVATIONS}
+    if not any(full[n] in ("positive", "uncertain") for n in FINDINGS if n != "Support Devices"):
+        full[NO_FINDING] = "positive"
+    return " ".join(s for s, _ in findings), " ".join(s for s, _ in impression), full
