@@ -28,3 +28,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# The committed tiny SFT checkpoint (assets/tiny-sft): about 20-25 min on 2 CPU cores.
+sft-checkpoint: $(STAMP)
+	$(VENV)/bin/radrl pipeline recipes/tiny_sft.yaml -o runs/tiny-sft
+	$(VENV)/bin/python -m radrl.assets runs/tiny-sft/sft/final assets/tiny-sft

@@ -4,6 +4,8 @@ Commands and their file contracts (other tools rely on them; see docs/cli.md):
 
 * ``radrl label INPUT -o OUTPUT [--labeler rule|chexbert] [--weights PATH]``
 * ``radrl eval PREDICTIONS -o METRICS.json [--labeler ...] [--uncertain ...] [--empty-match ...]``
+* ``radrl synth OUT``, ``radrl tiny-model OUT --corpus KIND:PATH``
+* ``radrl sft --model M --data KIND:PATH -o RUN``, ``radrl generate MODEL --data KIND:PATH -o PRED.jsonl``
 * ``radrl demo``
 """
 
@@ -69,8 +71,8 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from radrl.evaluation import evaluate_reports
     from radrl.labelers import get_labeler
-    from radrl.metrics import clinical_metrics, nlg_metrics
 
     t0 = time.perf_counter()
     ids, preds, refs = [], [], []
@@ -86,22 +88,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not preds:
         raise InputError(f"{args.predictions}: no predictions in the file")
     labeler = get_labeler(args.labeler, args.weights)
-    labels = labeler.label_batch(preds + refs)
-    clinical = clinical_metrics(labels[: len(preds)], labels[len(preds) :],
-                                uncertain=args.uncertain, empty_match=args.empty_match)
-    nlg, nlg_errors = nlg_metrics(preds, refs, meteor=not args.no_meteor)
-    for name, reason in nlg_errors.items():
+    metrics = evaluate_reports(preds, refs, labeler, uncertain=args.uncertain, empty_match=args.empty_match,
+                               meteor=not args.no_meteor)
+    for name, reason in metrics["nlg_errors"].items():
         print(f"{name}: not computed ({reason})", file=sys.stderr)
     seconds = time.perf_counter() - t0
-    metrics = {
-        "n": len(preds),
-        "labeler": labeler.name,
-        "nlg": nlg,
-        "clinical": clinical,
-        "nlg_errors": nlg_errors,
-        "seconds": round(seconds, 3),
-        "radrl_version": __version__,
-    }
+    metrics["seconds"] = round(seconds, 3)
     atomic_write_json(args.output, metrics)
     print(format_metrics(metrics))
     print(f"wall time {seconds:.2f} s -> {args.output}")
@@ -121,6 +113,113 @@ def format_metrics(metrics: dict) -> str:
         b = cl[block]
         lines.append(f"{block:10s}{b['precision']:8.4f}{b['recall']:8.4f}{b['f1']:8.4f}")
     return "\n".join(lines)
+
+
+def _data_arg(spec: str) -> tuple[str, str]:
+    from radrl.data.registry import KINDS
+
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in KINDS:
+        raise InputError(f"--data must be KIND:PATH with KIND one of {', '.join(KINDS)}; got {spec!r}")
+    return kind, path
+
+
+def _load_yaml(path: str | None) -> dict:
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from radrl.data.synthetic import SyntheticConfig, build_synthetic
+
+    cfg = SyntheticConfig(n_train=args.n_train, n_val=args.n_val, n_test=args.n_test, seed=args.seed,
+                          image_size=args.image_size, normal_fraction=args.normal_fraction)
+    root = build_synthetic(args.output, cfg)
+    print(f"synthetic benchmark (seed {cfg.seed}: {cfg.n_train}/{cfg.n_val}/{cfg.n_test}) -> {root}")
+    return 0
+
+
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    from radrl.data.registry import load_dataset
+    from radrl.models.tiny import TinyVLMConfig, build_tiny_vlm
+
+    kind, path = _data_arg(args.corpus)
+    texts = [s.report for s in load_dataset(kind, path, split="train")]
+    out = build_tiny_vlm(args.output, texts, TinyVLMConfig(seed=args.seed))
+    print(f"tiny Qwen2.5-VL (tokenizer trained on {len(texts)} reports) -> {out}")
+    return 0
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    from radrl.data.registry import load_dataset
+    from radrl.training.sft import SFTSettings, run_sft
+
+    settings = SFTSettings.from_dict(_load_yaml(args.config).get("sft", {}))
+    for name in ("epochs", "max_steps", "batch_size", "learning_rate", "freeze", "seed"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(settings, name, value)
+    kind, path = _data_arg(args.data)
+    train = load_dataset(kind, path, split=args.split, limit=args.limit)
+    final = run_sft(args.model, train, args.output, settings, resume=not args.no_resume,
+                    trust_remote_code=args.trust_remote_code)
+    print(f"SFT model -> {final}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from radrl.data.registry import load_dataset
+    from radrl.generation import GenerationSettings, generate_reports
+    from radrl.models import load_policy
+
+    kind, path = _data_arg(args.data)
+    samples = load_dataset(kind, path, split=args.split, limit=args.limit)
+    if not samples:
+        raise InputError(f"{path}: no samples in split {args.split!r}")
+    settings = GenerationSettings(mode=args.mode, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                                  temperature=args.temperature, top_p=args.top_p, num_beams=args.num_beams,
+                                  num_return_sequences=args.num_return_sequences, seed=args.seed)
+    settings.generate_kwargs()  # validate before loading the model
+    model, processor = load_policy(args.model, trust_remote_code=args.trust_remote_code)
+    if torch.cuda.is_available():
+        model.to("cuda")
+    t0 = time.perf_counter()
+    outputs = generate_reports(model, processor, samples, settings)
+    seconds = time.perf_counter() - t0
+    rows = []
+    for s, outs in zip(samples, outputs):
+        row = {"id": s.id, "prediction": outs[0], "reference": s.report}
+        if len(outs) > 1:
+            row["predictions"] = outs
+        rows.append(row)
+    atomic_write_jsonl(args.output, rows)
+    print(f"{len(rows)} reports in {seconds:.1f} s ({len(rows) / seconds:.2f} reports/s, {settings.mode}) "
+          f"-> {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from radrl.pipeline import run_pipeline
+
+    result = run_pipeline(_load_yaml(args.recipe), args.output, meteor=not args.no_meteor)
+    print(format_metrics(result["metrics"]))
+    print(f"model -> {result['model']}; metrics -> {Path(args.output) / 'eval' / 'metrics.json'}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -156,6 +255,62 @@ def build_parser() -> argparse.ArgumentParser:
                     help="example-based score when neither report has a positive (default: zero)")
     sp.add_argument("--no-meteor", action="store_true", help="skip METEOR (it needs Java)")
     sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("synth", help="write the synthetic chest X-ray benchmark")
+    sp.add_argument("output", help="folder (annotation.json, images/, config.json)")
+    sp.add_argument("--n-train", type=int, default=2000)
+    sp.add_argument("--n-val", type=int, default=100)
+    sp.add_argument("--n-test", type=int, default=200)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--image-size", type=int, default=224)
+    sp.add_argument("--normal-fraction", type=float, default=0.3)
+    sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("tiny-model", help="build the tiny offline Qwen2.5-VL (tokenizer trained on a corpus)")
+    sp.add_argument("output", help="model folder")
+    sp.add_argument("--corpus", required=True, help="KIND:PATH of the reports to train the tokenizer on")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_tiny_model)
+
+    def data_options(sp: argparse.ArgumentParser, split: str) -> None:
+        sp.add_argument("--data", required=True, help="KIND:PATH, e.g. synthetic:runs/demo/data or r2gen:annotation.json")
+        sp.add_argument("--split", default=split)
+        sp.add_argument("--limit", type=int, help="use the first N samples only")
+        sp.add_argument("--trust-remote-code", action="store_true", help="run the checkpoint's own code (off by default)")
+
+    sp = sub.add_parser("sft", help="supervised fine-tuning (TRL SFTTrainer), resumable")
+    sp.add_argument("--model", required=True, help="hub id or local folder of an image-text-to-text model")
+    sp.add_argument("-o", "--output", required=True, help="run folder: checkpoints/ and final/")
+    data_options(sp, "train")
+    sp.add_argument("--config", help="YAML recipe; its 'sft' section sets SFTSettings")
+    sp.add_argument("--epochs", type=float)
+    sp.add_argument("--max-steps", type=int)
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--learning-rate", type=float)
+    sp.add_argument("--freeze", choices=["none", "lm", "vision", "all"])
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    sp.set_defaults(func=cmd_sft)
+
+    sp = sub.add_parser("generate", help="write reports for a dataset split (radrl eval format)")
+    sp.add_argument("model", help="model folder or hub id")
+    sp.add_argument("-o", "--output", required=True, help="predictions .jsonl: id, prediction, reference")
+    data_options(sp, "test")
+    sp.add_argument("--mode", choices=["greedy", "sample", "beam"], default="greedy")
+    sp.add_argument("--max-new-tokens", type=int, default=160)
+    sp.add_argument("--batch-size", type=int, default=16)
+    sp.add_argument("--temperature", type=float, default=1.0)
+    sp.add_argument("--top-p", type=float, default=0.9)
+    sp.add_argument("--num-beams", type=int, default=3)
+    sp.add_argument("--num-return-sequences", type=int, default=1)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_generate)
+
+    sp = sub.add_parser("pipeline", help="synthetic benchmark -> tiny VLM -> SFT -> generate -> eval, from a recipe")
+    sp.add_argument("recipe", help="YAML with sections synthetic, tiny_model, sft, evaluate (see recipes/)")
+    sp.add_argument("-o", "--output", required=True, help="run folder (re-running resumes)")
+    sp.add_argument("--no-meteor", action="store_true")
+    sp.set_defaults(func=cmd_pipeline)
 
     sp = sub.add_parser("demo", help="the main job on the embedded default")
     sp.add_argument("--out", default="runs/demo", help="run folder")

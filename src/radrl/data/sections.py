@@ -68,3 +68,14 @@ def split_sections(text: str | None) -> Sections:
 def join_sections(findings: str | None, impression: str | None) -> str:
     """FINDINGS then IMPRESSION as one text (the labeler's input for a whole report)."""
     return " ".join(s.strip() for s in (findings, impression) if s and s.strip())
+
+
+def format_sections(findings: str | None, impression: str | None) -> str:
+    """``FINDINGS: ... IMPRESSION: ...`` on one line, the form a model learns to write when it
+    must produce both sections (``split_sections`` reads it back)."""
+    parts = []
+    if findings and findings.strip():
+        parts.append(f"FINDINGS: {findings.strip()}")
+    if impression and impression.strip():
+        parts.append(f"IMPRESSION: {impression.strip()}")
+    return " ".join(parts)

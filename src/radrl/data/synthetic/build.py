@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from radrl.data.sample import Sample
-from radrl.data.sections import join_sections
+from radrl.data.sections import format_sections
 from radrl.data.synthetic.cases import MIMIC_LIKE_PREVALENCE, draw_case
 from radrl.data.synthetic.render import render_case
 from radrl.data.synthetic.reports import write_report
@@ -59,7 +59,7 @@ def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, 
     entry = {
         "id": sid,
         "image_path": [f"{sid}.png"],
-        "report": join_sections(findings, impression),
+        "report": format_sections(findings, impression),
         "findings": findings,
         "impression": impression,
         "labels": labels,

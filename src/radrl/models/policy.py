@@ -1,0 +1,121 @@
+"""Load a policy VLM (any image-text-to-text model) with its processor, LoRA and freezing.
+
+``load_policy("Qwen/Qwen2.5-VL-3B-Instruct")`` on a machine with the hub cache, or a local
+folder (the tiny demo model, a fine-tuned checkpoint) works the same way. Remote code is never
+run unless ``trust_remote_code=True`` is asked for; weights load from safetensors.
+
+Freezing (``freeze``):
+
+=============  ========================================================================
+``none``       train everything (the tiny model trained from scratch)
+``lm``         train the vision encoder and the projector, freeze the language model
+               (DEER's SFT cold start)
+``vision``     freeze the vision encoder (projector and language model train)
+``all``        freeze everything that LoRA does not add (the usual LoRA set-up)
+=============  ========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+FREEZE_CHOICES = ("none", "lm", "vision", "all")
+# name fragments of vision-encoder and projector parameters in transformers' VLMs
+VISION_KEYS = ("visual.", "vision_tower", "vision_model", "vision_encoder")
+PROJECTOR_KEYS = ("visual.merger", "multi_modal_projector", "mm_projector", "connector")
+
+
+@dataclass
+class LoraSettings:
+    """peft LoRA on the language model's linear layers (MRG-R1 uses LoRA)."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                                "gate_proj", "up_proj", "down_proj"])
+
+
+def part_of(name: str) -> str:
+    """``projector``, ``vision`` or ``lm`` for a parameter name."""
+    if any(k in name for k in PROJECTOR_KEYS):
+        return "projector"
+    if any(k in name for k in VISION_KEYS):
+        return "vision"
+    return "lm"
+
+
+def apply_freezing(model: torch.nn.Module, freeze: str) -> dict[str, int]:
+    """Set ``requires_grad`` by part; returns trainable parameter counts per part."""
+    if freeze not in FREEZE_CHOICES:
+        raise ValueError(f"freeze must be one of {', '.join(FREEZE_CHOICES)}; got {freeze!r}")
+    counts = {"vision": 0, "projector": 0, "lm": 0}
+    for name, p in model.named_parameters():
+        part = part_of(name)
+        train = {"none": True, "lm": part != "lm", "vision": part != "vision", "all": False}[freeze]
+        p.requires_grad_(train)
+        if train:
+            counts[part] += p.numel()
+    return counts
+
+
+def trainable_summary(model: torch.nn.Module) -> str:
+    total = sum(p.numel() for p in model.parameters())
+    train = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return f"{train:,} of {total:,} parameters trainable ({100 * train / max(total, 1):.1f} %)"
+
+
+def load_policy(
+    name_or_path: str,
+    *,
+    freeze: str = "none",
+    lora: LoraSettings | None = None,
+    dtype: str | torch.dtype = "auto",
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+    processor_kwargs: dict | None = None,
+):
+    """(model, processor) for any image-text-to-text checkpoint.
+
+    ``freeze`` is applied first; ``lora`` then wraps the model with peft (adapters trainable).
+    """
+    from transformers import AutoModelForImageTextToText
+
+    from radrl.models.processor import load_processor
+
+    kwargs = {"trust_remote_code": trust_remote_code, "dtype": dtype}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+    processor = load_processor(name_or_path, trust_remote_code=trust_remote_code, **(processor_kwargs or {}))
+    apply_freezing(model, freeze if lora is None else "all")
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        if freeze not in ("all", "none"):
+            # keep the requested non-LoRA parts trainable beside the adapters
+            keep = [n for n, _ in model.named_parameters() if (freeze == "lm" and part_of(n) != "lm")
+                    or (freeze == "vision" and part_of(n) != "vision")]
+        else:
+            keep = []
+        config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                            target_modules=_language_targets(model, lora.target_modules), task_type="CAUSAL_LM")
+        model = get_peft_model(model, config)
+        for n, p in model.named_parameters():
+            if any(n.endswith(k) for k in keep):
+                p.requires_grad_(True)
+    return model, processor
+
+
+def _language_targets(model: torch.nn.Module, names: list[str]) -> list[str]:
+    """Full module names of the LM's linear layers called ``names`` (LoRA must not touch the
+    vision tower, whose attention also has q/k/v-like names in some models)."""
+    out = []
+    for mod_name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and mod_name.split(".")[-1] in names and part_of(mod_name + ".") == "lm":
+            out.append(mod_name)
+    if not out:
+        raise ValueError(f"no language-model linear layers named {names} in {type(model).__name__}")
+    return out
