@@ -313,7 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_pipeline)
 
     sp = sub.add_parser("demo", help="the main job on the embedded default")
-    sp.add_argument("--out", default="runs/demo", help="run folder")
+    sp.add_argument("--out", default="runs/demo", help="run folder (re-running resumes)")
+    sp.add_argument("--recipe", help="YAML recipe (default: recipes/demo.yaml)")
+    sp.add_argument("--no-meteor", action="store_true")
+    sp.add_argument("--skip-checkpoint", action="store_true", help="do not evaluate the committed SFT checkpoint")
     sp.set_defaults(func=cmd_demo)
     return p
 

@@ -1,62 +1,89 @@
-"""``radrl demo`` / ``make demo``: the main job on the embedded default.
+"""``radrl demo`` / ``make demo``: the main job on the embedded default, in a few minutes on CPU.
 
-Until the synthetic benchmark and the SFT/RL stages land (issues #3 and #4), the demo runs the
-evaluation path end to end on a few embedded, hand-written report pairs: it labels them with the
-rule labeler, scores "generated" reports against references (clinical + NLG), and writes a run
-folder with ``predictions.jsonl``, ``labels.jsonl`` and ``metrics.json``.
+1. builds the synthetic benchmark (``recipes/demo.yaml``: 2,000 train / 100 val / 200 test);
+2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
+3. generates reports for the test split and scores them (clinical + NLG);
+4. scores, on the same split, the committed SFT checkpoint (``assets/tiny-sft``, trained longer
+   by ``recipes/tiny_sft.yaml``; RL starts from it) and the "most frequent report" baseline;
+5. writes ``runs/demo``: ``metrics.json``, ``per_label_f1.png``, ``sft_loss.png``,
+   ``report.html`` (images, references and generated reports side by side), predictions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
-from radrl.io import atomic_write_json, atomic_write_jsonl
+from radrl.assets import REPO_ROOT, TINY_SFT
+from radrl.io import atomic_write_json, read_records
 
-# Hand-written for radrl: (reference, generated) pairs with the typical errors of a generator.
-EXAMPLE_PAIRS = [
-    ("The heart is normal in size. The lungs are clear. No pleural effusion or pneumothorax.",
-     "Heart size is normal. Lungs are clear without focal consolidation. No pneumothorax."),
-    ("Moderate cardiomegaly. Small bilateral pleural effusions. Mild pulmonary edema.",
-     "Mild cardiomegaly. No pleural effusion. No pulmonary edema."),
-    ("Right lower lobe consolidation concerning for pneumonia. No pneumothorax.",
-     "Right lower lobe airspace opacity, likely atelectasis. No pneumothorax."),
-    ("Left PICC line with tip in the SVC. No focal airspace disease. Heart size normal.",
-     "Left PICC with tip at the cavoatrial junction. No focal airspace disease."),
-    ("Small right apical pneumothorax. Healed left rib fractures.",
-     "No pneumothorax. Old healed left rib fractures."),
-    ("Hyperexpanded lungs compatible with emphysema. No acute cardiopulmonary process.",
-     "The lungs are hyperinflated. No acute cardiopulmonary abnormality."),
-]
+DEMO_RECIPE = REPO_ROOT / "recipes" / "demo.yaml"
+# used when radrl is installed without its repository (recipes/ not beside the package)
+FALLBACK_RECIPE = {
+    "synthetic": {"n_train": 2000, "n_val": 100, "n_test": 200, "seed": 0},
+    "tiny_model": {"seed": 0},
+    "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50},
+    "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
+}
+
+
+def _recipe(path: str | None) -> dict:
+    from radrl.cli import _load_yaml
+
+    if path:
+        return _load_yaml(path)
+    return _load_yaml(str(DEMO_RECIPE)) if DEMO_RECIPE.is_file() else FALLBACK_RECIPE
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from radrl.cli import format_metrics
+    from radrl.data.synthetic import load_synthetic
+    from radrl.evaluation import evaluate_reports, most_frequent_report
     from radrl.labelers import get_labeler
-    from radrl.metrics import clinical_metrics, nlg_metrics
+    from radrl.pipeline import evaluate_model, run_pipeline
+    from radrl.reporting import plot_loss, plot_per_label_f1, write_html
 
+    t0 = time.perf_counter()
     out = Path(getattr(args, "out", "runs/demo"))
-    refs = [r for r, _ in EXAMPLE_PAIRS]
-    preds = [p for _, p in EXAMPLE_PAIRS]
+    recipe = _recipe(getattr(args, "recipe", None))
+    meteor = not getattr(args, "no_meteor", False)
+    print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
+    result = run_pipeline(recipe, out, meteor=meteor)
+    split = recipe.get("evaluate", {}).get("split", "test")
+    test = load_synthetic(result["data"], split)
+    train = load_synthetic(result["data"], "train")
+    gold = [s.labels for s in test]
+    systems = {}
+
+    baseline_text = most_frequent_report([s.report for s in train], [s.labels for s in train])
+    systems["most frequent report"] = evaluate_reports([baseline_text] * len(test), [s.report for s in test],
+                                                       ref_labels=gold, meteor=meteor)
+    steps = recipe.get("sft", {}).get("max_steps", "?")
+    systems[f"SFT, this run ({steps} steps)"] = result["metrics"]
+    outputs = {f"SFT, this run ({steps} steps)": [r["prediction"] for _, r in read_records(out / "eval" / "predictions.jsonl")]}
+    if (TINY_SFT / "model.safetensors").is_file() and not getattr(args, "skip_checkpoint", False):
+        print(f"[4] committed SFT checkpoint {TINY_SFT}")
+        name = "SFT, committed checkpoint"
+        systems[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
+                                       recipe.get("evaluate", {}).get("generation"), meteor=meteor)
+        outputs[name] = [r["prediction"] for _, r in read_records(out / "eval-checkpoint" / "predictions.jsonl")]
     labeler = get_labeler("rule")
-    pred_labels = labeler.label_batch(preds)
-    ref_labels = labeler.label_batch(refs)
-    nlg, errors = nlg_metrics(preds, refs)
-    metrics = {"n": len(preds), "labeler": labeler.name, "nlg": nlg,
-               "clinical": clinical_metrics(pred_labels, ref_labels), "nlg_errors": errors}
-    atomic_write_jsonl(out / "predictions.jsonl",
-                       [{"id": f"example-{i}", "prediction": p, "reference": r}
-                        for i, (r, p) in enumerate(EXAMPLE_PAIRS)])
-    atomic_write_jsonl(out / "labels.jsonl",
-                       [{"id": f"example-{i}", "prediction": pl, "reference": rl}
-                        for i, (pl, rl) in enumerate(zip(pred_labels, ref_labels))])
-    atomic_write_json(out / "metrics.json", metrics)
-    print("radrl demo (evaluation path; SFT and RL stages are not yet in this version)\n")
-    for i, (r, p) in enumerate(EXAMPLE_PAIRS):
-        pos_r = [k for k, v in ref_labels[i].items() if v == "positive"]
-        pos_p = [k for k, v in pred_labels[i].items() if v == "positive"]
-        print(f"[{i}] reference: {r}\n    generated: {p}\n    positives ref={pos_r} gen={pos_p}")
+    labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
+
+    log = json.loads((result["model"] / "radrl_sft.json").read_text())["log_history"]
+    figures = [plot_per_label_f1(systems, out / "per_label_f1.png").name, plot_loss(log, out / "sft_loss.png").name]
+    page = write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
+                      list(systems.items()), figures=figures)
+    summary = {"seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
+               "baseline_report": baseline_text, "systems": systems}
+    atomic_write_json(out / "metrics.json", summary)
+
     print()
-    print(format_metrics(metrics))
-    print(f"\nrun folder: {out}/ (predictions.jsonl, labels.jsonl, metrics.json)")
+    for name, m in systems.items():
+        print(f"== {name}")
+        print(format_metrics(m))
+    print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
+    print(f"demo wall time {summary['seconds']:.0f} s")
     return 0

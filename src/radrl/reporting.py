@@ -1,0 +1,124 @@
+"""What a run folder shows people: per-label F1 bars, the training loss curve, an HTML page
+with images, references and generated reports side by side."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from radrl.data.sample import Sample
+from radrl.schema import OBSERVATIONS
+
+
+def _atomic_save_figure(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp.replace(path)
+
+
+def plot_per_label_f1(systems: dict[str, dict], path: str | Path) -> Path:
+    """Grouped bars: per-label F1 of each system (``{name: metrics}``), support in the labels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(systems)
+    x = np.arange(len(OBSERVATIONS))
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    for i, name in enumerate(names):
+        per = systems[name]["clinical"]["per_label"]
+        ax.bar(x + i * width - 0.4 + width / 2, [per[o]["f1"] for o in OBSERVATIONS], width, label=name)
+    support = systems[names[0]]["clinical"]["per_label"]
+    ax.set_xticks(x, [f"{o}\n(n={support[o]['support']})" for o in OBSERVATIONS], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_ylabel("F1")
+    ax.set_ylim(0, 1)
+    ax.set_title("Per-label F1 on the test split")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    path = Path(path)
+    _atomic_save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_loss(log_history: Sequence[dict], path: str | Path, title: str = "SFT training loss") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if pts:
+        ax.plot(*zip(*pts), marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    path = Path(path)
+    _atomic_save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _img_tag(path: str, size: int = 160) -> str:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("L")
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img src="data:image/png;base64,{data}" width="{size}">'
+
+
+def _positives(labels: dict | None) -> str:
+    if not labels:
+        return ""
+    pos = [k for k in OBSERVATIONS if labels.get(k) == "positive"]
+    unc = [k for k in OBSERVATIONS if labels.get(k) == "uncertain"]
+    return ", ".join(pos) + (f"; uncertain: {', '.join(unc)}" if unc else "")
+
+
+def write_html(path: str | Path, title: str, samples: Sequence[Sample], outputs: dict[str, Sequence[str]],
+               labels: dict[str, Sequence[dict]], summary_rows: Sequence[tuple[str, dict]], n: int = 24,
+               figures: Sequence[str] = ()) -> Path:
+    """Self-contained page (images embedded): metrics table, figures, then one row per sample."""
+    esc = html.escape
+    rows = []
+    for i, s in enumerate(samples[:n]):
+        cells = [f"<td>{_img_tag(s.images[0])}<br><small>{esc(s.id)}</small></td>",
+                 f"<td>{esc(s.report)}<br><small class=lab>{esc(_positives(s.labels))}</small></td>"]
+        for name, outs in outputs.items():
+            cells.append(f"<td>{esc(outs[i])}<br><small class=lab>{esc(_positives(labels[name][i]))}</small></td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "<tr><th>image</th><th>reference (ground truth labels)</th>" + "".join(
+        f"<th>{esc(n)}</th>" for n in outputs) + "</tr>"
+    metric_rows = "".join(
+        f"<tr><td>{esc(name)}</td>" + "".join(
+            f"<td>{m['clinical'][b]['f1']:.3f}</td>" for b in ("example", "macro", "micro", "micro_5"))
+        + f"<td>{m['nlg']['bleu_2']:.3f}</td><td>{m['nlg']['rouge_l']:.3f}</td></tr>"
+        for name, m in summary_rows)
+    figs = "".join(f'<img src="{esc(f)}" style="max-width:100%">' for f in figures)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>body{{font-family:sans-serif;margin:20px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:6px;vertical-align:top;font-size:13px;max-width:420px}}
+.lab{{color:#555}}</style></head><body><h1>{esc(title)}</h1>
+<table><tr><th>system</th><th>example F1</th><th>macro F1</th><th>micro F1</th><th>micro-5 F1</th>
+<th>BLEU-2</th><th>ROUGE-L</th></tr>{metric_rows}</table>{figs}
+<h2>First {min(n, len(samples))} test studies</h2><table>{head}{''.join(rows)}</table></body></html>"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
