@@ -66,6 +66,9 @@ def sft_config(settings: SFTSettings, output_dir: Path):
     from trl import SFTConfig
 
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    extra = dict(settings.extra)
+    if settings.gradient_checkpointing:
+        extra["activation_checkpointing"] = True
     return SFTConfig(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=settings.epochs,
@@ -87,11 +90,11 @@ def sft_config(settings: SFTSettings, output_dir: Path):
         max_length=None,  # never cut image tokens; reports are short
         completion_only_loss=True,
         remove_unused_columns=False,
-        gradient_checkpointing=settings.gradient_checkpointing,
         report_to=[],
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
-        **settings.extra,
+        **extra,
     )
 
 

@@ -176,8 +176,8 @@ def draw_case(
             for linked in ("Cardiomegaly", "Pleural Effusion"):
                 if linked in names and rng.random() < 0.4:
                     present[names.index(linked)] = True
-        if any(present[i] for i, n in enumerate(names) if n != "Support Devices") or (
-                len(names) == 1):
+        if any(present[i] for i, n in enumerate(names) if n != "Support Devices") or not any(
+                n != "Support Devices" for n in names):
             break
     for i, name in enumerate(names):
         if present[i]:

@@ -1,0 +1,114 @@
+"""SFT smoke test with resume, the pipeline/demo end to end, and the new CLI commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from radrl.cli import main
+from radrl.data.synthetic import load_synthetic
+from radrl.evaluation import most_frequent_report
+from radrl.io import read_records
+from radrl.training.sft import SFTSettings, latest_checkpoint, run_sft
+
+
+def test_sft_one_epoch_then_resume(tiny_vlm, tiny_bench, tmp_path):
+    train = load_synthetic(tiny_bench, "train")[:8]
+    settings = SFTSettings(epochs=1, batch_size=4, save_steps=1, logging_steps=1, learning_rate=1e-3)
+    final = run_sft(str(tiny_vlm), train, tmp_path, settings)
+    info = json.loads((final / "radrl_sft.json").read_text())
+    losses = [h["loss"] for h in info["log_history"] if "loss" in h]
+    assert len(losses) == 2 and all(0 < x < 20 for x in losses)
+    assert (final / "model.safetensors").is_file() and not (final / "training_args.bin").exists()
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "checkpoint-2"
+    # a second run with more steps resumes at step 2 instead of starting over
+    settings.max_steps = 3
+    final = run_sft(str(tiny_vlm), train, tmp_path, settings)
+    steps = [h["step"] for h in json.loads((final / "radrl_sft.json").read_text())["log_history"] if "loss" in h]
+    assert steps == [1, 2, 3]
+
+
+def test_sft_freeze_lm_changes_only_vision(tiny_vlm, tiny_bench, tmp_path):
+    from safetensors.torch import load_file
+
+    train = load_synthetic(tiny_bench, "train")[:4]
+    final = run_sft(str(tiny_vlm), train, tmp_path, SFTSettings(max_steps=1, batch_size=4, freeze="lm",
+                                                                learning_rate=1e-2, warmup_steps=0))
+    before, after = load_file(tiny_vlm / "model.safetensors"), load_file(final / "model.safetensors")
+    changed = {k for k in before if not (before[k] == after[k]).all()}
+    assert changed and all("visual" in k for k in changed)
+
+
+def test_settings_reject_unknown_keys():
+    with pytest.raises(ValueError, match="unknown SFT settings"):
+        SFTSettings.from_dict({"epochs": 1, "lr": 0.1})
+
+
+def test_most_frequent_report_baseline():
+    reports = ["a", "b", "b", "c", "c", "c"]
+    assert most_frequent_report(reports) == "c"
+    labels = [{"x": "1"}, {"x": "2"}, {"x": "2"}, {"x": "3"}, {"x": "2"}, {"x": "3"}]
+    assert most_frequent_report(reports, labels) == "b"  # most common label set, then its most common text
+
+
+def test_generate_cli_writes_eval_format(tiny_vlm, tiny_bench, tmp_path, capsys):
+    out = tmp_path / "pred.jsonl"
+    rc = main(["generate", str(tiny_vlm), "--data", f"synthetic:{tiny_bench}", "--limit", "3",
+               "--max-new-tokens", "8", "-o", str(out)])
+    assert rc == 0
+    rows = [r for _, r in read_records(out)]
+    assert [r["id"] for r in rows] == [s.id for s in load_synthetic(tiny_bench, "test")[:3]]
+    assert all(set(r) == {"id", "prediction", "reference"} for r in rows)
+    assert main(["eval", str(out), "-o", str(tmp_path / "m.json"), "--no-meteor"]) == 0
+    rc = main(["generate", str(tiny_vlm), "--data", f"synthetic:{tiny_bench}", "--limit", "2", "--mode", "sample",
+               "--num-return-sequences", "2", "--max-new-tokens", "4", "-o", str(out)])
+    assert rc == 0 and all(len(r["predictions"]) == 2 for _, r in read_records(out))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "nosuch:x"], "KIND:PATH"),
+    (["--data", "synthetic:/nonexistent"], "build the benchmark first"),
+    (["--data", "synthetic:{bench}", "--mode", "greedy", "--num-return-sequences", "2"], "greedy decoding"),
+])
+def test_generate_cli_bad_input(tiny_vlm, tiny_bench, tmp_path, capsys, args, message):
+    args = [a.format(bench=tiny_bench) for a in args]
+    assert main(["generate", str(tiny_vlm), "-o", str(tmp_path / "p.jsonl"), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_synth_cli(tmp_path):
+    assert main(["synth", str(tmp_path / "b"), "--n-train", "3", "--n-val", "1", "--n-test", "2"]) == 0
+    ann = json.loads((tmp_path / "b" / "annotation.json").read_text())
+    assert [len(ann[k]) for k in ("train", "val", "test")] == [3, 1, 2]
+
+
+def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("synthetic: {n_train: 24, n_val: 2, n_test: 6}\n"
+                      "tiny_model: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,"
+                      " vision_hidden_size: 32, vision_depth: 2, vision_heads: 2, image_size: 112, vocab_size: 400}\n"
+                      "sft: {max_steps: 2, batch_size: 4, save_steps: 1, logging_steps: 1}\n"
+                      "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n")
+    out = tmp_path / "run"
+    assert main(["demo", "--recipe", str(recipe), "--out", str(out), "--no-meteor"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 6 and "most frequent report" in metrics["systems"]
+    for name, m in metrics["systems"].items():
+        assert 0.0 <= m["clinical"]["example"]["f1"] <= 1.0
+        assert set(m["clinical"]["per_label"]) >= {"Cardiomegaly", "No Finding"}
+    for f in ("per_label_f1.png", "sft_loss.png", "report.html", "eval/predictions.jsonl"):
+        assert (out / f).is_file(), f
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64") == 6
+    assert "most frequent report" in capsys.readouterr().out
+
+
+def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("synthetic: {n_train: 2}\nrl: {}\n")
+    assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
+    assert "unknown recipe sections" in capsys.readouterr().err
+    recipe.write_text("synthetic: [1, 2\n")
+    assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
+    assert "invalid YAML" in capsys.readouterr().err

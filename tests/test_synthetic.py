@@ -1,0 +1,174 @@
+"""Synthetic benchmark: determinism, label/text consistency, label/image consistency, layout."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from radrl.data import load_r2gen
+from radrl.data.synthetic import (
+    SIGNS,
+    Case,
+    SyntheticConfig,
+    build_synthetic,
+    draw_case,
+    load_synthetic,
+    make_sample,
+    render_case,
+)
+from radrl.data.synthetic.cases import draw_anatomy, draw_finding
+from radrl.data.sections import split_sections
+from radrl.labelers import get_labeler
+from radrl.metrics import clinical_metrics
+from radrl.schema import FINDINGS, OBSERVATIONS
+
+
+def test_same_seed_same_sample_other_seed_differs():
+    cfg = SyntheticConfig(seed=3)
+    a_entry, a_img = make_sample("train", 5, cfg)
+    b_entry, b_img = make_sample("train", 5, cfg)
+    assert a_entry == b_entry and np.array_equal(a_img, b_img)
+    c_entry, c_img = make_sample("train", 5, SyntheticConfig(seed=4))
+    assert c_entry["report"] != a_entry["report"] or not np.array_equal(a_img, c_img)
+
+
+def test_splits_do_not_share_cases():
+    cfg = SyntheticConfig()
+    train = {make_sample("train", i, cfg)[0]["report"] for i in range(30)}
+    test = [make_sample("test", i, cfg)[0] for i in range(30)]
+    assert all(e["id"].startswith("syn-test-") for e in test)
+    # identical texts happen for normal studies; abnormal studies are unique
+    assert len({e["report"] for e in test} - train) > 20
+
+
+def test_labeler_agrees_with_generator_ground_truth():
+    cfg = SyntheticConfig()
+    entries = [make_sample_text(i, cfg) for i in range(600)]
+    labeler = get_labeler("rule")
+    pred = labeler.label_batch([e["report"] for e in entries])
+    gold = [e["labels"] for e in entries]
+    macro = clinical_metrics(pred, gold)["macro"]["f1"]
+    assert macro >= 0.98
+    cells = sum(p[o] == g[o] for p, g in zip(pred, gold) for o in OBSERVATIONS)
+    assert cells / (14 * len(gold)) >= 0.98
+
+
+def make_sample_text(i: int, cfg: SyntheticConfig) -> dict:
+    """Report and labels without rendering (fast): the same rng stream as make_sample."""
+    from radrl.data.sections import format_sections
+    from radrl.data.synthetic.reports import write_report
+
+    rng = np.random.default_rng([cfg.seed, 0, i])
+    case = draw_case(str(i), rng, cfg.prevalence, cfg.normal_fraction)
+    f, imp, labels = write_report(case, rng)
+    return {"report": format_sections(f, imp), "labels": labels, "case": case}
+
+
+def test_labels_follow_the_case():
+    cfg = SyntheticConfig()
+    for i in range(200):
+        e = make_sample_text(i, cfg)
+        case, labels = e["case"], e["labels"]
+        for name in FINDINGS:
+            if name in case.findings:
+                want = "uncertain" if case.findings[name].hedged else "positive"
+                assert labels[name] == want, (name, e["report"])
+            elif name != "Lung Opacity":  # opacity is also stated by pneumonia/atelectasis/edema wording
+                assert labels[name] in ("blank", "negative"), (name, e["report"])
+        assert (labels["No Finding"] == "positive") == case.is_normal
+        sec = split_sections(e["report"])
+        assert sec.findings and sec.impression
+
+
+def test_prevalence_is_long_tailed_and_configurable():
+    rng = np.random.default_rng(0)
+    cases = [draw_case(str(i), rng) for i in range(3000)]
+    counts = Counter(n for c in cases for n in c.findings)
+    normal = sum(c.is_normal for c in cases) / len(cases)
+    assert 0.25 < normal < 0.38
+    assert counts["Support Devices"] > counts["Pneumothorax"] > counts["Pleural Other"]
+    assert counts["Pleural Effusion"] > 3 * counts["Fracture"]
+    rng = np.random.default_rng(0)
+    only = [draw_case(str(i), rng, prevalence={"Pneumothorax": 0.5}, normal_fraction=0.0) for i in range(50)]
+    assert all(set(c.findings) == {"Pneumothorax"} for c in only)
+    with pytest.raises(ValueError, match="unknown findings"):
+        draw_case("x", rng, prevalence={"Pneumonitis": 0.1})
+
+
+def _pair(name: str, seed: int = 0, **attrs) -> tuple[np.ndarray, np.ndarray, Case]:
+    rng = np.random.default_rng(seed)
+    base = Case("a", draw_anatomy(rng))
+    sick = Case("b", base.anatomy)
+    f = draw_finding(name, rng)
+    f.hedged = False
+    for k, v in attrs.items():
+        setattr(f, k, v)
+    sick.findings[name] = f
+    return render_case(base, 224).astype(float), render_case(sick, 224).astype(float), sick
+
+
+@pytest.mark.parametrize("name", FINDINGS)
+def test_every_finding_changes_the_image(name):
+    normal, sick, _ = _pair(name)
+    diff = np.abs(sick - normal)
+    assert diff.mean() > 0.05, f"{name} has no visible sign"
+    assert diff.max() > 15
+
+
+@pytest.mark.parametrize("name", ["Pleural Effusion", "Pneumothorax", "Consolidation", "Pneumonia", "Lung Lesion",
+                                  "Fracture", "Atelectasis"])
+def test_lateralised_signs_appear_on_the_right_side(name):
+    """The patient's right is the image's left."""
+    for side, half in (("right", slice(0, 112)), ("left", slice(112, 224))):
+        normal, sick, _ = _pair(name, side=side)
+        diff = np.abs(sick - normal)
+        other = slice(112, 224) if half.start == 0 else slice(0, 112)
+        assert diff[:, half].sum() > 3 * diff[:, other].sum(), (name, side)
+
+
+def test_cardiomegaly_widens_the_heart_and_effusion_fills_the_base():
+    normal, sick, _ = _pair("Cardiomegaly", severity="large")
+    heart_rows = slice(120, 160)
+    assert (sick[heart_rows] - normal[heart_rows]).mean() > 2
+    normal, sick, _ = _pair("Pleural Effusion", side="right", severity="large")
+    assert (sick[110:170, 20:100] - normal[110:170, 20:100]).mean() > 10  # lower right zone whiter
+    assert abs((sick[20:60] - normal[20:60]).mean()) < 1  # apices untouched
+
+
+def test_every_drawn_finding_has_a_sign_or_anatomy_change():
+    drawn_elsewhere = {"Cardiomegaly", "Enlarged Cardiomediastinum", "Fracture", "Pneumothorax"}
+    assert set(SIGNS) | drawn_elsewhere == set(FINDINGS)
+
+
+def test_build_load_and_r2gen_layout(tiny_bench):
+    cfg = json.loads((tiny_bench / "config.json").read_text())
+    assert cfg["n_train"] == 40 and cfg["seed"] == 0
+    test = load_synthetic(tiny_bench, "test")
+    assert len(test) == 8 and all(s.labels and len(s.labels) == 14 for s in test)
+    assert test[0].report.startswith("FINDINGS:") and "IMPRESSION:" in test[0].report
+    from PIL import Image
+
+    with Image.open(test[0].images[0]) as im:
+        assert im.size == (224, 224) and im.mode == "L"
+    # the same folder reads with the R2Gen loader (annotation.json + images/)
+    r2 = load_r2gen(tiny_bench / "annotation.json", split="test", target="both", check_images="decode")
+    assert [s.id for s in r2] == [s.id for s in test]
+    assert r2[0].findings == test[0].findings
+    only_findings = load_synthetic(tiny_bench, "test", target="findings")
+    assert "IMPRESSION" not in only_findings[0].report
+
+
+def test_build_is_reused_when_config_matches(tiny_bench):
+    stamp = (tiny_bench / "annotation.json").stat().st_mtime_ns
+    build_synthetic(tiny_bench, SyntheticConfig(n_train=40, n_val=4, n_test=8, seed=0), progress=False)
+    assert (tiny_bench / "annotation.json").stat().st_mtime_ns == stamp
+
+
+def test_missing_benchmark_is_a_clear_error(tmp_path):
+    from radrl.io import InputError
+
+    with pytest.raises(InputError, match="build the benchmark first"):
+        load_synthetic(tmp_path)
