@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint clean sft-checkpoint
 
 venv: $(STAMP)
 
@@ -25,6 +25,8 @@ bench: $(STAMP)
 	$(PY) bench/labeler_throughput.py
 	$(PY) bench/labeler_quality.py
 	$(PY) bench/eval_iu.py
+	$(PY) bench/generation_throughput.py
+	$(PY) bench/synthetic_benchmark.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
