@@ -112,3 +112,12 @@ def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):
     recipe.write_text("synthetic: [1, 2\n")
     assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
     assert "invalid YAML" in capsys.readouterr().err
+
+
+def test_sft_config_keeps_activation_checkpointing_off_unless_asked(tmp_path):
+    from radrl.training.sft import sft_config
+
+    assert sft_config(SFTSettings(), tmp_path).gradient_checkpointing is False  # TRL's default is True
+    assert sft_config(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing is True
+    cfg = sft_config(SFTSettings(), tmp_path)
+    assert cfg.completion_only_loss is True and cfg.max_length is None and cfg.remove_unused_columns is False
