@@ -20,7 +20,6 @@ Common options:
 
 from __future__ import annotations
 
-import csv
 import json
 import tarfile
 import warnings

@@ -99,7 +99,6 @@ class _Canvas:
 
 def _anatomy(cv: _Canvas, case: Case) -> np.ndarray:
     """Lung-field mask after drawing the normal film (returned for the signs that need it)."""
-    a = case.anatomy
     body = cv.blob(cv.cx, 0.58, cv.tw + 0.07, 0.62, sharp=6)
     cv.img += 0.50 * body
     lungs = cv.blur(cv.lung["right"] + cv.lung["left"], 0.004)

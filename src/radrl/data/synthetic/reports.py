@@ -38,12 +38,6 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _where(f: Finding) -> str:
-    if f.side == "bilateral":
-        return "bilateral"
-    return f.side or "right"
-
-
 # ---- abnormal statements --------------------------------------------------------------------
 
 def _devices(f: Finding, rng) -> list[Labelled]:
