@@ -26,11 +26,8 @@ ZONE_LOBE = {("right", "upper"): "right upper lobe", ("right", "middle"): "right
 RIB = {"upper": "fourth", "middle": "sixth", "lower": "eighth"}
 
 
-def _pick(rng: np.random.Generator, options: list[str]) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
-def _pick_labelled(rng: np.random.Generator, options: list[Labelled]) -> Labelled:
+def _pick(rng: np.random.Generator, options: list):
+    """One of ``options`` (paraphrases, or labelled sentences), drawn with the case's rng."""
     return options[int(rng.integers(len(options)))]
 
 
@@ -98,7 +95,7 @@ def _abnormal(f: Finding, rng) -> list[Labelled]:
         if f.hedged:
             return [(_pick(rng, ["Possible mild pulmonary edema.", "Mild interstitial edema is not excluded.",
                                  "Mild edema cannot be excluded."]), {n: "uncertain"})]
-        return [_pick_labelled(rng, [(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
+        return [_pick(rng, [(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
                                      (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
                                      (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
                                       {n: "positive", "Lung Opacity": "positive"})])]
@@ -118,7 +115,7 @@ def _abnormal(f: Finding, rng) -> list[Labelled]:
                                  f"Patchy airspace opacities in the {lobe} compatible with pneumonia."]),
                      {n: "uncertain", "Lung Opacity": "positive"})]
         with_opacity = {n: "positive", "Lung Opacity": "positive"}
-        return [_pick_labelled(rng, [(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
+        return [_pick(rng, [(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
                                      (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
                                      (f"{_cap(lobe)} pneumonia.", {n: "positive"})])]
     if n == "Lung Opacity":
@@ -234,38 +231,38 @@ def write_report(case: Case, rng: np.random.Generator) -> tuple[str, str, dict[s
     # heart and mediastinum
     heart = [_abnormal(fs[n], rng)[0] for n in ("Cardiomegaly", "Enlarged Cardiomediastinum") if n in fs]
     if "Cardiomegaly" not in fs:
-        heart.insert(0, NORMAL_HEART[int(rng.integers(len(NORMAL_HEART)))])
+        heart.insert(0, _pick(rng, NORMAL_HEART))
     if "Enlarged Cardiomediastinum" not in fs and rng.random() < 0.6:
-        heart.append(NORMAL_MEDIASTINUM[int(rng.integers(len(NORMAL_MEDIASTINUM)))])
+        heart.append(_pick(rng, NORMAL_MEDIASTINUM))
     findings += heart
     # lungs
     lung_names = ("Edema", "Consolidation", "Pneumonia", "Lung Opacity", "Atelectasis", "Lung Lesion")
     lungs = [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng)]
     if not lungs:
-        lungs.append(NORMAL_LUNGS[int(rng.integers(len(NORMAL_LUNGS)))])
+        lungs.append(_pick(rng, NORMAL_LUNGS))
     elif "Edema" not in fs and rng.random() < 0.5:
-        lungs.append(NEGATIVES["Edema"][int(rng.integers(2))])
+        lungs.append(_pick(rng, NEGATIVES["Edema"]))
     findings += lungs
     # pleura
     pleura = [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs for s in _abnormal(fs[n], rng)]
     missing = [n for n in ("Pleural Effusion", "Pneumothorax") if n not in fs]
     if len(missing) == 2:
-        pleura.append(PLEURA_NEGATIVE_COMBINED[int(rng.integers(2))])
+        pleura.append(_pick(rng, PLEURA_NEGATIVE_COMBINED))
     elif missing:
-        pleura.append(NEGATIVES[missing[0]][int(rng.integers(2))])
+        pleura.append(_pick(rng, NEGATIVES[missing[0]]))
     findings += pleura
     # bones
     if "Fracture" in fs:
         findings += _abnormal(fs["Fracture"], rng)
     elif rng.random() < 0.7:
         pool = NORMAL_BONES + NEGATIVES["Fracture"]
-        findings.append(pool[int(rng.integers(len(pool)))])
+        findings.append(_pick(rng, pool))
 
     abnormal = [n for n in FINDINGS if n in fs and n != "Support Devices"]
     if abnormal:
         impression = [_impression(fs[n], rng) for n in abnormal]
     else:
-        impression = [NORMAL_IMPRESSION[int(rng.integers(len(NORMAL_IMPRESSION)))]]
+        impression = [_pick(rng, NORMAL_IMPRESSION)]
 
     labels: dict[str, str] = {}
     for _s, lab in findings + impression:
