@@ -36,7 +36,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=64, help="test studies per setting")
     args = ap.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
         data = build_synthetic(f"{tmp}/data", SyntheticConfig(n_train=200, n_val=1, n_test=args.n), progress=False)
         samples = load_synthetic(data, "test")

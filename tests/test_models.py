@@ -102,3 +102,8 @@ def test_bad_generation_settings():
         GenerationSettings(num_return_sequences=2).generate_kwargs()
     with pytest.raises(ValueError, match="cannot exceed num_beams"):
         GenerationSettings(mode="beam", num_beams=2, num_return_sequences=3).generate_kwargs()
+
+
+def test_processor_fallback_does_not_hide_other_errors(tmp_path):
+    with pytest.raises(ValueError, match="Unrecognized processing class"):
+        load_processor(str(tmp_path))  # no config at all: the loader's own error, not the Qwen fallback

@@ -121,3 +121,10 @@ def test_sft_config_keeps_activation_checkpointing_off_unless_asked(tmp_path):
     assert sft_config(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing is True
     cfg = sft_config(SFTSettings(), tmp_path)
     assert cfg.completion_only_loss is True and cfg.max_length is None and cfg.remove_unused_columns is False
+
+
+def test_demo_fallback_recipe_matches_the_committed_one():
+    from radrl.demo import DEMO_RECIPE, FALLBACK_RECIPE
+    from radrl.io import read_yaml
+
+    assert read_yaml(DEMO_RECIPE) == FALLBACK_RECIPE

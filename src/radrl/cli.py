@@ -19,7 +19,7 @@ from pathlib import Path
 
 from radrl import __version__
 from radrl.data.sections import join_sections
-from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records
+from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records, read_yaml
 
 BATCH = 2048
 
@@ -124,24 +124,6 @@ def _data_arg(spec: str) -> tuple[str, str]:
     return kind, path
 
 
-def _load_yaml(path: str | None) -> dict:
-    if not path:
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping at the top level")
-    return data
-
-
 def cmd_synth(args: argparse.Namespace) -> int:
     from radrl.data.synthetic import SyntheticConfig, build_synthetic
 
@@ -167,7 +149,7 @@ def cmd_sft(args: argparse.Namespace) -> int:
     from radrl.data.registry import load_dataset
     from radrl.training.sft import SFTSettings, run_sft
 
-    settings = SFTSettings.from_dict(_load_yaml(args.config).get("sft", {}))
+    settings = SFTSettings.from_dict((read_yaml(args.config) if args.config else {}).get("sft", {}))
     for name in ("epochs", "max_steps", "batch_size", "learning_rate", "freeze", "seed"):
         value = getattr(args, name)
         if value is not None:
@@ -216,7 +198,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from radrl.pipeline import run_pipeline
 
-    result = run_pipeline(_load_yaml(args.recipe), args.output, meteor=not args.no_meteor)
+    result = run_pipeline(read_yaml(args.recipe), args.output, meteor=not args.no_meteor)
     print(format_metrics(result["metrics"]))
     print(f"model -> {result['model']}; metrics -> {Path(args.output) / 'eval' / 'metrics.json'}")
     return 0

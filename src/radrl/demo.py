@@ -17,24 +17,23 @@ import time
 from pathlib import Path
 
 from radrl.assets import REPO_ROOT, TINY_SFT
-from radrl.io import atomic_write_json, read_records
+from radrl.io import atomic_write_json, read_yaml
 
 DEMO_RECIPE = REPO_ROOT / "recipes" / "demo.yaml"
 # used when radrl is installed without its repository (recipes/ not beside the package)
 FALLBACK_RECIPE = {
     "synthetic": {"n_train": 2000, "n_val": 100, "n_test": 200, "seed": 0},
     "tiny_model": {"seed": 0},
-    "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50},
+    "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50,
+            "seed": 0},
     "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
 }
 
 
 def _recipe(path: str | None) -> dict:
-    from radrl.cli import _load_yaml
-
     if path:
-        return _load_yaml(path)
-    return _load_yaml(str(DEMO_RECIPE)) if DEMO_RECIPE.is_file() else FALLBACK_RECIPE
+        return read_yaml(path)
+    return read_yaml(DEMO_RECIPE) if DEMO_RECIPE.is_file() else FALLBACK_RECIPE
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -62,13 +61,12 @@ def run_demo(args: argparse.Namespace) -> int:
                                                        ref_labels=gold, meteor=meteor)
     steps = recipe.get("sft", {}).get("max_steps", "?")
     systems[f"SFT, this run ({steps} steps)"] = result["metrics"]
-    outputs = {f"SFT, this run ({steps} steps)": [r["prediction"] for _, r in read_records(out / "eval" / "predictions.jsonl")]}
+    outputs = {f"SFT, this run ({steps} steps)": result["predictions"]}
     if (TINY_SFT / "model.safetensors").is_file() and not getattr(args, "skip_checkpoint", False):
         print(f"[4] committed SFT checkpoint {TINY_SFT}")
         name = "SFT, committed checkpoint"
-        systems[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
-                                       recipe.get("evaluate", {}).get("generation"), meteor=meteor)
-        outputs[name] = [r["prediction"] for _, r in read_records(out / "eval-checkpoint" / "predictions.jsonl")]
+        systems[name], outputs[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
+                                                      recipe.get("evaluate", {}).get("generation"), meteor=meteor)
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
 

@@ -73,6 +73,23 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]
     raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .jsonl or .csv")
 
 
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML mapping (recipes, configs); errors name the file and the line."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    return data
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
     path = Path(path)

@@ -7,7 +7,6 @@ checkpoint), so running the command again continues where it stopped.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +16,10 @@ from radrl.io import atomic_write_json, atomic_write_jsonl
 
 
 def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: str | Path,
-                   generation: dict | None = None, meteor: bool = True, model=None, processor=None) -> dict:
+                   generation: dict | None = None, meteor: bool = True) -> tuple[dict, list[str]]:
     """Generate for ``samples``, score against their references (ground-truth labels when the
-    samples carry them) and write ``predictions.jsonl`` and ``metrics.json`` in ``out_dir``."""
+    samples carry them), write ``predictions.jsonl`` and ``metrics.json`` in ``out_dir``;
+    returns (metrics, predictions)."""
     import torch
 
     from radrl.evaluation import evaluate_reports
@@ -28,8 +28,7 @@ def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: s
 
     out = Path(out_dir)
     settings = GenerationSettings(**(generation or {}))
-    if model is None:
-        model, processor = load_policy(str(model_path))
+    model, processor = load_policy(str(model_path))
     if torch.cuda.is_available():
         model.to("cuda")
     t0 = time.perf_counter()
@@ -43,11 +42,11 @@ def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: s
                    generation_seconds=round(gen_seconds, 2),
                    reports_per_second=round(len(samples) / max(gen_seconds, 1e-9), 2))
     atomic_write_json(out / "metrics.json", metrics)
-    return metrics
+    return metrics, preds
 
 
 def run_pipeline(recipe: dict, run_dir: str | Path, meteor: bool = True) -> dict:
-    """Run the recipe's stages under ``run_dir``; returns {"data", "model", "metrics"}."""
+    """Run the recipe's stages under ``run_dir``; returns {"data", "model", "metrics", "predictions"}."""
     from radrl.data.synthetic import SyntheticConfig, build_synthetic, load_synthetic
     from radrl.models.tiny import TinyVLMConfig, build_tiny_vlm
     from radrl.training.sft import SFTSettings, run_sft
@@ -67,6 +66,6 @@ def run_pipeline(recipe: dict, run_dir: str | Path, meteor: bool = True) -> dict
     final = run_sft(str(init), train, run / "sft", SFTSettings.from_dict(recipe.get("sft", {})))
     ev = recipe.get("evaluate", {})
     test = load_synthetic(data, ev.get("split", "test"))
-    metrics = evaluate_model(final, test, run / "eval", ev.get("generation"), meteor=meteor)
-    (run / "recipe.json").write_text(json.dumps(recipe, indent=1))
-    return {"data": data, "model": final, "metrics": metrics}
+    metrics, preds = evaluate_model(final, test, run / "eval", ev.get("generation"), meteor=meteor)
+    atomic_write_json(run / "recipe.json", recipe)
+    return {"data": data, "model": final, "metrics": metrics, "predictions": preds}

@@ -52,25 +52,28 @@ class ImageOnlyQwenVLProcessor(Qwen2_5_VLProcessor):
         return out
 
 
-def _model_type(path: str) -> str | None:
-    cfg = Path(path) / "config.json"
-    if cfg.is_file():
-        return json.loads(cfg.read_text()).get("model_type")
-    return None
+def _model_type(name_or_path: str, trust_remote_code: bool) -> str | None:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(name_or_path, trust_remote_code=trust_remote_code).model_type
+    except (OSError, ValueError):
+        return None
 
 
 def load_processor(name_or_path: str, trust_remote_code: bool = False, **kwargs):
-    """``AutoProcessor.from_pretrained``, or the image-only Qwen processor when torchvision is missing."""
+    """``AutoProcessor.from_pretrained``, or the image-only Qwen processor when the only thing
+    missing is torchvision (for a Qwen2-VL-family checkpoint)."""
     try:
         return AutoProcessor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **kwargs)
-    except (ImportError, AttributeError, ValueError) as exc:
-        if _model_type(name_or_path) not in QWEN_VL_TYPES and "orchvision" not in str(exc):
+    except ImportError as exc:
+        if "orchvision" not in str(exc) or _model_type(name_or_path, trust_remote_code) not in QWEN_VL_TYPES:
             raise
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image_processor = Qwen2VLImageProcessorPil.from_pretrained(name_or_path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
-        return ImageOnlyQwenVLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                        chat_template=tokenizer.chat_template)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image_processor = Qwen2VLImageProcessorPil.from_pretrained(name_or_path, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    return ImageOnlyQwenVLProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                    chat_template=tokenizer.chat_template)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm.auto import tqdm
 
 from radrl.data.sample import Sample
 from radrl.data.sections import format_sections
@@ -82,11 +83,7 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
             pass
     (root / "images").mkdir(parents=True, exist_ok=True)
     total = sum(config.splits().values())
-    try:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc="synthetic benchmark", unit="img", disable=not progress)
-    except ImportError:  # pragma: no cover
-        bar = None
+    bar = tqdm(total=total, desc="synthetic benchmark", unit="img", disable=not progress)
     annotation: dict[str, list[dict]] = {}
     for split, n in config.splits().items():
         entries = []
@@ -97,11 +94,9 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
             Image.fromarray(image, mode="L").save(tmp, optimize=False)
             tmp.replace(path)
             entries.append(entry)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
         annotation[split] = entries
-    if bar is not None:
-        bar.close()
+    bar.close()
     atomic_write_json(ann_path, annotation)
     atomic_write_json(cfg_path, cfg)  # written last: its presence means the set is complete
     return root
