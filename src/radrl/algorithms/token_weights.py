@@ -1,0 +1,50 @@
+"""DiTPO token weights (DEER, Eq. 7-8) and token-level advantages.
+
+The gradient-based weights (labeler saliency, w = 1 + beta * s) live with the CheXbert labeler;
+they return the same ``(B, T)`` tensor as :func:`tfidf_token_weights`, so
+:func:`token_level_advantages` takes either.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def tfidf_token_weights(completion_ids: torch.Tensor, mask: torch.Tensor, group_size: int,
+                        alpha: float = 4.0) -> torch.Tensor:
+    """w_i^t = 1 + alpha * TF(o_i^t, o_i) * IDF(o_i^t, {o_1..o_N}) over each group of N reports.
+
+    TF(t, o_i) = count of token t in o_i / |o_i|;  IDF(t) = log(N / df(t)), df(t) = number of
+    reports of the group that contain t. A token present in every report of the group gets
+    IDF = 0, hence weight 1 (boilerplate); padding positions (mask 0) get weight 1 and are not
+    counted. ``completion_ids`` and ``mask`` are ``(B, T)`` with B = groups * group_size, rows
+    of a group adjacent. Returns float ``(B, T)``.
+    """
+    if completion_ids.shape != mask.shape:
+        raise ValueError("completion_ids and mask must have the same shape")
+    batch, length = completion_ids.shape
+    if batch % group_size:
+        raise ValueError(f"batch {batch} is not a multiple of the group size {group_size}")
+    if batch == 0 or length == 0:
+        return torch.ones(completion_ids.shape, dtype=torch.float32, device=completion_ids.device)
+    n_groups = batch // group_size
+    valid = mask.bool()
+    # Compact vocabulary: only the token ids that occur in this batch.
+    vocab, inverse = torch.unique(completion_ids, return_inverse=True)
+    counts = torch.zeros(batch, vocab.numel(), dtype=torch.float32, device=completion_ids.device)
+    counts.scatter_add_(1, inverse, valid.float())
+    lengths = valid.sum(1, keepdim=True).clamp(min=1).float()
+    tf = counts / lengths                                                   # (B, U)
+    df = (counts.view(n_groups, group_size, -1) > 0).sum(1).float()         # (G, U)
+    idf = torch.log(group_size / df.clamp(min=1))                           # (G, U)
+    tfidf = tf.view(n_groups, group_size, -1) * idf.unsqueeze(1)            # (G, N, U)
+    per_token = torch.gather(tfidf.view(batch, -1), 1, inverse)             # (B, T)
+    return torch.where(valid, 1.0 + alpha * per_token, torch.ones_like(per_token))
+
+
+def token_level_advantages(advantages: torch.Tensor, token_weights: torch.Tensor) -> torch.Tensor:
+    """DiTPO: A_i^t = A_i * w_i^t. ``advantages`` (B,), ``token_weights`` (B, T) -> (B, T)."""
+    if advantages.dim() != 1 or token_weights.dim() != 2 or token_weights.size(0) != advantages.size(0):
+        raise ValueError(f"expected advantages (B,) and weights (B, T), got {tuple(advantages.shape)} "
+                         f"and {tuple(token_weights.shape)}")
+    return advantages.unsqueeze(1) * token_weights
