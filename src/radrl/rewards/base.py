@@ -1,0 +1,108 @@
+"""What every radrl reward is: a batched callable with TRL's reward signature.
+
+``reward(prompts, completions, completion_ids=None, **columns) -> list[float | None]``
+
+``completions`` are strings or TRL's conversational ``[{"role": "assistant", "content": ...}]``;
+the dataset columns arrive as keyword lists (radrl's datasets carry ``reference`` and
+``gt_labels``). A reward that raises on a batch is retried sample by sample; a sample that
+still raises scores ``None`` (TRL turns it into NaN; radrl's trainer then skips it: it gets
+advantage 0 and is left out of its group's statistics) and is counted in ``failures``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_REPORT_TAG = re.compile(r"<report>(.*?)</report>", re.DOTALL)
+EXTRACT_MODES = ("none", "lenient", "strict")
+
+
+def completion_text(completion: Any) -> str:
+    """The generated text of one completion, plain or conversational."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion and isinstance(completion[-1], dict):
+        content = completion[-1].get("content", "")
+        if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
+            return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return str(content)
+    raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
+
+
+def extract_report(text: str, mode: str = "lenient") -> str:
+    """The report part of an MRG-R1 style output ``<think>...</think><report>...</report>``.
+
+    ``none``: the whole text. ``lenient``: the last ``<report>`` block, else the text after an
+    unclosed ``<report>``, else the whole text. ``strict``: the last ``<report>`` block, else ``""``
+    (a missing report scores like an empty one).
+    """
+    if mode not in EXTRACT_MODES:
+        raise ValueError(f"extract must be one of {EXTRACT_MODES}, got {mode!r}")
+    if mode == "none":
+        return text
+    blocks = _REPORT_TAG.findall(text)
+    if blocks:
+        return blocks[-1].strip()
+    if mode == "strict":
+        return ""
+    if "<report>" in text:
+        return text.split("<report>")[-1].strip()
+    return text
+
+
+class RewardFunction:
+    """Base class: subclasses implement :meth:`score` on report texts and references."""
+
+    name = "reward"
+
+    def __init__(self, extract: str = "none", name: str | None = None):
+        if extract not in EXTRACT_MODES:
+            raise ValueError(f"extract must be one of {EXTRACT_MODES}, got {extract!r}")
+        self.extract = extract
+        self.__name__ = name or self.name  # TRL names the logged component after __name__
+        self.failures = 0
+        self._parsed_labels: dict[str, dict | None] = {}
+
+    def score(self, texts: Sequence[str], references: Sequence[str],
+              ref_labels: Sequence[dict | None]) -> list[float]:
+        raise NotImplementedError
+
+    def _labels_of(self, gt: Any) -> dict | None:
+        if isinstance(gt, dict):
+            return gt
+        if not gt:
+            return None
+        if gt not in self._parsed_labels:
+            self._parsed_labels[gt] = json.loads(gt)
+        return self._parsed_labels[gt]
+
+    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (),
+                 completion_ids: Any = None, reference: Sequence[str] | None = None,
+                 gt_labels: Sequence[Any] | None = None, **kwargs) -> list[float | None]:
+        texts = [extract_report(completion_text(c), self.extract) for c in completions]
+        if reference is None:
+            raise ValueError(f"reward {self.__name__!r} needs a 'reference' column in the dataset")
+        labels = [self._labels_of(g) for g in gt_labels] if gt_labels is not None else [None] * len(texts)
+        try:
+            return [float(x) for x in self.score(texts, list(reference), labels)]
+        except Exception:  # noqa: BLE001 - one bad sample must not kill the run
+            logger.warning("reward %s failed on a batch of %d; scoring one by one", self.__name__, len(texts))
+        out: list[float | None] = []
+        for text, ref, lab in zip(texts, reference, labels):
+            try:
+                out.append(float(self.score([text], [ref], [lab])[0]))
+            except Exception as err:  # noqa: BLE001
+                self.failures += 1
+                logger.warning("reward %s skipped a sample (%s: %s)", self.__name__, type(err).__name__, err)
+                out.append(None)
+        failed = sum(x is None for x in out)
+        log_metric = kwargs.get("log_metric")
+        if failed and callable(log_metric):
+            log_metric(f"rewards/{self.__name__}/failed", float(failed))
+        return out
