@@ -22,10 +22,6 @@ def test_example_f1_reward_conversational_and_gt_labels():
     out = reward(prompts=None, completions=[conv("Cardiomegaly. Small left pleural effusion."), conv("No acute findings.")],
                  reference=["The heart is enlarged. No effusion.", "Normal chest."])
     assert out == pytest.approx([2 / 3, 1.0])  # {Cm, Eff} vs {Cm}; No Finding vs No Finding
-    # nothing labelled on either side: 1 by default for rewards, 0 with PromptMRG's rule
-    assert reward(completions=["Portable view."], reference=["Limited study."]) == [1.0]
-    strict = ExampleF1Reward(empty_match="zero")
-    assert strict(completions=["Portable view."], reference=["Limited study."]) == [0.0]
     # dataset ground-truth labels take precedence over labelling the reference text
     gt = json.dumps({"Pneumothorax": "positive"})
     assert reward(completions=["Right pneumothorax."], reference=["whatever"], gt_labels=[gt]) == [1.0]
