@@ -69,6 +69,47 @@ def plot_loss(log_history: Sequence[dict], path: str | Path, title: str = "SFT t
     return path
 
 
+RL_PANELS = (
+    ("reward", ("reward",), "rewards/"),
+    ("reward diversity (DEER Table 7)", ("diagnostics/zero_std_share", "diagnostics/all_zero_share",
+                                         "diagnostics/group_std"), None),
+    ("unique rewards per group", ("diagnostics/unique_per_group",), None),
+    ("OraPO", ("orapo/lambda_mean", "orapo/zrr_ema_mean"), None),
+    ("DiTPO token weights", ("token_weights/mean", "token_weights/max"), None),
+    ("loss / KL / entropy", ("loss", "kl", "entropy"), None),
+)
+
+
+def plot_rl_curves(rows: Sequence[dict], path: str | Path) -> Path:
+    """One panel per diagnostic family: rewards and each component, reward diversity, OraPO's
+    lambda and ZRR, DiTPO token weights, loss/KL/entropy. Panels with no data are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for title, keys, prefix in RL_PANELS:
+        names = [k for k in keys if any(k in r for r in rows)]
+        if prefix:
+            names += sorted({k for r in rows for k in r if k.startswith(prefix) and k.endswith("/mean")})
+        if names:
+            panels.append((title, names))
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.4), squeeze=False)
+    for ax, (title, names) in zip(axes[0], panels):
+        for name in names:
+            pts = [(r["step"], r[name]) for r in rows if name in r and "step" in r]
+            ax.plot(*zip(*pts), marker=".", markersize=3, label=name.replace("diagnostics/", ""))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    path = Path(path)
+    _atomic_save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
 def _img_tag(path: str, size: int = 160) -> str:
     from PIL import Image
 

@@ -71,13 +71,13 @@ class RadRLConfig(GRPOConfig):
         "help": "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics."})
 
     def __post_init__(self):
-        super().__post_init__()
         if self.token_weighting not in TOKEN_WEIGHTINGS:
             raise ValueError(f"token_weighting must be one of {TOKEN_WEIGHTINGS}, got {self.token_weighting!r}")
         if not 0.0 <= self.orapo_momentum < 1.0:
             raise ValueError("orapo_momentum must lie in [0, 1)")
         if not 0.0 <= self.orapo_lambda_min <= self.orapo_lambda_max <= 1.0:
             raise ValueError("need 0 <= orapo_lambda_min <= orapo_lambda_max <= 1")
+        super().__post_init__()
 
     @property
     def extensions_on(self) -> bool:

@@ -1,0 +1,41 @@
+"""Which reference reports are clinically critical (RadFlow's CAPO), annotated once before training.
+
+Offline default (a rule on the ground-truth labels): a report is critical when it states any
+finding other than support devices: a label other than Support Devices / No Finding that is
+positive (or uncertain: a hedged finding is still a finding to report carefully). The LLM-judge
+annotation of the paper ("Does this report describe any abnormal, pathological, or clinically
+significant finding?") plugs in through ``judge``: a callable report -> bool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from radrl.schema import OBSERVATIONS, POSITIVE, UNCERTAIN
+
+NOT_CRITICAL = ("Support Devices", "No Finding")
+
+
+def is_critical(labels: Mapping[str, str], count_uncertain: bool = True,
+                exclude: Sequence[str] = NOT_CRITICAL) -> bool:
+    """True when a label outside ``exclude`` is positive (or uncertain, by default)."""
+    flagged = (POSITIVE, UNCERTAIN) if count_uncertain else (POSITIVE,)
+    return any(labels.get(name) in flagged for name in OBSERVATIONS if name not in exclude)
+
+
+def annotate_criticality(samples, labeler=None, judge: Callable[[str], bool] | None = None,
+                         count_uncertain: bool = True) -> list[bool]:
+    """One flag per sample: the judge's answer when given, else :func:`is_critical` of the
+    sample's ground-truth labels (or of the labeler's labels of its report when it has none)."""
+    if judge is not None:
+        return [bool(judge(s.report)) for s in samples]
+    missing = [s.report for s in samples if not s.labels]
+    if missing and labeler is None:
+        from radrl.labelers import get_labeler  # noqa: PLC0415
+
+        labeler = get_labeler("rule")
+    labelled = iter(labeler.label_batch(missing)) if missing else iter(())
+    return [is_critical(s.labels if s.labels else next(labelled), count_uncertain) for s in samples]
+
+
+__all__ = ["NOT_CRITICAL", "annotate_criticality", "is_critical"]

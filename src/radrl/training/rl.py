@@ -1,0 +1,218 @@
+"""The RL stage of a recipe: data -> policy -> rewards -> ``RadRLTrainer`` -> final model -> evaluation.
+
+``radrl train --recipe deer [--tiny] [--resume] [-o OUT] [rl.learning_rate=1e-5 ...]``
+
+A recipe (``recipes/*.yaml``) has the sections ``model``, ``data``, ``rewards``, ``rl``
+(``RadRLConfig`` fields), ``evaluate``, optional ``labeler``, ``instruction``, ``critical``, and a
+``tiny`` block merged over the rest by ``--tiny`` (the CPU-sized variant). Output folder:
+
+    OUT/checkpoints/checkpoint-N   resumable (model, optimizer, scheduler, RNG, OraPO EMA)
+    OUT/final                      the trained policy (written atomically)
+    OUT/metrics.jsonl|csv          every logged step; OUT/rl_curves.png; TensorBoard in OUT/checkpoints/runs
+    OUT/eval/                      predictions.jsonl, metrics.json on the evaluation split
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from radrl.assets import REPO_ROOT, tiny_sft_checkpoint
+from radrl.io import atomic_write_json, read_yaml
+
+RECIPES_DIR = REPO_ROOT / "recipes"
+SECTIONS = {"description", "model", "data", "rewards", "rl", "evaluate", "labeler", "instruction", "critical",
+            "tiny"}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_override(recipe: dict, override: str) -> dict:
+    """``a.b.c=value`` (value parsed as YAML: numbers, booleans, lists) set in a copy of ``recipe``."""
+    if "=" not in override:
+        raise ValueError(f"override {override!r} must look like section.key=value")
+    path, raw = override.split("=", 1)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):  # YAML 1.1 reads 3e-4 as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    keys = path.strip().split(".")
+    out = copy.deepcopy(recipe)
+    node = out
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"override {override!r}: {key!r} is not a section")
+    node[keys[-1]] = value
+    return out
+
+
+def resolve_recipe_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"recipe {path} does not exist")
+        return path
+    candidate = RECIPES_DIR / f"{name_or_path}.yaml"
+    if not candidate.is_file():
+        known = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")) if RECIPES_DIR.is_dir() else []
+        raise FileNotFoundError(f"no recipe named {name_or_path!r}; known: {', '.join(known) or 'none'}")
+    return candidate
+
+
+def load_recipe(name_or_path: str, tiny: bool = False, overrides: list[str] | None = None) -> dict:
+    """Read a recipe, merge its ``tiny`` block when ``tiny``, then apply ``key=value`` overrides."""
+    path = resolve_recipe_path(name_or_path)
+    recipe = read_yaml(path)
+    unknown = set(recipe) - SECTIONS
+    if unknown:
+        raise ValueError(f"{path}: unknown sections {sorted(unknown)}; expected {sorted(SECTIONS)}")
+    tiny_block = recipe.pop("tiny", None) or {}
+    if tiny:
+        recipe = _merge(recipe, tiny_block)
+    for override in overrides or []:
+        recipe = apply_override(recipe, override)
+    recipe["_source"] = str(path)
+    return recipe
+
+
+def resolve_model_path(path: str) -> str:
+    """``tiny-sft`` names the committed tiny SFT checkpoint; anything else is a hub id or folder."""
+    return str(tiny_sft_checkpoint()) if path == "tiny-sft" else str(path)
+
+
+def load_split(data: dict, split: str, limit: int | None = None):
+    """Samples of one split of the recipe's ``data``; builds the synthetic benchmark when missing."""
+    from radrl.data.registry import load_dataset
+
+    kind, path = data.get("kind", "synthetic"), data.get("path")
+    if not path:
+        raise ValueError("recipe data.path is missing")
+    if kind == "synthetic":
+        from radrl.data.synthetic import SyntheticConfig, build_synthetic
+
+        path = build_synthetic(path, SyntheticConfig(**data.get("synthetic", {})))
+    options = dict(data.get("options", {}))
+    return load_dataset(kind, path, split=split, limit=limit, **options)
+
+
+def rl_config(section: dict[str, Any], out: Path):
+    """``RadRLConfig`` from the recipe's ``rl`` section with radrl's defaults for the rest."""
+    from radrl.training.rl_trainer import RadRLConfig
+
+    cfg = dict(section)
+    cuda = torch.cuda.is_available()
+    defaults = dict(
+        output_dir=str(out / "checkpoints"), report_to=["tensorboard"],  # TensorBoard: OUT/checkpoints/runs
+        logging_steps=1, save_strategy="steps", save_steps=50, save_total_limit=3,
+        gradient_checkpointing=False, bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_pin_memory=cuda, disable_tqdm=False, seed=0,
+    )
+    for key, value in defaults.items():
+        cfg.setdefault(key, value)
+    if "reward_schedules" in cfg:
+        raise ValueError("reward schedules belong to each reward (rewards[i].schedule), not to rl:")
+    try:
+        return RadRLConfig(**cfg)
+    except TypeError as err:
+        raise ValueError(f"recipe rl section: {err}") from None
+
+
+def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
+    """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
+    from radrl.models import load_policy
+    from radrl.models.policy import LoraSettings
+    from radrl.models.prompts import DEFAULT_INSTRUCTION
+    from radrl.rewards import build_rewards
+    from radrl.training.criticality import annotate_criticality
+    from radrl.training.datasets import to_trl_dataset
+    from radrl.training.diagnostics import MetricsLogCallback
+    from radrl.training.rl_trainer import RadRLTrainer
+
+    model_section = recipe.get("model", {})
+    data = recipe.get("data", {})
+    train = load_split(data, data.get("split", "train"), data.get("limit"))
+    rewards = build_rewards(recipe.get("rewards", []), recipe.get("labeler", "rule"))
+    rl = dict(recipe.get("rl", {}))
+    if any(rewards.schedules):
+        rl["reward_schedules"] = rewards.schedules
+    rl["reward_weights"] = rewards.weights
+    args = rl_config({k: v for k, v in rl.items() if k != "reward_schedules"}, out)
+    args.reward_schedules = rl.get("reward_schedules")
+    lora = model_section.get("lora")
+    model, processor = load_policy(resolve_model_path(model_section.get("path", "tiny-sft")),
+                                   freeze=model_section.get("freeze", "none"),
+                                   lora=LoraSettings(**lora) if isinstance(lora, dict) else None,
+                                   trust_remote_code=bool(model_section.get("trust_remote_code", False)))
+    dataset = to_trl_dataset(train, recipe.get("instruction") or DEFAULT_INSTRUCTION, with_completion=False)
+    if args.capo:
+        flags = annotate_criticality(train, rewards.functions[0].labeler if hasattr(rewards.functions[0], "labeler")
+                                     else None, **recipe.get("critical", {}))
+        dataset = dataset.add_column("critical", flags)
+    trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
+                           processing_class=processor,
+                           callbacks=[MetricsLogCallback(out), *(callbacks or [])])
+    return trainer, train
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    from radrl.training.sft import latest_checkpoint as latest
+
+    return latest(folder)
+
+
+def run_rl(recipe: dict, out_dir: str | Path, resume: bool = False, evaluate: bool = True,
+           callbacks: list | None = None) -> dict:
+    """Train (resuming from the newest complete checkpoint when ``resume``), save ``OUT/final``,
+    evaluate on the recipe's evaluation split. Returns {"model", "metrics", "predictions"}."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
+    if not resume and (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("checkpoint-*")):
+        raise FileExistsError(f"{out} holds checkpoints of an earlier run: pass --resume to continue it "
+                              "or choose another output folder")
+    atomic_write_json(out / "recipe.json", recipe)
+    trainer, _ = build_trainer(recipe, out, callbacks)
+    if checkpoint:
+        print(f"resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+
+    final, tmp = out / "final", out / "final.tmp"
+    if trainer.accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+        model.save_pretrained(tmp, safe_serialization=True)
+        trainer.processing_class.save_pretrained(tmp)
+        (tmp / "radrl_rl.json").write_text(json.dumps(
+            {"recipe": recipe, "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema},
+            indent=1, default=str))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    trainer.accelerator.wait_for_everyone()
+    result = {"model": final, "metrics": None, "predictions": None}
+    ev = recipe.get("evaluate")
+    if evaluate and ev and trainer.accelerator.is_main_process:
+        from radrl.pipeline import evaluate_model
+
+        samples = load_split(recipe.get("data", {}), ev.get("split", "test"), ev.get("limit"))
+        result["metrics"], result["predictions"] = evaluate_model(final, samples, out / "eval", ev.get("generation"),
+                                                                  meteor=ev.get("meteor", True))
+    return result

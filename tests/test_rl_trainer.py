@@ -1,0 +1,174 @@
+"""RadRLTrainer against stock TRL GRPOTrainer, and each extension on a tiny VLM."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from radrl.data.synthetic import load_synthetic
+from radrl.models import load_policy
+from radrl.rewards import ExampleF1Reward, RewardFunction
+from radrl.training.datasets import to_trl_dataset
+from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
+
+COMMON = dict(per_device_train_batch_size=8, num_generations=4, max_completion_length=24, learning_rate=0.1,
+              optim="sgd", report_to=[], save_strategy="no", gradient_checkpointing=False, bf16=False, seed=0,
+              logging_steps=1, disable_tqdm=True, dataloader_pin_memory=False, max_steps=1, lr_scheduler_type="constant")
+
+
+class LengthReward(RewardFunction):
+    """Deterministic and varied on an untrained model's output: the equality tests need signal."""
+
+    name = "length"
+
+    def score(self, texts, references, ref_labels):
+        return [len(t) / 100 for t in texts]
+
+
+@pytest.fixture(scope="module")
+def rl_data(tiny_bench):
+    samples = load_synthetic(tiny_bench, "train")[:8]
+    return samples, to_trl_dataset(samples, with_completion=False)
+
+
+def _trainer(cls, config_cls, tiny_vlm, dataset, tmp_path, rewards=None, **kwargs):
+    from trl import GRPOConfig  # noqa: F401  (config_cls is GRPOConfig or RadRLConfig)
+
+    model, processor = load_policy(str(tiny_vlm))
+    args = config_cls(output_dir=str(tmp_path / cls.__name__), **{**COMMON, **kwargs})
+    return cls(model=model, reward_funcs=rewards or [ExampleF1Reward()], args=args, train_dataset=dataset,
+               processing_class=processor)
+
+
+@pytest.mark.parametrize("loss_type, beta", [("grpo", 0.0), ("dapo", 0.04), ("dr_grpo", 0.0), ("bnpo", 0.04)])
+def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_data, tmp_path, loss_type, beta):
+    from trl import GRPOConfig, GRPOTrainer
+
+    _, dataset = rl_data
+    rewards = [LengthReward(), ExampleF1Reward()]
+    stock = _trainer(GRPOTrainer, GRPOConfig, tiny_vlm, dataset, tmp_path, rewards, loss_type=loss_type, beta=beta)
+    ours = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, rewards, loss_type=loss_type, beta=beta)
+    assert ours._radrl_loss  # radrl's own loss path is the one under test
+    batch = [dataset[i] for i in range(2) for _ in range(4)]  # 2 prompts x 4 rollouts, TRL's order
+    outputs = []
+    for trainer in (stock, ours):
+        trainer.model.train()
+        torch.manual_seed(0)
+        outputs.append(trainer._generate_and_score_completions(copy.deepcopy(batch)))
+    for key, value in outputs[0].items():
+        if torch.is_tensor(value):
+            torch.testing.assert_close(outputs[1][key], value, rtol=0, atol=0, msg=key)
+    assert outputs[0]["advantages"].abs().sum() > 0  # a batch with signal, or the test proves little
+
+    grads = []
+    for trainer in (stock, ours):
+        trainer.current_gradient_accumulation_steps = 1
+        trainer.model.zero_grad()
+        loss = trainer._compute_loss(trainer.model, outputs[0])
+        loss.backward()
+        grads.append((loss.detach(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()
+                                      if p.grad is not None}))
+    torch.testing.assert_close(grads[1][0], grads[0][0])
+    assert grads[0][1].keys() == grads[1][1].keys() and grads[0][1]
+    for name, g in grads[0][1].items():
+        torch.testing.assert_close(grads[1][1][name], g, msg=name)
+
+
+def test_one_training_step_matches_stock(tiny_vlm, rl_data, tmp_path):
+    from trl import GRPOConfig, GRPOTrainer
+
+    _, dataset = rl_data
+    runs = []
+    for cls, cfg in ((GRPOTrainer, GRPOConfig), (RadRLTrainer, RadRLConfig)):
+        trainer = _trainer(cls, cfg, tiny_vlm, dataset, tmp_path, [LengthReward()], loss_type="grpo")
+        trainer.train()
+        runs.append((trainer.state.log_history[0], dict(trainer.model.named_parameters())))
+    (log_a, params_a), (log_b, params_b) = runs
+    assert log_a["loss"] == log_b["loss"] and log_a["reward"] == log_b["reward"]
+    for name, p in params_a.items():
+        torch.testing.assert_close(params_b[name], p, msg=name)
+
+
+def test_ditpo_capo_orapo_train_and_log_diagnostics(tiny_vlm, rl_data, tmp_path):
+    samples, dataset = rl_data
+    dataset = dataset.add_column("critical", [i % 2 == 0 for i in range(len(dataset))])
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, max_steps=2, loss_type="grpo",
+                       token_weighting="tfidf", capo=True, orapo=True, learning_rate=1e-3)
+    trainer.train()
+    logs = trainer.state.log_history
+    for key in ("diagnostics/zero_std_share", "diagnostics/unique_per_group", "diagnostics/group_std",
+                "diagnostics/all_zero_share", "token_weights/mean", "token_weights/max", "orapo/lambda_mean",
+                "orapo/dpo_loss", "capo/critical_share", "rewards/example_f1/mean"):
+        assert key in logs[0], key
+    assert logs[0]["token_weights/max"] >= logs[0]["token_weights/mean"] >= 1.0
+    assert 0.05 <= logs[0]["orapo/lambda_mean"] <= 0.5
+    assert set(trainer.zrr_ema) <= {s.id for s in samples} and trainer.zrr_ema
+
+
+def test_token_weighted_advantages_are_weights_times_sequence_advantage(tiny_vlm, rl_data, tmp_path):
+    from radrl.algorithms import tfidf_token_weights
+
+    _, dataset = rl_data
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()],
+                       token_weighting="tfidf")
+    trainer.model.train()
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions([dataset[i] for i in range(2) for _ in range(4)])
+    weights = tfidf_token_weights(out["completion_ids"], out["completion_mask"], 4, alpha=4.0)
+    assert out["advantages"].shape == out["completion_ids"].shape
+    seq = out["advantages"][:, 0] / weights[:, 0]
+    torch.testing.assert_close(out["advantages"], seq.unsqueeze(1) * weights)
+
+
+def test_capo_needs_the_critical_column(tiny_vlm, rl_data, tmp_path):
+    _, dataset = rl_data
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, capo=True)
+    with pytest.raises(ValueError, match="critical"):
+        trainer.train()
+
+
+class _FailsOnSome(RewardFunction):
+    name = "flaky_len"
+
+    def score(self, texts, references, ref_labels):
+        if len(texts) > 1:
+            raise RuntimeError("batch failed")
+        if len(texts[0]) % 3 == 0:
+            raise RuntimeError("this sample cannot be scored")
+        return [len(texts[0]) / 100]
+
+
+def test_a_failing_reward_sample_is_skipped_not_fatal(tiny_vlm, rl_data, tmp_path):
+    _, dataset = rl_data
+    flaky = _FailsOnSome()
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, rewards=[flaky, ExampleF1Reward()],
+                       max_steps=2)
+    trainer.model.train()
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions([dataset[i] for i in range(2) for _ in range(4)])
+    failed = torch.isnan(trainer._last_rewards_per_func[:, 0])
+    assert flaky.failures == int(failed.sum()) and failed.any()
+    assert torch.all(out["advantages"][failed] == 0)
+    trainer.train()  # and training goes on
+    assert trainer.state.global_step == 2
+
+
+def test_reward_schedule_switches_weights(tiny_vlm, rl_data, tmp_path):
+    from radrl.rewards import BleuReward
+
+    _, dataset = rl_data
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, max_steps=3,
+                       rewards=[ExampleF1Reward(), BleuReward()], reward_weights=[1.0, 0.0],
+                       reward_schedules=[None, [[2, 0.25]]])
+    trainer.train()
+    weights = [h.get("reward_weights/bleu2") for h in trainer.state.log_history if "loss" in h]
+    assert weights == [0.0, 0.0, 0.25]
+
+
+def test_bad_configs_are_refused():
+    with pytest.raises(ValueError, match="token_weighting"):
+        RadRLConfig(output_dir="x", token_weighting="idf", report_to=[])
+    with pytest.raises(ValueError, match="lambda"):
+        RadRLConfig(output_dir="x", orapo_lambda_min=0.6, orapo_lambda_max=0.5, report_to=[])
