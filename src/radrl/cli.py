@@ -204,6 +204,18 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from radrl.training.rl import load_recipe, run_rl
+
+    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)
+    out = args.output or f"runs/{Path(recipe['_source']).stem}{'-tiny' if args.tiny else ''}"
+    result = run_rl(recipe, out, resume=args.resume, evaluate=not args.no_eval)
+    print(f"RL model -> {result['model']}")
+    if result["metrics"]:
+        print(format_metrics(result["metrics"]))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from radrl.demo import run_demo
 
@@ -294,6 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-meteor", action="store_true")
     sp.set_defaults(func=cmd_pipeline)
 
+    sp = sub.add_parser("train", help="RL (GRPO / DiTPO / CAPO / OraPO) from a recipe, resumable")
+    sp.add_argument("--recipe", required=True, help="a name in recipes/ (grpo, deer, mrg_r1, orapo, radflow) or a YAML")
+    sp.add_argument("--tiny", action="store_true", help="the recipe's CPU-sized variant (tiny model, synthetic data)")
+    sp.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in -o")
+    sp.add_argument("-o", "--output", help="run folder (default runs/RECIPE[-tiny])")
+    sp.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    sp.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="recipe overrides, e.g. rl.learning_rate=1e-5 rl.max_steps=100 data.limit=500")
+    sp.set_defaults(func=cmd_train)
+
     sp = sub.add_parser("demo", help="the main job on the embedded default")
     sp.add_argument("--out", default="runs/demo", help="run folder (re-running resumes)")
     sp.add_argument("--recipe", help="YAML recipe (default: recipes/demo.yaml)")
@@ -310,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"radrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # bad option combinations, unknown labeler, ...
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:  # bad options, unknown recipe, ...
         print(f"radrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -40,6 +40,7 @@ from radrl.algorithms import (
 )
 from radrl.io import atomic_write_json
 from radrl.rewards.schedule import weight_at
+from radrl.training.checkpoints import NativeLayoutCheckpoints
 
 TOKEN_WEIGHTINGS = ("none", "tfidf", "gradient")
 RADRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
@@ -84,7 +85,7 @@ class RadRLConfig(GRPOConfig):
         return self.token_weighting != "none" or self.capo or self.orapo
 
 
-class RadRLTrainer(GRPOTrainer):
+class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
     """``GRPOTrainer`` with radrl's extensions. ``token_weigher`` (optional) is a callable
     ``(completions: list[str], completion_ids, mask, references, gt_labels) -> (B, T) weights`` used
     when ``token_weighting='gradient'``."""

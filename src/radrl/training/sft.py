@@ -109,6 +109,11 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
     ``resume`` and a complete checkpoint exists."""
     from trl import SFTTrainer
 
+    from radrl.training.checkpoints import NativeLayoutCheckpoints
+
+    class RadSFTTrainer(NativeLayoutCheckpoints, SFTTrainer):
+        pass
+
     settings = settings or SFTSettings()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +121,7 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
                                    trust_remote_code=trust_remote_code)
     print(f"SFT of {model_path}: {trainable_summary(model)}")
     dataset = to_trl_dataset(train, settings.instruction)
-    trainer = SFTTrainer(model=model, args=sft_config(settings, out), train_dataset=dataset,
+    trainer = RadSFTTrainer(model=model, args=sft_config(settings, out), train_dataset=dataset,
                          processing_class=processor, callbacks=callbacks)
     checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
     if checkpoint:

@@ -1,0 +1,119 @@
+"""Recipes, the ``radrl train`` command, and exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from radrl.training.rl import RECIPES_DIR, apply_override, load_recipe, rl_config
+
+SCRIPT = Path(__file__).parent / "scripts" / "rl_run.py"
+RECIPES = ("grpo", "deer", "mrg_r1", "orapo", "radflow")
+
+
+@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("tiny", [False, True])
+def test_every_recipe_loads_and_builds_its_config(name, tiny, tmp_path):
+    recipe = load_recipe(name, tiny=tiny)
+    assert recipe["rewards"] and recipe["model"]["path"]
+    cfg = rl_config(recipe["rl"], tmp_path)
+    assert cfg.num_generations >= 2
+    if tiny:
+        assert recipe["model"]["path"] == "tiny-sft" and recipe["data"]["kind"] == "synthetic"
+
+
+def test_recipe_flags_match_their_papers():
+    assert load_recipe("deer")["rl"]["token_weighting"] == "tfidf"
+    assert load_recipe("deer")["rewards"][1]["schedule"]
+    mrg = load_recipe("mrg_r1")
+    assert [r["weight"] for r in mrg["rewards"]] == [0.75, 0.25] and mrg["model"]["lora"]["r"] == 128
+    assert load_recipe("orapo")["rl"]["orapo"] and load_recipe("orapo")["rl"]["loss_type"] == "dr_grpo"
+    assert load_recipe("radflow")["rl"]["capo"]
+
+
+def test_overrides_and_errors(tmp_path):
+    r = apply_override({"rl": {"learning_rate": 1.0}}, "rl.learning_rate=3e-4")
+    assert r["rl"]["learning_rate"] == 3e-4
+    assert apply_override({}, "data.limit=5")["data"]["limit"] == 5
+    with pytest.raises(ValueError):
+        apply_override({}, "no-equals-sign")
+    with pytest.raises(FileNotFoundError, match="known"):
+        load_recipe("nonexistent")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("modle: {}\n")
+    with pytest.raises(ValueError, match="unknown sections"):
+        load_recipe(str(bad))
+    assert (RECIPES_DIR / "deer.yaml").is_file()
+
+
+def test_cli_train_reports_a_bad_recipe(capsys):
+    from radrl.cli import main
+
+    assert main(["train", "--recipe", "nonexistent"]) == 2
+    assert "no recipe named" in capsys.readouterr().err
+
+
+def _recipe(tiny_vlm, tiny_bench, steps):
+    return {
+        "model": {"path": str(tiny_vlm)},
+        "data": {"kind": "synthetic", "path": str(tiny_bench), "limit": 16},
+        "rewards": [{"type": "example_f1"}, {"type": "bleu2", "weight": 0.0, "schedule": [[3, 0.25]]}],
+        "rl": {"per_device_train_batch_size": 8, "num_generations": 4, "max_completion_length": 24,
+               "learning_rate": 1e-3, "max_steps": steps, "save_steps": 2, "report_to": [],
+               "dataloader_pin_memory": False, "disable_tqdm": True, "loss_type": "grpo",
+               "token_weighting": "tfidf", "capo": True, "orapo": True},
+    }
+
+
+def _run(recipe_path, out, *extra, timeout=300):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, str(SCRIPT), str(recipe_path), str(out), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def test_sigkill_mid_training_then_resume_gives_the_same_model(tiny_vlm, tiny_bench, tmp_path):
+    recipe_path = tmp_path / "recipe.json"
+    recipe_path.write_text(json.dumps(_recipe(tiny_vlm, tiny_bench, steps=4)))
+
+    straight = _run(recipe_path, tmp_path / "straight")
+    out, _ = straight.communicate(timeout=300)
+    assert straight.returncode == 0, out[-3000:]
+
+    killed = _run(recipe_path, tmp_path / "killed", "--stall-at", "3")
+    deadline = time.time() + 300
+    while "STALLING" not in (line := killed.stdout.readline()):
+        assert line or killed.poll() is None, "the run ended before stalling"
+        assert time.time() < deadline
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "killed" / "final").exists()
+    assert (tmp_path / "killed" / "checkpoints" / "checkpoint-2" / "radrl_state.json").is_file()
+
+    resumed = _run(recipe_path, tmp_path / "killed", "--resume")
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-3000:]
+    assert "resuming from" in out
+
+    a = load_file(tmp_path / "straight" / "final" / "model.safetensors")
+    b = load_file(tmp_path / "killed" / "final" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert (a[key] == b[key]).all(), key  # bitwise on CPU
+    state_a = json.loads((tmp_path / "straight" / "final" / "radrl_rl.json").read_text())
+    state_b = json.loads((tmp_path / "killed" / "final" / "radrl_rl.json").read_text())
+    assert state_a["zrr_ema"] == state_b["zrr_ema"]
+    logs_a = [json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    logs_b = [json.loads(x) for x in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
+    steps_b = [r["step"] for r in logs_b if "loss" in r]
+    assert steps_b == [1, 2, 3, 4]  # no duplicated steps after the resume
+    for ra, rb in zip([r for r in logs_a if "loss" in r], [r for r in logs_b if "loss" in r]):
+        assert ra["loss"] == rb["loss"] and ra["reward"] == rb["reward"]
+    assert (tmp_path / "killed" / "metrics.csv").is_file() and (tmp_path / "killed" / "rl_curves.png").is_file()
