@@ -89,7 +89,10 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
                       "tiny_model: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,"
                       " vision_hidden_size: 32, vision_depth: 2, vision_heads: 2, image_size: 112, vocab_size: 400}\n"
                       "sft: {max_steps: 2, batch_size: 4, save_steps: 1, logging_steps: 1}\n"
-                      "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n")
+                      "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n"
+                      "rl: {recipe: deer, overrides: {rl: {max_steps: 2, per_device_train_batch_size: 8,"
+                      " num_generations: 4, max_completion_length: 16, save_steps: 1},"
+                      " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n")
     out = tmp_path / "run"
     assert main(["demo", "--recipe", str(recipe), "--out", str(out), "--no-meteor"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -101,7 +104,13 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
         assert (out / f).is_file(), f
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64") == 6
-    assert "most frequent report" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "most frequent report" in printed and "SFT vs RL" in printed
+    rl_name = next(k for k in metrics["systems"] if k.startswith("RL"))
+    assert set(metrics["sft_vs_rl"]) == {"SFT, committed checkpoint", rl_name}
+    assert set(metrics["sft_vs_rl"][rl_name]) == {"P", "R", "F1", "macro F1", "BLEU-4", "ROUGE-L"}
+    assert (out / "rl" / "final" / "model.safetensors").is_file() and (out / "rl" / "rl_curves.png").is_file()
+    assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0
 
 
 def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):

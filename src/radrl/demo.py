@@ -4,9 +4,14 @@
 2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
 3. generates reports for the test split and scores them (clinical + NLG);
 4. scores, on the same split, the committed SFT checkpoint (``assets/tiny-sft``, trained longer
-   by ``recipes/tiny_sft.yaml``; RL starts from it) and the "most frequent report" baseline;
-5. writes ``runs/demo``: ``metrics.json``, ``per_label_f1.png``, ``sft_loss.png``,
-   ``report.html`` (images, references and generated reports side by side), predictions.
+   by ``recipes/tiny_sft.yaml``) and the "most frequent report" baseline;
+5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
+   reward; ``recipes/deer.yaml``, tiny variant), then scores the RL policy;
+6. writes ``runs/demo``: ``metrics.json`` (with the SFT vs RL comparison), ``per_label_f1.png``,
+   ``sft_loss.png``, ``rl/rl_curves.png`` (reward and diagnostics), ``report.html`` (images,
+   references, generated reports; the RL reports shaded by their DiTPO token weights).
+
+Every stage resumes from what an interrupted run left in the folder.
 """
 
 from __future__ import annotations
@@ -27,7 +32,35 @@ FALLBACK_RECIPE = {
     "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50,
             "seed": 0},
     "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
+    "rl": {"recipe": "deer", "overrides": {"rl": {"max_steps": 60, "save_steps": 20}}},
 }
+COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
+            ("F1", "clinical", "example", "f1"), ("macro F1", "clinical", "macro", "f1"),
+            ("BLEU-4", "nlg", "bleu_4", None), ("ROUGE-L", "nlg", "rouge_l", None))
+
+
+def comparison_table(systems: dict[str, dict]) -> tuple[str, dict]:
+    """A text table of clinical P/R/F1 (example-based), macro F1, BLEU-4 and ROUGE-L, and its dict."""
+    rows = {}
+    for name, m in systems.items():
+        rows[name] = {col: (m[a][b][c] if c else m[a][b]) for col, a, b, c in COMPARED}
+    width = max(len(n) for n in rows) + 2
+    lines = [" " * width + "".join(f"{col:>10}" for col, *_ in COMPARED)]
+    for name, r in rows.items():
+        lines.append(f"{name:<{width}}" + "".join(
+            f"{r[col]:>10.3f}" if r[col] is not None else f"{'n/a':>10}" for col, *_ in COMPARED))
+    return "\n".join(lines), rows
+
+
+def run_rl_stage(rl_section: dict, data_dir: Path, out: Path, meteor: bool):
+    """The demo's RL: a recipe's tiny variant on the demo's benchmark, resumable."""
+    from radrl.training.rl import merge_recipe, load_recipe, run_rl
+
+    recipe = load_recipe(rl_section.get("recipe", "deer"), tiny=True)
+    recipe = merge_recipe(recipe, rl_section.get("overrides", {}))
+    recipe["data"]["path"] = str(data_dir)
+    recipe.setdefault("evaluate", {})["meteor"] = meteor
+    return recipe, run_rl(recipe, out, resume=True)
 
 
 def _recipe(path: str | None) -> dict:
@@ -49,6 +82,8 @@ def run_demo(args: argparse.Namespace) -> int:
     recipe = _recipe(getattr(args, "recipe", None))
     meteor = not getattr(args, "no_meteor", False)
     print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
+    recipe = dict(recipe)
+    rl_section = recipe.pop("rl", None)
     result = run_pipeline(recipe, out, meteor=meteor)
     split = recipe.get("evaluate", {}).get("split", "test")
     test = load_synthetic(result["data"], split)
@@ -67,15 +102,31 @@ def run_demo(args: argparse.Namespace) -> int:
         name = "SFT, committed checkpoint"
         systems[name], outputs[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
                                                       recipe.get("evaluate", {}).get("generation"), meteor=meteor)
+    shaded, comparison, rl_figure = {}, None, []
+    if rl_section and "SFT, committed checkpoint" in systems:
+        rl_recipe, rl_result = run_rl_stage(rl_section, result["data"], out / "rl", meteor)
+        steps = rl_recipe["rl"].get("max_steps", "?")
+        name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
+        print(f"[5] {name}")
+        systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
+        text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
+        print("\nSFT vs RL on the synthetic test split (example-based clinical P/R/F1):\n" + text)
+        shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
+        if (out / "rl" / "rl_curves.png").is_file():
+            rl_figure = ["rl/rl_curves.png"]
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
 
     log = json.loads((result["model"] / "radrl_sft.json").read_text())["log_history"]
-    figures = [plot_per_label_f1(systems, out / "per_label_f1.png").name, plot_loss(log, out / "sft_loss.png").name]
+    figures = [plot_per_label_f1(systems, out / "per_label_f1.png").name, plot_loss(log, out / "sft_loss.png").name,
+               *rl_figure]
+    note = ("RL reports are shaded by the weight DiTPO (TF-IDF over a group of 8 reports sampled for the same "
+            "image) gives each token: white = boilerplate shared by the group (w = 1), red = distinctive.")
     page = write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
-                      list(systems.items()), figures=figures)
+                      list(systems.items()), figures=figures, shaded=shaded, note=note if shaded else "")
     summary = {"seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
-               "baseline_report": baseline_text, "systems": systems}
+               "baseline_report": baseline_text, "systems": systems, "sft_vs_rl": comparison,
+               "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
 
     print()
@@ -83,5 +134,19 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"== {name}")
         print(format_metrics(m))
     print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
-    print(f"demo wall time {summary['seconds']:.0f} s")
+    print(f"demo wall time {summary['seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB")
     return 0
+
+
+def _shade(model_path, samples, reports):
+    from radrl.models import load_policy
+    from radrl.token_weight_view import ditpo_weights_for_reports
+
+    model, processor = load_policy(str(model_path))
+    return ditpo_weights_for_reports(model, processor, samples, reports)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

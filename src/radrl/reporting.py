@@ -130,32 +130,53 @@ def _positives(labels: dict | None) -> str:
     return ", ".join(pos) + (f"; uncertain: {', '.join(unc)}" if unc else "")
 
 
+def shaded_html(pieces: Sequence[tuple[str, float]], top: float | None = None) -> str:
+    """Tokens as spans shaded by weight: white at 1 (boilerplate) to deep red at ``top``."""
+    top = top if top is not None else max([w for _, w in pieces] + [1.0 + 1e-9])
+    spans = []
+    for text, w in pieces:
+        alpha = 0.0 if top <= 1.0 else min(max((w - 1.0) / (top - 1.0), 0.0), 1.0)
+        spans.append(f'<span title="w={w:.2f}" style="background:rgba(220,30,30,{alpha:.2f})">'
+                     f"{html.escape(text)}</span>")
+    return "".join(spans)
+
+
 def write_html(path: str | Path, title: str, samples: Sequence[Sample], outputs: dict[str, Sequence[str]],
                labels: dict[str, Sequence[dict]], summary_rows: Sequence[tuple[str, dict]], n: int = 24,
-               figures: Sequence[str] = ()) -> Path:
-    """Self-contained page (images embedded): metrics table, figures, then one row per sample."""
+               figures: Sequence[str] = (), shaded: dict[str, Sequence[Sequence[tuple[str, float]]]] | None = None,
+               note: str = "") -> Path:
+    """Self-contained page (images embedded): metrics table, figures, then one row per sample.
+
+    ``shaded`` maps a system name to, per sample, its report as (token, DiTPO weight) pairs: that
+    system's column then shows the tokens shaded by weight (DEER's case-study figure)."""
     esc = html.escape
+    shaded = shaded or {}
     rows = []
     for i, s in enumerate(samples[:n]):
         cells = [f"<td>{_img_tag(s.images[0])}<br><small>{esc(s.id)}</small></td>",
                  f"<td>{esc(s.report)}<br><small class=lab>{esc(_positives(s.labels))}</small></td>"]
         for name, outs in outputs.items():
-            cells.append(f"<td>{esc(outs[i])}<br><small class=lab>{esc(_positives(labels[name][i]))}</small></td>")
+            text = shaded_html(shaded[name][i]) if name in shaded and i < len(shaded[name]) else esc(outs[i])
+            cells.append(f"<td>{text}<br><small class=lab>{esc(_positives(labels[name][i]))}</small></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "<tr><th>image</th><th>reference (ground truth labels)</th>" + "".join(
         f"<th>{esc(n)}</th>" for n in outputs) + "</tr>"
+    def cell(value):
+        return f"<td>{value:.3f}</td>" if value is not None else "<td>n/a</td>"
+
     metric_rows = "".join(
-        f"<tr><td>{esc(name)}</td>" + "".join(
-            f"<td>{m['clinical'][b]['f1']:.3f}</td>" for b in ("example", "macro", "micro", "micro_5"))
-        + f"<td>{m['nlg']['bleu_2']:.3f}</td><td>{m['nlg']['rouge_l']:.3f}</td></tr>"
+        f"<tr><td>{esc(name)}</td>"
+        + "".join(cell(m["clinical"]["example"][k]) for k in ("precision", "recall", "f1"))
+        + cell(m["clinical"]["macro"]["f1"]) + cell(m["clinical"]["micro_5"]["f1"])
+        + cell(m["nlg"]["bleu_4"]) + cell(m["nlg"]["rouge_l"]) + "</tr>"
         for name, m in summary_rows)
     figs = "".join(f'<img src="{esc(f)}" style="max-width:100%">' for f in figures)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:sans-serif;margin:20px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:6px;vertical-align:top;font-size:13px;max-width:420px}}
 .lab{{color:#555}}</style></head><body><h1>{esc(title)}</h1>
-<table><tr><th>system</th><th>example F1</th><th>macro F1</th><th>micro F1</th><th>micro-5 F1</th>
-<th>BLEU-2</th><th>ROUGE-L</th></tr>{metric_rows}</table>{figs}
+<table><tr><th>system</th><th>example P</th><th>example R</th><th>example F1</th><th>macro F1</th>
+<th>micro-5 F1</th><th>BLEU-4</th><th>ROUGE-L</th></tr>{metric_rows}</table><p>{esc(note)}</p>{figs}
 <h2>First {min(n, len(samples))} test studies</h2><table>{head}{''.join(rows)}</table></body></html>"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

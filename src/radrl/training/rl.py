@@ -31,11 +31,11 @@ SECTIONS = {"description", "model", "data", "rewards", "rl", "evaluate", "labele
             "tiny"}
 
 
-def _merge(base: dict, extra: dict) -> dict:
+def merge_recipe(base: dict, extra: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_recipe(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -85,7 +85,7 @@ def load_recipe(name_or_path: str, tiny: bool = False, overrides: list[str] | No
         raise ValueError(f"{path}: unknown sections {sorted(unknown)}; expected {sorted(SECTIONS)}")
     tiny_block = recipe.pop("tiny", None) or {}
     if tiny:
-        recipe = _merge(recipe, tiny_block)
+        recipe = merge_recipe(recipe, tiny_block)
     for override in overrides or []:
         recipe = apply_override(recipe, override)
     recipe["_source"] = str(path)
