@@ -6,9 +6,19 @@ import pytest
 import torch
 
 from radrl.algorithms import (
-    aggregate_loss, capo_clip_range, clipped_surrogate, dpo_loss, ema_update, group_advantages,
-    group_reward_stats, kl_k3, mixing_weight, sequence_logp, tfidf_token_weights,
-    token_level_advantages, zero_reward_groups,
+    aggregate_loss,
+    capo_clip_range,
+    clipped_surrogate,
+    dpo_loss,
+    ema_update,
+    group_advantages,
+    group_reward_stats,
+    kl_k3,
+    mixing_weight,
+    sequence_logp,
+    tfidf_token_weights,
+    token_level_advantages,
+    zero_reward_groups,
 )
 
 

@@ -8,8 +8,17 @@ import pytest
 
 from radrl.labelers import RuleLabeler
 from radrl.rewards import (
-    BleuReward, ExampleF1Reward, FormatReward, MCCSReward, RewardFunction, build_rewards,
-    extract_report, format_score, mccs, sentence_bleu, weight_at,
+    BleuReward,
+    ExampleF1Reward,
+    FormatReward,
+    MCCSReward,
+    RewardFunction,
+    build_rewards,
+    extract_report,
+    format_score,
+    mccs,
+    sentence_bleu,
+    weight_at,
 )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from radrl.data import load_r2gen
+from radrl.data.sections import split_sections
 from radrl.data.synthetic import (
     SIGNS,
     Case,
@@ -20,7 +21,6 @@ from radrl.data.synthetic import (
     render_case,
 )
 from radrl.data.synthetic.cases import draw_anatomy, draw_finding
-from radrl.data.sections import split_sections
 from radrl.labelers import get_labeler
 from radrl.metrics import clinical_metrics
 from radrl.schema import FINDINGS, OBSERVATIONS

@@ -54,7 +54,7 @@ def comparison_table(systems: dict[str, dict]) -> tuple[str, dict]:
 
 def run_rl_stage(rl_section: dict, data_dir: Path, out: Path, meteor: bool):
     """The demo's RL: a recipe's tiny variant on the demo's benchmark, resumable."""
-    from radrl.training.rl import merge_recipe, load_recipe, run_rl
+    from radrl.training.rl import load_recipe, merge_recipe, run_rl
 
     recipe = load_recipe(rl_section.get("recipe", "deer"), tiny=True)
     recipe = merge_recipe(recipe, rl_section.get("overrides", {}))

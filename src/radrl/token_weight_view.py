@@ -29,7 +29,7 @@ def ditpo_weights_for_reports(model, processor, samples: Sequence[Sample], repor
                               progress: bool = False) -> list[list[tuple[str, float]]]:
     """For each sample, ``reports[i]`` shaded against ``group_size - 1`` reports sampled from
     ``model`` for the same image."""
-    from radrl.generation import GenerationSettings, generate_reports  # noqa: PLC0415
+    from radrl.generation import GenerationSettings, generate_reports
 
     settings = generation or GenerationSettings(mode="sample", num_return_sequences=group_size - 1,
                                                 temperature=1.0, top_p=1.0)

@@ -20,7 +20,7 @@ def get_labeler(name: str = "rule", weights: str | None = None, **kwargs) -> Cac
         return RuleLabeler(**kwargs)
     if name == "chexbert":
         try:
-            from radrl.labelers.chexbert import ChexbertLabeler  # noqa: PLC0415
+            from radrl.labelers.chexbert import ChexbertLabeler
         except ImportError:
             raise ValueError(
                 "the CheXbert labeler is not part of this radrl version yet; use --labeler rule"
@@ -29,4 +29,4 @@ def get_labeler(name: str = "rule", weights: str | None = None, **kwargs) -> Cac
     raise ValueError(f"unknown labeler {name!r}; choose one of {', '.join(LABELERS)}")
 
 
-__all__ = ["CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler", "LABELERS"]
+__all__ = ["LABELERS", "CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler"]

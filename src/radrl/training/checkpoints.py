@@ -35,7 +35,7 @@ class NativeLayoutCheckpoints:
         target = self.accelerator.unwrap_model(model or self.model)
         weights = os.path.join(resume_from_checkpoint, "model.safetensors")
         if isinstance(target, PreTrainedModel) and not hasattr(target, "peft_config") and os.path.isfile(weights):
-            from safetensors import safe_open  # noqa: PLC0415
+            from safetensors import safe_open
 
             with safe_open(weights, "pt") as f:
                 saved = set(f.keys())

@@ -31,7 +31,7 @@ def annotate_criticality(samples, labeler=None, judge: Callable[[str], bool] | N
         return [bool(judge(s.report)) for s in samples]
     missing = [s.report for s in samples if not s.labels]
     if missing and labeler is None:
-        from radrl.labelers import get_labeler  # noqa: PLC0415
+        from radrl.labelers import get_labeler
 
         labeler = get_labeler("rule")
     labelled = iter(labeler.label_batch(missing)) if missing else iter(())

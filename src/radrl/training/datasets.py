@@ -14,7 +14,8 @@ def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUC
     ``completion`` (when ``with_completion``), ``id``, ``reference`` and ``labels`` (JSON)."""
     import json
 
-    from datasets import Dataset, Image, Sequence as HFSequence
+    from datasets import Dataset, Image
+    from datasets import Sequence as HFSequence
 
     if not samples:
         raise ValueError("no samples to build a dataset from")

@@ -70,6 +70,6 @@ class MetricsLogCallback(TrainerCallback):
         if rows:
             write_csv(rows, self.out / "metrics.csv")
             if self.plot:
-                from radrl.reporting import plot_rl_curves  # noqa: PLC0415
+                from radrl.reporting import plot_rl_curves
 
                 plot_rl_curves(rows, self.out / "rl_curves.png")

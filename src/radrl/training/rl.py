@@ -104,7 +104,9 @@ def load_split(data: dict, split: str, limit: int | None = None):
     kind, path = data.get("kind", "synthetic"), data.get("path")
     if not path:
         raise ValueError("recipe data.path is missing")
-    if kind == "synthetic":
+    if kind == "synthetic" and ("synthetic" in data or not (Path(path) / "config.json").is_file()):
+        # build (or reuse, when the config matches) the benchmark the recipe describes; a folder
+        # given without a `synthetic:` block is read as it is
         from radrl.data.synthetic import SyntheticConfig, build_synthetic
 
         path = build_synthetic(path, SyntheticConfig(**data.get("synthetic", {})))

@@ -34,9 +34,19 @@ from trl import GRPOConfig, GRPOTrainer
 from trl.trainer.utils import pad
 
 from radrl.algorithms import (
-    aggregate_loss, capo_clip_range, clipped_surrogate, dpo_loss, ema_update, group_advantages,
-    group_reward_stats, kl_k3, mixing_weight, sequence_logp, tfidf_token_weights,
-    token_level_advantages, zero_reward_groups,
+    aggregate_loss,
+    capo_clip_range,
+    clipped_surrogate,
+    dpo_loss,
+    ema_update,
+    group_advantages,
+    group_reward_stats,
+    kl_k3,
+    mixing_weight,
+    sequence_logp,
+    tfidf_token_weights,
+    token_level_advantages,
+    zero_reward_groups,
 )
 from radrl.io import atomic_write_json
 from radrl.rewards.schedule import weight_at
@@ -155,7 +165,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
                 logps, _, _ = self._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **forward_kwargs)
                 return logps
-            from trl.trainer.utils import use_adapter  # noqa: PLC0415
+            from trl.trainer.utils import use_adapter
 
             unwrapped = self.accelerator.unwrap_model(self.model)
             with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):

@@ -295,7 +295,7 @@ def sign_devices(cv: _Canvas, f: Finding) -> None:
                           (cv.cx - 0.025, 0.24), (cv.cx - 0.03, 0.34)])
         elif kind == "pacemaker":
             px = cv.cx + 0.24
-            box = (((np.abs(cv.x - px) < 0.04) & (np.abs(cv.y - 0.17) < 0.028))).astype(np.float32)
+            box = ((np.abs(cv.x - px) < 0.04) & (np.abs(cv.y - 0.17) < 0.028)).astype(np.float32)
             cv.img += 0.5 * cv.blur(box, 0.002)
             paths.append([(px - 0.03, 0.18), (cv.cx + 0.02, 0.30), (cv.heart_cx - 0.04, cv.base - 0.12)])
             paths.append([(px - 0.03, 0.18), (cv.cx + 0.03, 0.32), (cv.heart_cx + 0.02, cv.base - 0.07)])

@@ -1,0 +1,92 @@
+"""Step-time overhead of radrl's trainer against stock TRL ``GRPOTrainer``, same process.
+
+Same tiny model (the committed SFT checkpoint), same batch (4 prompts x 8 rollouts, up to 160
+new tokens), same seed per repetition, so every trainer sees the same completions. One "step" is
+what differs between trainers: generate + score (``_generate_and_score_completions``) + loss +
+backward; the optimizer update is the same for all and left out. The trainers take turns within
+each repetition, so machine noise hits them alike; the medians' ratios are printed.
+
+    python bench/rl_step_overhead.py [--reps 8]
+
+Targets (issue 4): DiTPO-TF-IDF + CAPO <= 1.15 x stock. OraPO's extra forward passes (reference
+log-probs of ground truth and rollouts, policy log-probs of the ground truth) are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+
+from radrl.assets import tiny_sft_checkpoint
+from radrl.data.synthetic import SyntheticConfig, build_synthetic, load_synthetic
+from radrl.models import load_policy
+from radrl.rewards import ExampleF1Reward
+from radrl.training.datasets import to_trl_dataset
+from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
+
+VARIANTS = {
+    "stock TRL GRPOTrainer": None,
+    "radrl, extensions off": {},
+    "radrl, DiTPO-TF-IDF + CAPO": {"token_weighting": "tfidf", "capo": True},
+    "radrl, OraPO": {"orapo": True},
+    "radrl, DiTPO + CAPO + OraPO": {"token_weighting": "tfidf", "capo": True, "orapo": True},
+}
+
+
+def main() -> None:
+    from trl import GRPOConfig, GRPOTrainer
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--reps", type=int, default=8)
+    p.add_argument("--prompts", type=int, default=4)
+    p.add_argument("--generations", type=int, default=8)
+    a = p.parse_args()
+    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    tmp = tempfile.mkdtemp()
+    bench = build_synthetic(f"{tmp}/bench", SyntheticConfig(n_train=64, n_val=2, n_test=2), progress=False)
+    samples = load_synthetic(bench, "train")[: a.prompts]
+    dataset = to_trl_dataset(samples, with_completion=False).add_column(
+        "critical", [i % 2 == 0 for i in range(len(samples))])
+    batch = [dataset[i] for i in range(len(samples)) for _ in range(a.generations)]
+    common = dict(per_device_train_batch_size=len(batch), num_generations=a.generations, max_completion_length=160,
+                  report_to=[], save_strategy="no", bf16=False, gradient_checkpointing=False, loss_type="grpo",
+                  dataloader_pin_memory=False, disable_tqdm=True, seed=0)
+    reward = ExampleF1Reward()
+    trainers = {}
+    for name, ext in VARIANTS.items():
+        model, processor = load_policy(str(tiny_sft_checkpoint()))
+        if ext is None:
+            trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=GRPOConfig(output_dir=tmp, **common),
+                                  train_dataset=dataset, processing_class=processor)
+        else:
+            trainer = RadRLTrainer(model=model, reward_funcs=[reward], args=RadRLConfig(output_dir=tmp, **common, **ext),
+                                   train_dataset=dataset, processing_class=processor)
+        trainer.model.train()
+        trainer.current_gradient_accumulation_steps = 1
+        trainers[name] = trainer
+
+    times = {name: [] for name in trainers}
+    for rep in range(a.reps + 1):
+        for name, trainer in trainers.items():
+            torch.manual_seed(rep)
+            t0 = time.perf_counter()
+            out = trainer._generate_and_score_completions([dict(x) for x in batch])
+            loss = trainer._compute_loss(trainer.model, out)
+            loss.backward()
+            trainer.model.zero_grad(set_to_none=True)
+            if rep:  # the first repetition warms caches up
+                times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times["stock TRL GRPOTrainer"])
+    print(f"batch {len(batch)} completions ({a.prompts} prompts x {a.generations}), {a.reps} repetitions, "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'trainer':32s} {'median s/step':>14s} {'ratio vs stock':>15s}")
+    for name, t in times.items():
+        print(f"{name:32s} {statistics.median(t):14.3f} {statistics.median(t) / base:15.3f}")
+
+
+if __name__ == "__main__":
+    main()
