@@ -62,6 +62,16 @@ def test_tfidf_token_weights_hand_computed():
     assert torch.allclose(w, expected)
 
 
+def test_tfidf_raw_term_frequency():
+    ids = torch.tensor([[5, 6, 6], [5, 7, 0]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    w = tfidf_token_weights(ids, mask, group_size=2, alpha=4.0, tf="raw")
+    ln2 = math.log(2)
+    assert torch.allclose(w, torch.tensor([[1.0, 1 + 8 * ln2, 1 + 8 * ln2], [1.0, 1 + 4 * ln2, 1.0]]))
+    with pytest.raises(ValueError):
+        tfidf_token_weights(ids, mask, group_size=2, tf="log")
+
+
 def test_tfidf_groups_are_independent_and_shared_tokens_get_one():
     # token 9 is in every report of group 1 but only one report of group 2
     ids = torch.tensor([[9, 1], [9, 2], [9, 3], [4, 4]])

@@ -11,15 +11,18 @@ import torch
 
 
 def tfidf_token_weights(completion_ids: torch.Tensor, mask: torch.Tensor, group_size: int,
-                        alpha: float = 4.0) -> torch.Tensor:
+                        alpha: float = 4.0, tf: str = "relative") -> torch.Tensor:
     """w_i^t = 1 + alpha * TF(o_i^t, o_i) * IDF(o_i^t, {o_1..o_N}) over each group of N reports.
 
-    TF(t, o_i) = count of token t in o_i / |o_i|;  IDF(t) = log(N / df(t)), df(t) = number of
-    reports of the group that contain t. A token present in every report of the group gets
-    IDF = 0, hence weight 1 (boilerplate); padding positions (mask 0) get weight 1 and are not
-    counted. ``completion_ids`` and ``mask`` are ``(B, T)`` with B = groups * group_size, rows
-    of a group adjacent. Returns float ``(B, T)``.
+    IDF(t) = log(N / df(t)), df(t) = number of reports of the group that contain t. TF is the
+    token's count in o_i divided by |o_i| (``tf="relative"``) or the raw count (``tf="raw"``; the
+    paper says only "the frequency of the token within the report"). A token present in every
+    report of the group gets IDF = 0, hence weight 1 (boilerplate); padding positions (mask 0)
+    get weight 1 and are not counted. ``completion_ids`` and ``mask`` are ``(B, T)`` with
+    B = groups * group_size, rows of a group adjacent. Returns float ``(B, T)``.
     """
+    if tf not in ("relative", "raw"):
+        raise ValueError(f"tf must be 'relative' or 'raw', got {tf!r}")
     if completion_ids.shape != mask.shape:
         raise ValueError("completion_ids and mask must have the same shape")
     batch, length = completion_ids.shape
@@ -34,10 +37,10 @@ def tfidf_token_weights(completion_ids: torch.Tensor, mask: torch.Tensor, group_
     counts = torch.zeros(batch, vocab.numel(), dtype=torch.float32, device=completion_ids.device)
     counts.scatter_add_(1, inverse, valid.float())
     lengths = valid.sum(1, keepdim=True).clamp(min=1).float()
-    tf = counts / lengths                                                   # (B, U)
+    term_freq = counts / lengths if tf == "relative" else counts            # (B, U)
     df = (counts.view(n_groups, group_size, -1) > 0).sum(1).float()         # (G, U)
     idf = torch.log(group_size / df.clamp(min=1))                           # (G, U)
-    tfidf = tf.view(n_groups, group_size, -1) * idf.unsqueeze(1)            # (G, N, U)
+    tfidf = term_freq.view(n_groups, group_size, -1) * idf.unsqueeze(1)     # (G, N, U)
     per_token = torch.gather(tfidf.view(batch, -1), 1, inverse)             # (B, T)
     return torch.where(valid, 1.0 + alpha * per_token, torch.ones_like(per_token))
 

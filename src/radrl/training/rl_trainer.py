@@ -65,6 +65,8 @@ class RadRLConfig(GRPOConfig):
         "help": "DiTPO token weights: 'none', 'tfidf' (w = 1 + alpha * TF-IDF over the group) or 'gradient' "
                 "(labeler saliency; needs a CheXbert labeler)."})
     tfidf_alpha: float = field(default=4.0, metadata={"help": "alpha of the TF-IDF weights (DEER: 4)."})
+    tfidf_tf: str = field(default="relative", metadata={
+        "help": "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count)."})
     capo: bool = field(default=False, metadata={
         "help": "RadFlow CAPO: clip range epsilon * capo_critical_factor for samples whose `critical` column is true."})
     capo_critical_factor: float = field(default=0.25, metadata={"help": "eps_critical / eps (RadFlow: 1/4)."})
@@ -252,7 +254,8 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         ids = self.accelerator.pad_across_processes(completion_ids, dim=1, pad_index=pad_id)
         mask = self.accelerator.pad_across_processes(completion_mask, dim=1, pad_index=0)
         all_ids, all_mask = self.accelerator.gather(ids), self.accelerator.gather(mask)
-        weights = tfidf_token_weights(all_ids, all_mask, group_size, alpha=self.args.tfidf_alpha)
+        weights = tfidf_token_weights(all_ids, all_mask, group_size, alpha=self.args.tfidf_alpha,
+                                      tf=self.args.tfidf_tf)
         start = self.accelerator.process_index * n_local
         return weights[start:start + n_local, :length]
 

@@ -1,0 +1,67 @@
+"""Does RL after SFT raise clinical F1? DEER/DiTPO (tiny recipe) from the committed SFT checkpoint,
+several seeds, greedy evaluation on the synthetic test split (200 studies) against the SFT model.
+
+    python bench/rl_gain.py [--seeds 0 1 2] [--steps 250] [--lr 1e-4] [--out runs/bench-rl]
+
+Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
+gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
+Target (issue 4): mean example-F1 gain >= 0.03.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from radrl.assets import tiny_sft_checkpoint
+from radrl.io import atomic_write_json
+from radrl.pipeline import evaluate_model
+from radrl.training.rl import load_recipe, load_split, run_rl
+
+
+def row(m: dict) -> dict:
+    c = m["clinical"]
+    return {"P": c["example"]["precision"], "R": c["example"]["recall"], "F1": c["example"]["f1"],
+            "macro_F1": c["macro"]["f1"], "BLEU-4": m["nlg"]["bleu_4"]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=250)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--recipe", default="deer")
+    p.add_argument("--out", default="runs/bench-rl")
+    a = p.parse_args()
+    out = Path(a.out)
+    base = load_recipe(a.recipe, tiny=True, overrides=[
+        f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false"])
+    test = load_split(base["data"], "test")
+    sft, _ = evaluate_model(tiny_sft_checkpoint(), test, out / "sft-eval", base["evaluate"]["generation"],
+                            meteor=False)
+    results = {"SFT": row(sft)}
+    for seed in a.seeds:
+        t0 = time.perf_counter()
+        recipe = dict(base, rl={**base["rl"], "seed": seed})
+        res = run_rl(recipe, out / f"seed{seed}", resume=(out / f"seed{seed}" / "checkpoints").is_dir())
+        results[f"RL seed {seed}"] = {**row(res["metrics"]), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+    gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
+    summary = {"recipe": a.recipe, "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
+               "f1_gain_mean": statistics.mean(gains),
+               "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
+    atomic_write_json(out / "summary.json", summary)
+    print(f"{a.recipe} (tiny), {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic test studies")
+    print(f"{'':14s}" + "".join(f"{k:>9s}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
+    for name, r in results.items():
+        print(f"{name:14s}" + "".join(f"{r[k]:9.3f}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
+    print(f"example-F1 gain over SFT: {summary['f1_gain_mean']:+.4f} +- {summary['f1_gain_std']:.4f} "
+          f"(seeds {a.seeds}: {', '.join(f'{g:+.4f}' for g in gains)})")
+    print(json.dumps({"f1_gain_mean": summary["f1_gain_mean"], "f1_gain_std": summary["f1_gain_std"]}))
+
+
+if __name__ == "__main__":
+    main()
