@@ -1,7 +1,7 @@
 """Does RL after SFT raise clinical F1? DEER/DiTPO (tiny recipe) from the committed SFT checkpoint,
 several seeds, greedy evaluation on the synthetic test split (200 studies) against the SFT model.
 
-    python bench/rl_gain.py [--seeds 0 1 2] [--steps 250] [--lr 1e-4] [--out runs/bench-rl]
+    python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl]
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
 gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
@@ -31,7 +31,7 @@ def row(m: dict) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=250)
+    p.add_argument("--steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--recipe", default="deer")
     p.add_argument("--out", default="runs/bench-rl")
