@@ -99,7 +99,13 @@ def plot_rl_curves(rows: Sequence[dict], path: str | Path) -> Path:
     for ax, (title, names) in zip(axes[0], panels):
         for name in names:
             pts = [(r["step"], r[name]) for r in rows if name in r and "step" in r]
-            ax.plot(*zip(*pts), marker=".", markersize=3, label=name.replace("diagnostics/", ""))
+            steps, values = zip(*pts)
+            line, = ax.plot(steps, values, alpha=0.3, linewidth=0.8)
+            window = max(1, min(10, len(values) // 5))  # a moving average shows the trend in noisy RL curves
+            smooth = [sum(values[max(0, i - window + 1):i + 1]) / len(values[max(0, i - window + 1):i + 1])
+                      for i in range(len(values))]
+            ax.plot(steps, smooth, color=line.get_color(), linewidth=1.6,
+                    label=name.replace("diagnostics/", "") + (f" (mean of {window})" if window > 1 else ""))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
