@@ -111,6 +111,8 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     assert set(metrics["sft_vs_rl"][rl_name]) == {"P", "R", "F1", "macro F1", "BLEU-4", "ROUGE-L"}
     assert (out / "rl" / "final" / "model.safetensors").is_file() and (out / "rl" / "rl_curves.png").is_file()
     assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0
+    assert list((out / "rl" / "checkpoints" / "runs").rglob("events.out.tfevents*"))  # TensorBoard logs
+    assert len((out / "rl" / "metrics.csv").read_text().splitlines()) == 3  # header + 2 steps
 
 
 def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):
