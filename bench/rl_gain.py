@@ -1,7 +1,9 @@
 """Does RL after SFT raise clinical F1? DEER/DiTPO (tiny recipe) from the committed SFT checkpoint,
 several seeds, greedy evaluation on the synthetic test split (200 studies) against the SFT model.
 
-    python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl]
+    python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl] [--model SFT_DIR]
+
+``--model`` starts RL from another SFT model (default: the committed checkpoint, ``tiny-sft``).
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
 gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
@@ -35,14 +37,15 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--recipe", default="deer")
     p.add_argument("--out", default="runs/bench-rl")
+    p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
     a = p.parse_args()
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
-        "rewards=[{type: example_f1}]", "evaluate.meteor=false"])
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}"])
     test = load_split(base["data"], "test")
-    sft, _ = evaluate_model(tiny_sft_checkpoint(), test, out / "sft-eval", base["evaluate"]["generation"],
-                            meteor=False)
+    sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
+    sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base["evaluate"]["generation"], meteor=False)
     results = {"SFT": row(sft)}
     for seed in a.seeds:
         t0 = time.perf_counter()
@@ -50,11 +53,12 @@ def main() -> None:
         res = run_rl(recipe, out / f"seed{seed}", resume=(out / f"seed{seed}" / "checkpoints").is_dir())
         results[f"RL seed {seed}"] = {**row(res["metrics"]), "minutes": round((time.perf_counter() - t0) / 60, 1)}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
-    summary = {"recipe": a.recipe, "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
+    summary = {"recipe": a.recipe, "sft_model": str(a.model), "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
     atomic_write_json(out / "summary.json", summary)
-    print(f"{a.recipe} (tiny), {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic test studies")
+    print(f"{a.recipe} (tiny) from {a.model}, {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic test "
+          "studies")
     print(f"{'':14s}" + "".join(f"{k:>9s}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
     for name, r in results.items():
         print(f"{name:14s}" + "".join(f"{r[k]:9.3f}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
