@@ -117,3 +117,21 @@ def test_sigkill_mid_training_then_resume_gives_the_same_model(tiny_vlm, tiny_be
     for ra, rb in zip([r for r in logs_a if "loss" in r], [r for r in logs_b if "loss" in r]):
         assert ra["loss"] == rb["loss"] and ra["reward"] == rb["reward"]
     assert (tmp_path / "killed" / "metrics.csv").is_file() and (tmp_path / "killed" / "rl_curves.png").is_file()
+
+
+def test_cli_train_runs_a_recipe_file_with_overrides(tiny_vlm, tiny_bench, tmp_path, capsys):
+    from radrl.cli import main
+
+    recipe = _recipe(tiny_vlm, tiny_bench, steps=1)
+    recipe["evaluate"] = {"split": "test", "limit": 2, "meteor": False,
+                          "generation": {"max_new_tokens": 8, "batch_size": 2}}
+    path = tmp_path / "r.yaml"
+    path.write_text(json.dumps(recipe))  # JSON is YAML
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", str(path), "-o", str(out), "rl.orapo=false", "rl.max_steps=2"]) == 0
+    assert "RL model ->" in capsys.readouterr().out
+    assert json.loads((out / "recipe.json").read_text())["rl"]["max_steps"] == 2
+    assert (out / "final" / "model.safetensors").is_file() and (out / "eval" / "metrics.json").is_file()
+    # a second run into the same folder must say --resume instead of mixing two runs
+    assert main(["train", "--recipe", str(path), "-o", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
