@@ -29,9 +29,11 @@ bench: $(STAMP)
 	$(PY) bench/synthetic_benchmark.py
 	$(PY) bench/rl_step_overhead.py
 
-# RL after SFT, 3 seeds of the DEER/DiTPO tiny recipe (about 30-40 min on 2 CPU cores)
+# RL after SFT, 3 seeds of the DEER/DiTPO tiny recipe, from the committed (converged) SFT
+# checkpoint and from a 500-step SFT model (about 45 min on 2 CPU cores)
 bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py
+	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -3,7 +3,8 @@ several seeds, greedy evaluation on the synthetic test split (200 studies) again
 
     python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl] [--model SFT_DIR]
 
-``--model`` starts RL from another SFT model (default: the committed checkpoint, ``tiny-sft``).
+``--model`` starts RL from another SFT model (default: the committed checkpoint, ``tiny-sft``);
+``--sft-steps N`` first trains one with ``recipes/tiny_sft.yaml`` cut to N steps (OUT/sftN).
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
 gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
@@ -38,7 +39,16 @@ def main() -> None:
     p.add_argument("--recipe", default="deer")
     p.add_argument("--out", default="runs/bench-rl")
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
+    p.add_argument("--sft-steps", type=int, help="train the SFT model first: recipes/tiny_sft.yaml, N steps")
     a = p.parse_args()
+    if a.sft_steps:
+        from radrl.assets import REPO_ROOT
+        from radrl.io import read_yaml
+        from radrl.pipeline import run_pipeline
+
+        sft_recipe = read_yaml(REPO_ROOT / "recipes" / "tiny_sft.yaml")
+        sft_recipe["sft"]["max_steps"] = a.sft_steps
+        a.model = str(run_pipeline(sft_recipe, Path(a.out) / f"sft{a.sft_steps}", meteor=False)["model"])
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
