@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/bench-rl")
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
     p.add_argument("--sft-steps", type=int, help="train the SFT model first: recipes/tiny_sft.yaml, N steps")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more recipe overrides (rl.beta=0.04)")
     a = p.parse_args()
     if a.sft_steps:
         from radrl.assets import REPO_ROOT
@@ -52,7 +53,7 @@ def main() -> None:
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
-        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}"])
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", *a.set])
     test = load_split(base["data"], "test")
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
     sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base["evaluate"]["generation"], meteor=False)
@@ -63,7 +64,7 @@ def main() -> None:
         res = run_rl(recipe, out / f"seed{seed}", resume=(out / f"seed{seed}" / "checkpoints").is_dir())
         results[f"RL seed {seed}"] = {**row(res["metrics"]), "minutes": round((time.perf_counter() - t0) / 60, 1)}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
-    summary = {"recipe": a.recipe, "sft_model": str(a.model), "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
+    summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
     atomic_write_json(out / "summary.json", summary)
