@@ -33,7 +33,7 @@ bench: $(STAMP)
 # checkpoint and from a 500-step SFT model (about 45 min on 2 CPU cores)
 bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py
-	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500
+	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
