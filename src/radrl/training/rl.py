@@ -152,11 +152,9 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     train = load_split(data, data.get("split", "train"), data.get("limit"))
     rewards = build_rewards(recipe.get("rewards", []), recipe.get("labeler", "rule"))
     rl = dict(recipe.get("rl", {}))
-    if any(rewards.schedules):
-        rl["reward_schedules"] = rewards.schedules
     rl["reward_weights"] = rewards.weights
-    args = rl_config({k: v for k, v in rl.items() if k != "reward_schedules"}, out)
-    args.reward_schedules = rl.get("reward_schedules")
+    args = rl_config(rl, out)
+    args.reward_schedules = rewards.schedules if any(rewards.schedules) else None
     lora = model_section.get("lora")
     model, processor = load_policy(resolve_model_path(model_section.get("path", "tiny-sft")),
                                    freeze=model_section.get("freeze", "none"),
@@ -164,8 +162,7 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
                                    trust_remote_code=bool(model_section.get("trust_remote_code", False)))
     dataset = to_trl_dataset(train, recipe.get("instruction") or DEFAULT_INSTRUCTION, with_completion=False)
     if args.capo:
-        flags = annotate_criticality(train, rewards.functions[0].labeler if hasattr(rewards.functions[0], "labeler")
-                                     else None, **recipe.get("critical", {}))
+        flags = annotate_criticality(train, **recipe.get("critical", {}))  # ground truth, else the rule labeler
         dataset = dataset.add_column("critical", flags)
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
                            processing_class=processor,
@@ -173,16 +170,12 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     return trainer, train
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    from radrl.training.sft import latest_checkpoint as latest
-
-    return latest(folder)
-
-
 def run_rl(recipe: dict, out_dir: str | Path, resume: bool = False, evaluate: bool = True,
            callbacks: list | None = None) -> dict:
     """Train (resuming from the newest complete checkpoint when ``resume``), save ``OUT/final``,
     evaluate on the recipe's evaluation split. Returns {"model", "metrics", "predictions"}."""
+    from radrl.training.sft import latest_checkpoint
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
