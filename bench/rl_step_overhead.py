@@ -10,6 +10,11 @@ each repetition, so machine noise hits them alike; the medians' ratios are print
 
 Targets (issue 4): DiTPO-TF-IDF + CAPO <= 1.15 x stock. OraPO's extra forward passes (reference
 log-probs of ground truth and rollouts, policy log-probs of the ground truth) are reported.
+
+Issue 5: the gradient DiTPO weights (one labeler forward + backward per rollout, prefix decoding
+for the character offsets) against the TF-IDF weights, with CheXbert-architecture labelers of
+``--labeler-sizes`` (random weights: the cost does not depend on their values; vocabulary
+trained on the bench reports).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -44,6 +50,7 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=8)
     p.add_argument("--prompts", type=int, default=4)
     p.add_argument("--generations", type=int, default=8)
+    p.add_argument("--labeler-sizes", default="tiny,base", help="comma-separated: tiny, small, base ('' for none)")
     a = p.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     tmp = tempfile.mkdtemp()
@@ -56,15 +63,25 @@ def main() -> None:
                   report_to=[], save_strategy="no", bf16=False, gradient_checkpointing=False, loss_type="grpo",
                   dataloader_pin_memory=False, disable_tqdm=True, seed=0)
     reward = ExampleF1Reward()
+    variants = dict(VARIANTS)
+    weighers = {}
+    for size in filter(None, a.labeler_sizes.split(",")):
+        weighers[f"radrl, DiTPO-gradient ({size} labeler)"] = _labeler(size, bench)
+        variants[f"radrl, DiTPO-gradient ({size} labeler)"] = {"token_weighting": "gradient"}
     trainers = {}
-    for name, ext in VARIANTS.items():
+    for name, ext in variants.items():
         model, processor = load_policy(str(tiny_sft_checkpoint()))
         if ext is None:
             trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=GRPOConfig(output_dir=tmp, **common),
                                   train_dataset=dataset, processing_class=processor)
         else:
+            weigher = None
+            if name in weighers:
+                from radrl.training.gradient_weights import GradientTokenWeigher
+
+                weigher = GradientTokenWeigher(weighers[name], processor)
             trainer = RadRLTrainer(model=model, reward_funcs=[reward], args=RadRLConfig(output_dir=tmp, **common, **ext),
-                                   train_dataset=dataset, processing_class=processor)
+                                   train_dataset=dataset, processing_class=processor, token_weigher=weigher)
         trainer.model.train()
         trainer.current_gradient_accumulation_steps = 1
         trainers[name] = trainer
@@ -84,8 +101,26 @@ def main() -> None:
     print(f"batch {len(batch)} completions ({a.prompts} prompts x {a.generations}), {a.reps} repetitions, "
           f"{torch.get_num_threads()} threads")
     print(f"{'trainer':32s} {'median s/step':>14s} {'ratio vs stock':>15s}")
+    tfidf = statistics.median(times["radrl, DiTPO-TF-IDF + CAPO"])
+    print(f"{'trainer':40s} {'median s/step':>14s} {'vs stock':>9s} {'vs TF-IDF':>10s}")
     for name, t in times.items():
-        print(f"{name:32s} {statistics.median(t):14.3f} {statistics.median(t) / base:15.3f}")
+        m = statistics.median(t)
+        print(f"{name:40s} {m:14.3f} {m / base:9.3f} {m / tfidf:10.3f}")
+
+
+def _labeler(size: str, bench):
+    """A randomly initialised CheXbert-architecture labeler of ``size`` with a WordPiece vocabulary
+    trained on the bench reports."""
+    from radrl.labelers.chexbert import SIZES, ChexbertLabeler, ChexbertModel, load_tokenizer
+    from radrl.labelers.chexbert_training import train_wordpiece_vocab
+    from transformers import BertConfig
+
+    reports = [s.report for s in load_synthetic(bench, "train")]
+    vocab = train_wordpiece_vocab(reports, 2000, Path(tempfile.mkdtemp()))
+    tokenizer = load_tokenizer(vocab)
+    torch.manual_seed(0)
+    model = ChexbertModel(BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **SIZES[size]))
+    return ChexbertLabeler(model, tokenizer)
 
 
 if __name__ == "__main__":

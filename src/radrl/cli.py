@@ -6,6 +6,8 @@ Commands and their file contracts (other tools rely on them; see docs/cli.md):
 * ``radrl eval PREDICTIONS -o METRICS.json [--labeler ...] [--uncertain ...] [--empty-match ...]``
 * ``radrl synth OUT``, ``radrl tiny-model OUT --corpus KIND:PATH``
 * ``radrl sft --model M --data KIND:PATH -o RUN``, ``radrl generate MODEL --data KIND:PATH -o PRED.jsonl``
+* ``radrl labeler train --data KIND:PATH -o OUT [--size tiny|small|base]``: a CheXbert-architecture labeler
+* ``radrl analyze masking --labeler-weights PATH``: DEER's token-masking table
 * ``radrl demo``
 """
 
@@ -216,6 +218,54 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_corpus(spec: str, split: str | None) -> list[str]:
+    """Report texts of ``KIND:PATH`` (``records`` files need no images)."""
+    from radrl.data.registry import load_dataset
+
+    kind, path = _data_arg(spec)
+    if kind == "records":
+        return [_report_text(row, f"{path}, line {n}") for n, row in read_records(path)]
+    options = {} if kind == "synthetic" else {"check_images": "none"}
+    return [s.report for s in load_dataset(kind, path, split=split, **options)]
+
+
+def cmd_labeler_train(args: argparse.Namespace) -> int:
+    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+    from radrl.metrics.agreement import format_agreement
+
+    reports = _report_corpus(args.data, args.split or None)
+    settings = LabelerTrainSettings(size=args.size, epochs=args.epochs, learning_rate=args.learning_rate,
+                                    batch_size=args.batch_size, max_length=args.max_length,
+                                    val_fraction=args.val_fraction, vocab_size=args.vocab_size, vocab=args.vocab,
+                                    init=args.init, seed=args.seed)
+    card = train_labeler(reports, args.output, settings, resume=args.resume)
+    print(format_agreement(card["agreement"]))
+    print(f"{card['parameters']:,} parameters, {card['n_train_reports']} training / {card['n_heldout_reports']} "
+          f"held-out reports, {card['train_seconds']:.0f} s -> {Path(args.output) / 'labeler'} "
+          f"(use --labeler chexbert --weights {args.output})")
+    return 0
+
+
+def cmd_analyze_masking(args: argparse.Namespace) -> int:
+    from radrl.analysis.masking import format_masking_table, rollout_masking
+    from radrl.data.registry import load_dataset
+    from radrl.labelers import get_labeler
+    from radrl.training.rl import resolve_model_path
+
+    kind, path = _data_arg(args.data)
+    samples = load_dataset(kind, path, split=args.split)
+    chexbert = get_labeler("chexbert", args.labeler_weights) if args.labeler_weights else None
+    if chexbert is None:
+        print("no --labeler-weights: the gradient row is left out", file=sys.stderr)
+    result = rollout_masking(resolve_model_path(args.model), samples, chexbert, n_prompts=args.n_prompts,
+                             group_size=args.group_size, fraction=args.fraction, temperature=args.temperature,
+                             seed=args.seed)
+    if args.output:
+        atomic_write_json(args.output, result)
+    print(format_masking_table(result))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from radrl.demo import run_demo
 
@@ -315,6 +365,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                     help="recipe overrides, e.g. rl.learning_rate=1e-5 rl.max_steps=100 data.limit=500")
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("labeler", help="CheXbert-architecture labeler: train one on silver labels")
+    lsub = sp.add_subparsers(dest="labeler_command", required=True)
+    lp = lsub.add_parser("train", help="train on any report corpus with the rule labeler's labels; saves safetensors")
+    lp.add_argument("--data", required=True, help="KIND:PATH, e.g. synthetic:runs/synthetic, r2gen:annotation.json, "
+                    "records:reports.jsonl")
+    lp.add_argument("--split", default="train", help="split of KIND:PATH to read ('' for all); default train")
+    lp.add_argument("-o", "--output", required=True, help="run folder: OUT/labeler, OUT/agreement.json")
+    lp.add_argument("--size", default="tiny", help="tiny | small | base (bert-base); ignored with --init")
+    lp.add_argument("--epochs", type=float, default=30.0)
+    lp.add_argument("--learning-rate", type=float, default=3e-3, help="default 3e-3 (tiny); ~5e-5 for base/--init")
+    lp.add_argument("--batch-size", type=int, default=32)
+    lp.add_argument("--max-length", type=int, default=512, help="token cut while training (CheXbert: 512)")
+    lp.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of distinct reports")
+    lp.add_argument("--vocab-size", type=int, default=4000, help="WordPiece vocabulary trained on the corpus")
+    lp.add_argument("--vocab", help="use this vocab.txt instead of training one")
+    lp.add_argument("--init", help="start from a local BERT folder (config.json, weights, vocab.txt)")
+    lp.add_argument("--seed", type=int, default=0)
+    lp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
+    lp.set_defaults(func=cmd_labeler_train)
+
+    sp = sub.add_parser("analyze", help="the papers' analyses (token masking)")
+    asub = sp.add_subparsers(dest="analysis", required=True)
+    ap = asub.add_parser("masking", help="DEER Table 6: mask the top tokens of each DiTPO weighting, count label changes")
+    ap.add_argument("--model", default="tiny-sft", help="policy that samples the rollouts (default tiny-sft)")
+    ap.add_argument("--data", default="synthetic:runs/synthetic", help="KIND:PATH (default synthetic:runs/synthetic)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--labeler-weights", help="CheXbert labeler for the gradient weights (chexbert.pth or a folder)")
+    ap.add_argument("--n-prompts", type=int, default=64)
+    ap.add_argument("--group-size", type=int, default=8)
+    ap.add_argument("--fraction", type=float, default=0.1, help="share of each report's tokens masked (0.1)")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-o", "--output", help="write the table as JSON")
+    ap.set_defaults(func=cmd_analyze_masking)
 
     sp = sub.add_parser("demo", help="the main job on the embedded default")
     sp.add_argument("--out", default="runs/demo", help="run folder (re-running resumes)")

@@ -1,6 +1,7 @@
 """DiTPO token weights (DEER, Eq. 7-8) and token-level advantages.
 
-The gradient-based weights (labeler saliency, w = 1 + beta * s) live with the CheXbert labeler;
+The gradient-based weights (w = 1 + beta * s) take saliencies the CheXbert labeler computes
+(``ChexbertLabeler.saliency``) once they are aligned to the policy tokens here;
 they return the same ``(B, T)`` tensor as :func:`tfidf_token_weights`, so
 :func:`token_level_advantages` takes either.
 """
@@ -51,3 +52,38 @@ def token_level_advantages(advantages: torch.Tensor, token_weights: torch.Tensor
         raise ValueError(f"expected advantages (B,) and weights (B, T), got {tuple(advantages.shape)} "
                          f"and {tuple(token_weights.shape)}")
     return advantages.unsqueeze(1) * token_weights
+
+
+def align_scores_by_offsets(source_spans, source_scores, target_spans) -> torch.Tensor:
+    """Map scores from one tokenisation of a text to another by character overlap (DEER §3.3):
+    s~_t = max{ s_j : span_j overlaps span_t }, 0 when no source token overlaps target token t.
+
+    Spans are half-open ``(start, end)`` character ranges of the same text; an empty span
+    (``start == end``, e.g. a special token) overlaps nothing. Returns float ``(len(target_spans),)``.
+    """
+    scores = torch.as_tensor(source_scores, dtype=torch.float32).flatten()
+    if len(source_spans) != scores.numel():
+        raise ValueError(f"{len(source_spans)} source spans but {scores.numel()} scores")
+    if not len(target_spans):
+        return torch.zeros(0)
+    if not len(source_spans):
+        return torch.zeros(len(target_spans))
+    src = torch.as_tensor(source_spans, dtype=torch.long).view(-1, 2)
+    dst = torch.as_tensor(target_spans, dtype=torch.long).view(-1, 2)
+    overlap = (src[None, :, 0] < dst[:, None, 1]) & (src[None, :, 1] > dst[:, None, 0])   # (T, L)
+    overlap &= (src[None, :, 1] > src[None, :, 0]) & (dst[:, None, 1] > dst[:, None, 0])
+    return torch.where(overlap, scores[None, :], torch.zeros(())).amax(dim=1).clamp(min=0)
+
+
+def saliency_token_weights(aligned_scores: torch.Tensor, mask: torch.Tensor, has_target: torch.Tensor,
+                           beta: float = 1.0) -> torch.Tensor:
+    """Gradient-based DiTPO weights (DEER Eq. 12): w_i^t = 1 + beta * s~_i^t, no normalisation.
+
+    ``aligned_scores`` (B, T) are the labeler saliencies mapped onto the policy tokens; rows whose
+    reference has no positive finding (``has_target`` False) and padding get w = 1.
+    """
+    if aligned_scores.shape != mask.shape or has_target.shape != aligned_scores.shape[:1]:
+        raise ValueError(f"shapes differ: scores {tuple(aligned_scores.shape)}, mask {tuple(mask.shape)}, "
+                         f"has_target {tuple(has_target.shape)}")
+    keep = mask.bool() & has_target.bool().unsqueeze(1)
+    return torch.where(keep, 1.0 + beta * aligned_scores.float(), torch.ones_like(aligned_scores, dtype=torch.float32))

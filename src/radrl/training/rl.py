@@ -136,6 +136,33 @@ def rl_config(section: dict[str, Any], out: Path):
         raise ValueError(f"recipe rl section: {err}") from None
 
 
+def build_labeler(spec: str | dict, device=None, train_reports=None):
+    """The recipe's ``labeler``: a name (``rule``) or ``{name: chexbert, weights: PATH, vocab: PATH}``.
+    With ``train: {size: tiny, epochs: 30, ...}`` a chexbert labeler missing at ``weights`` is first
+    trained there on ``train_reports`` (``radrl labeler train``). A model-backed labeler runs on
+    the trainer's device."""
+    from radrl.labelers import get_labeler
+
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValueError(f"recipe labeler must be a name or a mapping with 'name', got {spec!r}")
+    train = spec.get("train")
+    weights = spec.get("weights")
+    if spec["name"] == "chexbert" and train is not None and weights and not Path(weights).exists():
+        from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+
+        if not train_reports:
+            raise ValueError("labeler.train needs the training reports")
+        print(f"training the CheXbert-architecture labeler {weights} on {len(train_reports)} reports")
+        card = train_labeler(train_reports, weights, LabelerTrainSettings(**train), progress=False)
+        print(f"labeler agreement with the rule labeler (held-out): macro F1 {card['agreement']['macro_f1']:.3f}")
+    options = {k: v for k, v in spec.items() if k not in ("name", "weights", "train")}
+    if spec["name"] != "rule" and device is not None:
+        options.setdefault("device", str(device))
+    return get_labeler(spec["name"], spec.get("weights"), **options)
+
+
 def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
     from radrl.models import load_policy
@@ -150,10 +177,13 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     model_section = recipe.get("model", {})
     data = recipe.get("data", {})
     train = load_split(data, data.get("split", "train"), data.get("limit"))
-    rewards = build_rewards(recipe.get("rewards", []), recipe.get("labeler", "rule"))
     rl = dict(recipe.get("rl", {}))
-    rl["reward_weights"] = rewards.weights
     args = rl_config(rl, out)
+    with args.main_process_first(desc="labeler"):  # one process trains a missing labeler, the others load it
+        labeler = build_labeler(recipe.get("labeler", "rule"), device=args.device,
+                                train_reports=[s.report for s in train])
+    rewards = build_rewards(recipe.get("rewards", []), labeler)
+    args.reward_weights = rewards.weights
     args.reward_schedules = rewards.schedules if any(rewards.schedules) else None
     lora = model_section.get("lora")
     model, processor = load_policy(resolve_model_path(model_section.get("path", "tiny-sft")),
@@ -164,8 +194,13 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     if args.capo:
         flags = annotate_criticality(train, **recipe.get("critical", {}))  # ground truth, else the rule labeler
         dataset = dataset.add_column("critical", flags)
+    weigher = None
+    if args.token_weighting == "gradient":
+        from radrl.training.gradient_weights import GradientTokenWeigher
+
+        weigher = GradientTokenWeigher(labeler, processor, beta=args.saliency_beta)
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
-                           processing_class=processor,
+                           processing_class=processor, token_weigher=weigher,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
     return trainer, train
 

@@ -64,6 +64,8 @@ class RadRLConfig(GRPOConfig):
     token_weighting: str = field(default="none", metadata={
         "help": "DiTPO token weights: 'none', 'tfidf' (w = 1 + alpha * TF-IDF over the group) or 'gradient' "
                 "(labeler saliency; needs a CheXbert labeler)."})
+    saliency_beta: float = field(default=1.0, metadata={
+        "help": "beta of the gradient weights w = 1 + beta * saliency (DEER: 1)."})
     tfidf_alpha: float = field(default=4.0, metadata={"help": "alpha of the TF-IDF weights (DEER: 4)."})
     tfidf_tf: str = field(default="relative", metadata={
         "help": "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count)."})

@@ -1,0 +1,4 @@
+"""Analyses of the papers, run from the command line (``radrl analyze ...``).
+
+``masking.py``   DEER's token-masking validation of the DiTPO weightings (Table 6)
+"""

@@ -1,0 +1,89 @@
+"""Gradient-based DiTPO token weights for the RL trainer (DEER §3.3, Eq. 9-12).
+
+For each rollout o_i: the reference's positive findings T (labelled by the same CheXbert labeler,
+as in the paper), the labeler's saliency of o_i for T (``ChexbertLabeler.saliency``), aligned to
+the policy's own tokens by character offsets (max over overlapping labeler tokens), then
+w = 1 + beta * s (``radrl.algorithms.saliency_token_weights``).
+
+The policy tokens' character spans come from decoding growing prefixes of the completion, so
+they match the text the labeler reads exactly, for any tokenizer (byte-level BPE pieces of one
+unicode character share that character's span).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from radrl.algorithms import align_scores_by_offsets, saliency_token_weights
+from radrl.schema import NO_FINDING, OBSERVATION_INDEX, OBSERVATIONS, POSITIVE
+
+
+def token_char_spans(tokenizer, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+    """The decoded text of ``ids`` (special tokens skipped) and each token's ``(start, end)`` in it.
+
+    Token t covers the characters its prefix decode adds. A token that completes no character on
+    its own (the first bytes of a multi-byte character) gets the span of the character it starts.
+    Special tokens get an empty span.
+    """
+    ids = [int(i) for i in ids]
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    prefixes = tokenizer.batch_decode([ids[:k] for k in range(1, len(ids) + 1)], skip_special_tokens=True)
+    spans = []
+    previous = 0
+    for prefix in prefixes:
+        end = len(prefix.rstrip("\ufffd"))           # an unfinished character decodes to U+FFFD
+        end = max(previous, min(end, len(text)))
+        if end > previous:
+            spans.append((previous, end))
+        elif len(prefix) > end and end < len(text):  # partial character: point at it
+            spans.append((end, end + 1))
+        else:
+            spans.append((end, end))
+        previous = end
+    return text, spans
+
+
+def positive_targets(labels: dict, include_no_finding: bool = False) -> list[int]:
+    """Head indices of the positive labels (No Finding left out unless asked: it is not a finding)."""
+    return [OBSERVATION_INDEX[name] for name in OBSERVATIONS
+            if labels.get(name) == POSITIVE and (include_no_finding or name != NO_FINDING)]
+
+
+class GradientTokenWeigher:
+    """The ``token_weigher`` hook of ``RadRLTrainer`` for ``token_weighting: gradient``."""
+
+    def __init__(self, labeler, tokenizer, beta: float = 1.0, include_no_finding: bool = False):
+        if not hasattr(labeler, "saliency"):
+            raise ValueError(f"gradient token weights need a differentiable labeler (chexbert); "
+                             f"the {getattr(labeler, 'name', labeler)!r} labeler has no saliency")
+        self.labeler = labeler
+        self.tokenizer = getattr(tokenizer, "tokenizer", tokenizer)
+        self.beta = beta
+        self.include_no_finding = include_no_finding
+
+    def scores(self, completion_ids: torch.Tensor, completion_mask: torch.Tensor,
+               references: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Aligned saliency s~ (B, T) on the policy tokens and whether each row has a target."""
+        batch, length = completion_ids.shape
+        ref_labels = self.labeler.label_batch([r or "" for r in references])
+        targets = [positive_targets(lab, self.include_no_finding) for lab in ref_labels]
+        texts, spans = [], []
+        for row in range(batch):
+            n = int(completion_mask[row].sum())
+            text, row_spans = token_char_spans(self.tokenizer, completion_ids[row, :n].tolist())
+            texts.append(text)
+            spans.append(row_spans)
+        saliency = self.labeler.saliency(texts, targets)
+        aligned = torch.zeros((batch, length))
+        for row, (src_spans, src_scores) in enumerate(saliency):
+            if targets[row] and spans[row]:
+                aligned[row, :len(spans[row])] = align_scores_by_offsets(src_spans, src_scores, spans[row])
+        has_target = torch.tensor([bool(t) for t in targets])
+        return aligned.to(completion_ids.device), has_target.to(completion_ids.device)
+
+    def __call__(self, texts, completion_ids, completion_mask, references, gt_labels=None) -> torch.Tensor:
+        aligned, has_target = self.scores(completion_ids, completion_mask, references)
+        return saliency_token_weights(aligned, completion_mask, has_target, beta=self.beta)
+
