@@ -100,8 +100,6 @@ def main() -> None:
     base = statistics.median(times["stock TRL GRPOTrainer"])
     print(f"batch {len(batch)} completions ({a.prompts} prompts x {a.generations}), {a.reps} repetitions, "
           f"{torch.get_num_threads()} threads")
-    print(f"{'trainer':32s} {'median s/step':>14s} {'ratio vs stock':>15s}")
-    tfidf = statistics.median(times["radrl, DiTPO-TF-IDF + CAPO"])
     print(f"{'trainer':40s} {'median s/step':>14s} {'vs stock':>9s} {'vs TF-IDF':>10s}")
     for name, t in times.items():
         m = statistics.median(t)

@@ -1,0 +1,138 @@
+"""A chat-completions server on 127.0.0.1 for tests and benchmarks of the judge client.
+
+It speaks the OpenAI protocol (``POST /v1/chat/completions`` -> ``{"choices": [{"message":
+{"role": "assistant", "content": ...}}]}``) over real HTTP, and answers with a scripted
+``responder(messages) -> str``. The default responder plays a tiny, deterministic judge from the
+rule labeler, so radrl's judge tasks get sensible answers. ``mode`` makes it misbehave on purpose:
+
+* ``ok``: answer after ``latency`` seconds;
+* ``stall``: never answer within any sane timeout (sleeps ``stall_seconds``);
+* ``garbage``: a 200 response whose content is not what was asked (or whose body is not JSON);
+* ``flaky``: HTTP 503 for the first ``fail_first`` requests, then ``ok``.
+
+Nothing leaves the machine: the server binds the loopback interface only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def rule_responder(messages: list[dict]) -> str:
+    """Answers radrl's three prompts the way the offline defaults would."""
+    from radrl.labelers import get_labeler
+
+    prompt = messages[-1]["content"]
+    labeler = get_labeler("rule")
+    if "atomic clinical facts" in prompt:
+        report = prompt.split("Report:", 1)[1].rsplit("Answer with", 1)[0].strip()
+        facts = [s.strip() for s in re.split(r"(?<=[.;])\s+", report) if s.strip()]
+        return json.dumps(facts)
+    if "IMPRESSION follow from the FINDINGS" in prompt:
+        findings = prompt.split("FINDINGS:", 1)[1].split("IMPRESSION:", 1)[0]
+        impression = prompt.split("IMPRESSION:", 1)[1].rsplit("Answer with", 1)[0]
+        f, i = labeler.label_batch([findings, impression])
+        ok = all(f[k] == "positive" for k, v in i.items() if v == "positive" and k != "No Finding")
+        return json.dumps({"consistent": ok})
+    if "triage" in prompt:
+        report = prompt.split("Report:", 1)[1].rsplit("Answer with", 1)[0]
+        labels = labeler.label(report)
+        return json.dumps({"critical": any(v == "positive" for k, v in labels.items()
+                                           if k not in ("No Finding", "Support Devices"))})
+    return "I do not know this prompt."
+
+
+class LoopbackJudge:
+    """``with LoopbackJudge(mode="ok") as server: server.base_url`` (a context manager)."""
+
+    def __init__(self, responder=rule_responder, mode: str = "ok", latency: float = 0.0,
+                 stall_seconds: float = 30.0, fail_first: int = 0):
+        if mode not in ("ok", "stall", "garbage", "flaky"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.responder, self.mode, self.latency = responder, mode, latency
+        self.stall_seconds, self.fail_first = stall_seconds, fail_first
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.authorization: list[str | None] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def _handler(self):
+        judge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, code: int, body: bytes, content_type: str = "application/json"):
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                    pass
+
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                with judge._lock:
+                    judge.in_flight += 1
+                    judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with judge._lock:
+                        judge.in_flight -= 1
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length", 0))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                with judge._lock:
+                    judge.requests += 1
+                    n = judge.requests
+                    judge.authorization.append(self.headers.get("Authorization"))
+                if not self.path.endswith("/chat/completions"):
+                    return self._send(404, b'{"error": "not found"}')
+                if judge.mode == "stall":
+                    judge._stop.wait(judge.stall_seconds)
+                    return self._send(200, b"{}")
+                if judge.mode == "flaky" and n <= judge.fail_first:
+                    return self._send(503, b'{"error": "overloaded"}')
+                if judge.latency:
+                    time.sleep(judge.latency)
+                if judge.mode == "garbage":
+                    if n % 2:
+                        return self._send(200, b"<html>502 bad gateway</html>", "text/html")
+                    content = "Sure! Here is my analysis: the report looks fine."
+                else:
+                    content = judge.responder(request.get("messages", []))
+                answer = {"id": f"loopback-{n}", "object": "chat.completion", "model": request.get("model"),
+                          "choices": [{"index": 0, "finish_reason": "stop",
+                                       "message": {"role": "assistant", "content": content}}]}
+                return self._send(200, json.dumps(answer).encode())
+
+        return Handler
+
+    def __enter__(self) -> LoopbackJudge:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
