@@ -8,6 +8,8 @@ Commands and their file contracts (other tools rely on them; see docs/cli.md):
 * ``radrl sft --model M --data KIND:PATH -o RUN``, ``radrl generate MODEL --data KIND:PATH -o PRED.jsonl``
 * ``radrl labeler train --data KIND:PATH -o OUT [--size tiny|small|base]``: a CheXbert-architecture labeler
 * ``radrl analyze masking --labeler-weights PATH``: DEER's token-masking table
+* ``radrl select METHOD --data KIND:PATH -o SUBSET.json``: DDSampling, Target Exploration, balanced
+* ``radrl analyze rewards --data KIND:PATH --subset SUBSET.json``: DEER's reward-diversity table
 * ``radrl demo``
 """
 
@@ -266,6 +268,65 @@ def cmd_analyze_masking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_selection(result: dict) -> str:
+    pos = result["summary"]["label_positives"]
+    lines = [f"{result['method']}: {len(result['ids'])} of {result['n_source']} samples",
+             f"{'observation':28s} {'positive, all':>14s} {'in subset':>10s}"]
+    for name in pos["before"]:
+        lines.append(f"{name:28s} {pos['before'][name]:14.1%} {pos['after'][name]:10.1%}")
+    for key, st in result["summary"]["scores"].items():
+        if isinstance(st, float):
+            lines.append(f"{key:28s} {st:.3f}")
+        elif st:
+            lines.append(f"{key:28s} mean {st['mean']:.3f} (std {st['std']:.3f}, {st['min']:.3f}..{st['max']:.3f})")
+    return "\n".join(lines)
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from radrl.data.registry import load_dataset
+    from radrl.selection import select_subset
+    from radrl.training.rl import resolve_model_path
+
+    kind, path = _data_arg(args.data)
+    samples = load_dataset(kind, path, split=args.split, limit=args.limit)
+    if args.fraction is None and args.size is None:
+        raise InputError("give --fraction F or --size N")
+    model = resolve_model_path(args.model) if args.model else None
+    result = select_subset(args.method, samples, args.output, model=model, fraction=args.fraction, size=args.size,
+                           k=args.k, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    print(_format_selection(result))
+    print(f"-> {args.output} (use it with data.subset={args.output})")
+    return 0
+
+
+def cmd_analyze_rewards(args: argparse.Namespace) -> int:
+    from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
+    from radrl.data.registry import load_dataset
+    from radrl.rewards import build_rewards
+    from radrl.selection import read_subset
+    from radrl.training.rl import resolve_model_path
+
+    kind, path = _data_arg(args.data)
+    samples = load_dataset(kind, path, split=args.split)
+    subsets = {"all": None} if args.all or not args.subset else {}
+    for spec in args.subset or []:
+        subsets[Path(spec).stem] = read_subset(spec)
+    reward = build_rewards([{"type": args.reward}]).functions[0]
+    rows = {}
+    for name, ids in subsets.items():
+        chosen = [s for s in samples if ids is None or str(s.id) in ids][: args.n_prompts]
+        if not chosen:
+            raise InputError(f"subset {name}: none of its ids is in {path} ({args.split})")
+        groups = sample_groups(resolve_model_path(args.model), chosen, args.group_size, args.temperature,
+                               seed=args.seed)
+        rows[name] = reward_diversity(groups, [s.report for s in chosen], reward, [s.labels for s in chosen])
+    if args.output:
+        atomic_write_json(args.output, rows)
+    print(f"reward {args.reward}, {args.group_size} rollouts per prompt (temperature {args.temperature})")
+    print(format_diversity_table(rows))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from radrl.demo import run_demo
 
@@ -386,7 +447,24 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
     lp.set_defaults(func=cmd_labeler_train)
 
-    sp = sub.add_parser("analyze", help="the papers' analyses (token masking)")
+    from radrl.selection import METHODS
+
+    sp = sub.add_parser("select", help="choose the RL training subset (DDSampling, Target Exploration, balanced)")
+    sp.add_argument("method", choices=METHODS)
+    sp.add_argument("--data", required=True, help="KIND:PATH of the training data")
+    sp.add_argument("--split", default="train")
+    sp.add_argument("--limit", type=int, help="only the first N samples")
+    sp.add_argument("-o", "--output", required=True, help="subset file (.json) for data.subset")
+    sp.add_argument("--fraction", type=float, help="subset size as a share (DEER 0.2, RadFlow 0.1)")
+    sp.add_argument("--size", type=int, help="subset size as a count (OraPO: 1000)")
+    sp.add_argument("--model", default="tiny-sft", help="SFT model that samples reports (ddsampling, target_exploration)")
+    sp.add_argument("--k", type=int, default=10, help="DDSampling: reports sampled per image (10)")
+    sp.add_argument("--temperature", type=float, default=1.0)
+    sp.add_argument("--top-p", type=float, default=0.9, help="DDSampling nucleus (0.9)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=cmd_select)
+
+    sp = sub.add_parser("analyze", help="the papers' analyses (token masking, reward diversity)")
     asub = sp.add_subparsers(dest="analysis", required=True)
     ap = asub.add_parser("masking", help="DEER Table 6: mask the top tokens of each DiTPO weighting, count label changes")
     ap.add_argument("--model", default="tiny-sft", help="policy that samples the rollouts (default tiny-sft)")
@@ -400,6 +478,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func=cmd_analyze_masking)
+    ap = asub.add_parser("rewards", help="DEER Table 7: zero-variance groups, unique rewards, group std per subset")
+    ap.add_argument("--data", default="synthetic:runs/synthetic", help="KIND:PATH (default synthetic:runs/synthetic)")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--subset", action="append", help="a subset file (repeatable)")
+    ap.add_argument("--all", action="store_true", help="also the whole split")
+    ap.add_argument("--model", default="tiny-sft")
+    ap.add_argument("--reward", default="example_f1", help="a reward type (example_f1, facts, radflow, mccs, ...)")
+    ap.add_argument("--group-size", type=int, default=8)
+    ap.add_argument("--n-prompts", type=int, default=200, help="prompts per subset (its first N)")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-o", "--output", help="write the table as JSON")
+    ap.set_defaults(func=cmd_analyze_rewards)
 
     sp = sub.add_parser("demo", help="the main job on the embedded default")
     sp.add_argument("--out", default="runs/demo", help="run folder (re-running resumes)")

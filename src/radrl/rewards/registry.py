@@ -6,6 +6,8 @@ rewards:
   - {type: bleu2, weight: 0.0, schedule: [[200, 0.25]]}   # DEER phase 2 from step 200
   - {type: mccs, weight: 0.75, margin: 0.5, extract: lenient}
   - {type: format, weight: 0.25}
+  - {type: facts, beta: 2.0, mode: rule}                 # OraPO FactS (mode: llm uses the judge)
+  - {type: radflow, gamma: 1.0, consistency: labels}     # RadFlow hierarchical reward
 ```
 Every other key is passed to the reward's constructor.
 """
@@ -18,7 +20,9 @@ from typing import Any
 from radrl.labelers import CachedLabeler, get_labeler
 from radrl.rewards.base import RewardFunction
 from radrl.rewards.clinical import ExampleF1Reward, MCCSReward
+from radrl.rewards.facts import FactSReward
 from radrl.rewards.format import FormatReward
+from radrl.rewards.hierarchical import HierarchicalReward
 from radrl.rewards.text import BleuReward
 
 REWARD_TYPES: dict[str, type[RewardFunction]] = {
@@ -26,8 +30,11 @@ REWARD_TYPES: dict[str, type[RewardFunction]] = {
     "mccs": MCCSReward,
     "bleu2": BleuReward,
     "format": FormatReward,
+    "facts": FactSReward,
+    "radflow": HierarchicalReward,
 }
-_USES_LABELER = (ExampleF1Reward, MCCSReward)
+_USES_LABELER = (ExampleF1Reward, MCCSReward, FactSReward, HierarchicalReward)
+_USES_JUDGE = (FactSReward, HierarchicalReward)
 
 
 @dataclass
@@ -46,8 +53,10 @@ def register_reward(name: str, cls: type[RewardFunction]) -> None:
     REWARD_TYPES[name] = cls
 
 
-def build_rewards(specs: list[dict[str, Any]], labeler: CachedLabeler | str | None = None) -> RewardSet:
-    """One shared (cached) labeler for every clinical reward."""
+def build_rewards(specs: list[dict[str, Any]], labeler: CachedLabeler | str | None = None,
+                  judge=None) -> RewardSet:
+    """One shared (cached) labeler for every clinical reward; the recipe's judge for the rewards
+    with an LLM mode."""
     if not specs:
         raise ValueError("a recipe needs at least one reward under 'rewards:'")
     if labeler is None or isinstance(labeler, str):
@@ -63,6 +72,8 @@ def build_rewards(specs: list[dict[str, Any]], labeler: CachedLabeler | str | No
         cls = REWARD_TYPES[kind]
         if issubclass(cls, _USES_LABELER):
             spec.setdefault("labeler", labeler)
+        if issubclass(cls, _USES_JUDGE) and judge is not None:
+            spec.setdefault("judge", judge)
         try:
             functions.append(cls(**spec))
         except TypeError as err:

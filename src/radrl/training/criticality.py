@@ -4,7 +4,9 @@ Offline default (a rule on the ground-truth labels): a report is critical when i
 finding other than support devices: a label other than Support Devices / No Finding that is
 positive (or uncertain: a hedged finding is still a finding to report carefully). The LLM-judge
 annotation of the paper ("Does this report describe any abnormal, pathological, or clinically
-significant finding?") plugs in through ``judge``: a callable report -> bool.
+significant finding?") plugs in through ``judge``: a ``radrl.judges.JudgeClient`` (batched,
+``prompts/criticality_v1.txt``; an item it fails on gets the offline rule) or any callable
+report -> bool.
 """
 
 from __future__ import annotations
@@ -27,15 +29,21 @@ def annotate_criticality(samples, labeler=None, judge: Callable[[str], bool] | N
                          count_uncertain: bool = True) -> list[bool]:
     """One flag per sample: the judge's answer when given, else :func:`is_critical` of the
     sample's ground-truth labels (or of the labeler's labels of its report when it has none)."""
-    if judge is not None:
+    if judge is not None and not hasattr(judge, "complete"):
         return [bool(judge(s.report)) for s in samples]
+    answers = [None] * len(samples)
+    if judge is not None:
+        from radrl.judges import judge_criticality
+
+        answers = judge_criticality(judge, [s.report for s in samples])
     missing = [s.report for s in samples if not s.labels]
     if missing and labeler is None:
         from radrl.labelers import get_labeler
 
         labeler = get_labeler("rule")
     labelled = iter(labeler.label_batch(missing)) if missing else iter(())
-    return [is_critical(s.labels if s.labels else next(labelled), count_uncertain) for s in samples]
+    offline = [is_critical(s.labels if s.labels else next(labelled), count_uncertain) for s in samples]
+    return [rule if answer is None else bool(answer) for answer, rule in zip(answers, offline)]
 
 
 __all__ = ["NOT_CRITICAL", "annotate_criticality", "is_critical"]

@@ -28,7 +28,7 @@ from radrl.io import atomic_write_json, read_yaml
 
 RECIPES_DIR = REPO_ROOT / "recipes"
 SECTIONS = {"description", "model", "data", "rewards", "rl", "evaluate", "labeler", "instruction", "critical",
-            "tiny"}
+            "select", "judge", "tiny"}
 
 
 def merge_recipe(base: dict, extra: dict) -> dict:
@@ -163,8 +163,30 @@ def build_labeler(spec: str | dict, device=None, train_reports=None):
     return get_labeler(spec["name"], spec.get("weights"), **options)
 
 
+def apply_subset(recipe: dict, train: list) -> list:
+    """The training samples listed in ``data.subset``; with a ``select:`` section the subset file
+    is first written by ``radrl.selection.select_subset`` when it is missing."""
+    from radrl.selection import read_subset, select_subset
+
+    path = Path(recipe["data"]["subset"])
+    select = recipe.get("select")
+    if not path.is_file() and select:
+        select = dict(select)
+        method = select.pop("method", "ddsampling")
+        model = select.pop("model", recipe.get("model", {}).get("path", "tiny-sft"))
+        print(f"selecting the training subset ({method}) -> {path}")
+        result = select_subset(method, train, path, model=resolve_model_path(model), **select)
+        print(f"kept {len(result['ids'])} of {result['n_source']} training samples")
+    ids = read_subset(path)
+    kept = [s for s in train if str(s.id) in ids]
+    if not kept:
+        raise ValueError(f"{path}: none of its ids is in the training split; was it made for this dataset?")
+    return kept
+
+
 def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
+    from radrl.judges import build_judge
     from radrl.models import load_policy
     from radrl.models.policy import LoraSettings
     from radrl.models.prompts import DEFAULT_INSTRUCTION
@@ -179,10 +201,14 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
     train = load_split(data, data.get("split", "train"), data.get("limit"))
     rl = dict(recipe.get("rl", {}))
     args = rl_config(rl, out)
+    if data.get("subset"):
+        with args.main_process_first(desc="subset"):
+            train = apply_subset(recipe, train)
     with args.main_process_first(desc="labeler"):  # one process trains a missing labeler, the others load it
         labeler = build_labeler(recipe.get("labeler", "rule"), device=args.device,
                                 train_reports=[s.report for s in train])
-    rewards = build_rewards(recipe.get("rewards", []), labeler)
+    judge = build_judge(recipe.get("judge"))
+    rewards = build_rewards(recipe.get("rewards", []), labeler, judge)
     args.reward_weights = rewards.weights
     args.reward_schedules = rewards.schedules if any(rewards.schedules) else None
     lora = model_section.get("lora")
@@ -192,7 +218,12 @@ def build_trainer(recipe: dict, out: Path, callbacks: list | None = None):
                                    trust_remote_code=bool(model_section.get("trust_remote_code", False)))
     dataset = to_trl_dataset(train, recipe.get("instruction") or DEFAULT_INSTRUCTION, with_completion=False)
     if args.capo:
-        flags = annotate_criticality(train, **recipe.get("critical", {}))  # ground truth, else the rule labeler
+        critical = dict(recipe.get("critical", {}))
+        use_judge = critical.pop("judge", False)
+        if use_judge and judge is None:
+            raise ValueError("critical.judge: true needs the recipe's judge: section")
+        # the judge's answers, else the ground-truth labels, else the rule labeler
+        flags = annotate_criticality(train, judge=judge if use_judge else None, **critical)
         dataset = dataset.add_column("critical", flags)
     weigher = None
     if args.token_weighting == "gradient":

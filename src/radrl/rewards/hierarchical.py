@@ -1,0 +1,141 @@
+"""RadFlow's hierarchical alignment reward (radflow.txt §3.2, Eq. 4-7).
+
+    R = R_global + gamma * R_imp,    R_global = R_syntax + R_domain + R_consistent
+
+* R_syntax: BLEU-2 (default) or ROUGE-L of the whole report against the reference.
+* R_domain: medical correctness of the FINDINGS against the reference FINDINGS. The paper uses
+  RadGraph F1; RadGraph's model cannot be fetched here, so radrl's offline default is the
+  **clinical-entity F1**: the entities of a text are its (observation, value) mentions from the
+  rule labeler (a finding with its presence / absence / uncertainty, RadGraph's OBS-DP / OBS-DA /
+  OBS-U analogue over the CheXpert vocabulary), F1 of the generated set against the reference set,
+  1 when both are empty.
+* R_consistent: +1 if the IMPRESSION follows from the FINDINGS, else -1. LLM-judge mode
+  (``consistency: llm``, ``prompts/consistency_v1.txt``; a failed judgement falls back to the
+  offline rule, counted); offline default (``consistency: labels``), from the labels of both
+  sections: inconsistent when the impression states a finding that the findings deny or never
+  mention (a diagnosis such as pneumonia or atelectasis is supported by an opacity in the
+  findings), or calls the study normal while the findings have a positive finding.
+* R_imp: example F1 of the IMPRESSION's labels against the reference IMPRESSION's (Eq. 7;
+  0/0 -> 1), weighted by ``gamma`` (the paper does not give its value; default 1).
+
+When the generated report (or the reference) has no FINDINGS and IMPRESSION headers, the whole
+report goes to R_global, R_consistent is 0 (there is nothing to compare) and R_imp is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from radrl.data.sections import split_sections
+from radrl.labelers import CachedLabeler, extract_mentions, get_labeler
+from radrl.metrics.clinical import binarize, example_scores
+from radrl.rewards.base import RewardFunction
+from radrl.schema import FINDINGS, NEGATIVE, NO_FINDING, POSITIVE, SUPPORT_DEVICES, UNCERTAIN
+
+OPACITY_DIAGNOSES = ("Consolidation", "Pneumonia", "Atelectasis", "Edema", "Lung Lesion")
+
+
+def clinical_entities(text: str) -> set[tuple[str, str]]:
+    """(observation, value) pairs of the rule labeler's mentions."""
+    return {(m.observation, m.value) for m in extract_mentions(text or "")}
+
+
+def entity_f1(pred: set, ref: set) -> float:
+    if not pred and not ref:
+        return 1.0
+    tp = len(pred & ref)
+    return 2 * tp / (len(pred) + len(ref))
+
+
+def labels_consistent(findings: dict, impression: dict) -> bool:
+    """The offline rule: does the impression (its labels) follow from the findings (theirs)?"""
+    supported = (POSITIVE, UNCERTAIN)
+    for c in FINDINGS:
+        if c == SUPPORT_DEVICES or impression.get(c) != POSITIVE:
+            continue
+        if findings.get(c) == NEGATIVE:
+            return False
+        if findings.get(c) not in supported and not (
+                c in OPACITY_DIAGNOSES and findings.get("Lung Opacity") in supported):
+            return False
+    if impression.get(NO_FINDING) == POSITIVE:
+        return not any(findings.get(c) == POSITIVE for c in FINDINGS if c != SUPPORT_DEVICES)
+    return True
+
+
+class HierarchicalReward(RewardFunction):
+    """``type: radflow`` in a recipe: ``syntax`` (bleu2 | rouge_l), ``consistency`` (labels | llm),
+    ``gamma``. ``components(texts, references)`` returns every term for inspection."""
+
+    name = "radflow"
+
+    def __init__(self, labeler: CachedLabeler | None = None, judge=None, syntax: str = "bleu2",
+                 consistency: str = "labels", gamma: float = 1.0, extract: str = "none", name: str | None = None):
+        super().__init__(extract=extract, name=name)
+        if syntax not in ("bleu2", "rouge_l"):
+            raise ValueError(f"syntax must be 'bleu2' or 'rouge_l', got {syntax!r}")
+        if consistency not in ("labels", "llm"):
+            raise ValueError(f"consistency must be 'labels' or 'llm', got {consistency!r}")
+        if consistency == "llm" and judge is None:
+            raise ValueError("consistency 'llm' needs a judge (the recipe's judge: section)")
+        self.labeler = labeler if labeler is not None else get_labeler("rule")
+        self.judge, self.syntax, self.consistency, self.gamma = judge, syntax, consistency, gamma
+        self.fallbacks = 0
+
+    def _syntax(self, texts, references) -> list[float]:
+        if self.syntax == "bleu2":
+            from radrl.rewards.text import sentence_bleu
+
+            return sentence_bleu(texts, references, n=2)
+        from pycocoevalcap.rouge.rouge import Rouge
+
+        from radrl.metrics.nlg import clean_report
+
+        rouge = Rouge()
+        return [float(rouge.calc_score([clean_report(t) or "."], [clean_report(r) or "."]))
+                for t, r in zip(texts, references)]
+
+    def _consistent(self, pairs: list[tuple[str, str]]) -> list[bool]:
+        if not pairs:
+            return []
+        labels = self.labeler.label_batch([x for pair in pairs for x in pair])
+        offline = [labels_consistent(labels[2 * i], labels[2 * i + 1]) for i in range(len(pairs))]
+        if self.consistency == "labels":
+            return offline
+        from radrl.judges import judge_consistency
+
+        answers = judge_consistency(self.judge, [f for f, _ in pairs], [i for _, i in pairs])
+        self.fallbacks += sum(a is None for a in answers)
+        return [rule if a is None else a for a, rule in zip(answers, offline)]
+
+    def components(self, texts: Sequence[str], references: Sequence[str]) -> list[dict[str, float | None]]:
+        syntax = self._syntax(texts, references)
+        pred_sections = [split_sections(t) for t in texts]
+        ref_sections = [split_sections(r) for r in references]
+        structured = [bool(p.findings and p.impression and r.impression) for p, r in zip(pred_sections, ref_sections)]
+        pairs = [(p.findings, p.impression) for p, s in zip(pred_sections, structured) if s]
+        consistent = iter(self._consistent(pairs))
+        imp_idx = [i for i, s in enumerate(structured) if s]
+        imp_scores = {}
+        if imp_idx:
+            pred_imp = self.labeler.label_batch([pred_sections[i].impression for i in imp_idx])
+            ref_imp = self.labeler.label_batch([ref_sections[i].impression for i in imp_idx])
+            f1 = example_scores(binarize(pred_imp), binarize(ref_imp), "one")["f1"]
+            imp_scores = dict(zip(imp_idx, f1.tolist()))
+        out = []
+        for i, (text, ref) in enumerate(zip(texts, references)):
+            p, r = pred_sections[i], ref_sections[i]
+            if structured[i]:
+                domain = entity_f1(clinical_entities(p.findings), clinical_entities(r.findings or ref))
+                cons = 1.0 if next(consistent) else -1.0
+                imp = imp_scores[i]
+            else:
+                domain = entity_f1(clinical_entities(text), clinical_entities(ref))
+                cons, imp = 0.0, None
+            total = syntax[i] + domain + cons + (self.gamma * imp if imp is not None else 0.0)
+            out.append({"syntax": syntax[i], "domain": domain, "consistent": cons, "impression": imp,
+                        "total": total})
+        return out
+
+    def score(self, texts, references, ref_labels):
+        return [c["total"] for c in self.components(texts, references)]
