@@ -28,12 +28,15 @@ bench: $(STAMP)
 	$(PY) bench/generation_throughput.py
 	$(PY) bench/synthetic_benchmark.py
 	$(PY) bench/rl_step_overhead.py
+	$(PY) bench/judge_throughput.py
 
 # RL after SFT, 3 seeds of the DEER/DiTPO tiny recipe, from the committed (converged) SFT
-# checkpoint and from a 500-step SFT model (about 45 min on 2 CPU cores)
+# checkpoint and from a 500-step SFT model (about 45 min on 2 CPU cores); then DEER's
+# DDSampling 20 % vs all data from that SFT model (about 1 h more)
 bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py
 	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
+	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/final
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -53,7 +53,8 @@ def main() -> None:
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
-        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", *a.set])
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null",
+        *a.set])
     test = load_split(base["data"], "test")
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
     sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base["evaluate"]["generation"], meteor=False)

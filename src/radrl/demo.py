@@ -32,7 +32,7 @@ FALLBACK_RECIPE = {
     "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50,
             "seed": 0},
     "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
-    "rl": {"recipe": "deer", "overrides": {"rl": {"max_steps": 100, "save_steps": 20}}},
+    "rl": {"recipe": "deer", "overrides": {"rl": {"max_steps": 100, "save_steps": 20}, "data": {"subset": None}}},
 }
 COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
             ("F1", "clinical", "example", "f1"), ("macro F1", "clinical", "macro", "f1"),

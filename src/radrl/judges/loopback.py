@@ -15,6 +15,7 @@ Nothing leaves the machine: the server binds the loopback interface only.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -22,12 +23,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def rule_responder(messages: list[dict]) -> str:
-    """Answers radrl's three prompts the way the offline defaults would."""
+@functools.lru_cache(maxsize=1)
+def _labeler():
     from radrl.labelers import get_labeler
 
+    return get_labeler("rule")
+
+
+def rule_responder(messages: list[dict]) -> str:
+    """Answers radrl's three prompts the way the offline defaults would."""
     prompt = messages[-1]["content"]
-    labeler = get_labeler("rule")
+    labeler = _labeler()
     if "atomic clinical facts" in prompt:
         report = prompt.split("Report:", 1)[1].rsplit("Answer with", 1)[0].strip()
         facts = [s.strip() for s in re.split(r"(?<=[.;])\s+", report) if s.strip()]
