@@ -91,8 +91,9 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
                       "sft: {max_steps: 2, batch_size: 4, save_steps: 1, logging_steps: 1}\n"
                       "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n"
                       "rl: {recipe: deer, overrides: {rl: {max_steps: 2, per_device_train_batch_size: 8,"
-                      " num_generations: 4, max_completion_length: 16, save_steps: 1},"
-                      " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n")
+                      " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null},"
+                      " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n"
+                      "labeler: {train: {size: tiny, epochs: 2, vocab_size: 300}, masking_prompts: 2}\n")
     out = tmp_path / "run"
     assert main(["demo", "--recipe", str(recipe), "--out", str(out), "--no-meteor"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -113,6 +114,9 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0
     assert list((out / "rl" / "checkpoints" / "runs").rglob("events.out.tfevents*"))  # TensorBoard logs
     assert len((out / "rl" / "metrics.csv").read_text().splitlines()) == 3  # header + 2 steps
+    assert 0.0 <= metrics["labeler"]["agreement_macro_f1"] <= 1.0
+    assert set(metrics["labeler"]["masking"]["strategies"]) == {"random", "tfidf", "gradient"}
+    assert (out / "labeler" / "labeler" / "model.safetensors").is_file() and "gradient" in printed
 
 
 def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):

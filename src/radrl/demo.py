@@ -7,7 +7,10 @@
    by ``recipes/tiny_sft.yaml``) and the "most frequent report" baseline;
 5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
    reward; ``recipes/deer.yaml``, tiny variant), then scores the RL policy;
-6. writes ``runs/demo``: ``metrics.json`` (with the SFT vs RL comparison), ``per_label_f1.png``,
+6. trains a tiny CheXbert-architecture labeler on the rule labeler's labels of the training
+   reports, reports its agreement on held-out reports, and runs DEER's token-masking table
+   (random / TF-IDF / gradient weights) on rollouts of the committed checkpoint;
+7. writes ``runs/demo``: ``metrics.json`` (with the SFT vs RL comparison), ``per_label_f1.png``,
    ``sft_loss.png``, ``rl/rl_curves.png`` (reward and diagnostics), ``report.html`` (images,
    references, generated reports; the RL reports shaded by their DiTPO token weights).
 
@@ -33,6 +36,7 @@ FALLBACK_RECIPE = {
             "seed": 0},
     "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
     "rl": {"recipe": "deer", "overrides": {"rl": {"max_steps": 100, "save_steps": 20}, "data": {"subset": None}}},
+    "labeler": {"train": {"size": "tiny", "epochs": 30, "learning_rate": 0.003}, "masking_prompts": 64},
 }
 COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
             ("F1", "clinical", "example", "f1"), ("macro F1", "clinical", "macro", "f1"),
@@ -84,6 +88,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
     recipe = dict(recipe)
     rl_section = recipe.pop("rl", None)
+    labeler_section = recipe.pop("labeler", None)
     result = run_pipeline(recipe, out, meteor=meteor)
     split = recipe.get("evaluate", {}).get("split", "test")
     test = load_synthetic(result["data"], split)
@@ -114,6 +119,10 @@ def run_demo(args: argparse.Namespace) -> int:
         shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
         if (out / "rl" / "rl_curves.png").is_file():
             rl_figure = ["rl/rl_curves.png"]
+    labeler_summary = None
+    if labeler_section:
+        print("[6] CheXbert-architecture labeler on silver labels; token-masking table")
+        labeler_summary = run_labeler_stage(labeler_section, train, test, out / "labeler")
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
 
@@ -126,7 +135,7 @@ def run_demo(args: argparse.Namespace) -> int:
                       list(systems.items()), figures=figures, shaded=shaded, note=note if shaded else "")
     summary = {"seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
                "baseline_report": baseline_text, "systems": systems, "sft_vs_rl": comparison,
-               "peak_rss_mb": _peak_rss_mb()}
+               "labeler": labeler_summary, "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
 
     print()
@@ -136,6 +145,34 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
     print(f"demo wall time {summary['seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB")
     return 0
+
+
+def run_labeler_stage(section: dict, train, test, out: Path) -> dict:
+    """Train (or reuse) the tiny labeler in ``out``, then the masking table on rollouts of the
+    committed SFT checkpoint; both printed and returned."""
+    from radrl.analysis.masking import format_masking_table, rollout_masking
+    from radrl.labelers import get_labeler
+    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+    from radrl.metrics.agreement import format_agreement
+
+    agreement_file = out / "agreement.json"
+    if (out / "labeler" / "model.safetensors").is_file() and agreement_file.is_file():
+        card = json.loads((out / "labeler" / "labeler_card.json").read_text())
+        card["agreement"] = json.loads(agreement_file.read_text())
+    else:
+        card = train_labeler([s.report for s in train], out, LabelerTrainSettings(**section.get("train", {})),
+                             progress=False)
+    print(format_agreement(card["agreement"]))
+    print(f"trained in {card['train_seconds']:.0f} s ({card['parameters']:,} parameters)")
+    masking = None
+    if section.get("masking_prompts") and (TINY_SFT / "model.safetensors").is_file():
+        chexbert = get_labeler("chexbert", str(out))
+        masking = rollout_masking(TINY_SFT, test, chexbert, n_prompts=section["masking_prompts"], progress=False)
+        atomic_write_json(out / "masking.json", masking)
+        print(format_masking_table(masking))
+    return {"agreement_macro_f1": card["agreement"]["macro_f1"],
+            "agreement_macro_positive_f1": card["agreement"]["macro_positive_f1"],
+            "train_seconds": card["train_seconds"], "masking": masking}
 
 
 def _shade(model_path, samples, reports):
