@@ -300,7 +300,11 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze_rewards(args: argparse.Namespace) -> int:
-    from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
+    from radrl.analysis.reward_diversity import (
+        format_diversity_table,
+        reward_diversity,
+        sample_groups,
+    )
     from radrl.data.registry import load_dataset
     from radrl.rewards import build_rewards
     from radrl.selection import read_subset

@@ -139,7 +139,7 @@ class JudgeClient:
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
             payload = json.loads(response.read().decode("utf-8", errors="replace"))
         try:
             content = payload["choices"][0]["message"]["content"]
@@ -175,7 +175,7 @@ class JudgeClient:
             if not retry or attempt == self.config.max_retries:
                 break
             self._count(retries=1)
-            time.sleep(self.config.backoff * (2 ** attempt) * (0.5 + random.random()))  # noqa: S311 - jitter
+            time.sleep(self.config.backoff * (2 ** attempt) * (0.5 + random.random()))
         self._count(failures=1)
         return None
 

@@ -93,7 +93,7 @@ class LoopbackJudge:
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     pass
 
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 with judge._lock:
                     judge.in_flight += 1
                     judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)

@@ -138,7 +138,7 @@ def read_official_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                               "`radrl labeler train`)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors, zip errors, refused globals
+    except Exception as err:  # noqa: BLE001 - pickle errors, zip errors, refused globals: all mean "not loadable"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"{path}: not a PyTorch checkpoint that loads with weights_only=True ({first}). "
                               "radrl never unpickles arbitrary objects; re-save the state dict with torch.save") from None
@@ -218,7 +218,7 @@ def find_vocab(checkpoint: Path, vocab: str | Path | None) -> Path:
         cached = try_to_load_from_cache("bert-base-uncased", "vocab.txt")
         if isinstance(cached, str) and Path(cached).is_file():
             return Path(cached)
-    except Exception:  # no cache, no hub library: fall through to the error
+    except Exception:  # noqa: BLE001, S110 - no cache, no hub library: fall through to the error
         pass
     raise CheckpointError(f"{checkpoint}: CheXbert needs bert-base-uncased's vocab.txt; put it next to the "
                           "checkpoint or pass vocab=PATH (radrl downloads nothing)")

@@ -80,7 +80,11 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
                           "zero_diversity_share_all": float((diversity == 0).mean()),
                           "zero_diversity_share_subset": float((diversity[chosen] == 0).mean())}
     elif method == "target_exploration":
-        from radrl.selection.target_exploration import bottom_fraction, composite_scores, per_sample_metrics
+        from radrl.selection.target_exploration import (
+            bottom_fraction,
+            composite_scores,
+            per_sample_metrics,
+        )
 
         preds = [g[0] for g in _generate(model, samples, 1, "greedy", 1.0, 1.0, max_new_tokens, batch_size, seed,
                                          progress)]
