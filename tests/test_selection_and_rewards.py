@@ -215,6 +215,27 @@ def test_hierarchical_reward_terms():
     assert reward(completions=[ref], reference=[ref], gt_labels=[None])[0] == pytest.approx(3.5, abs=1e-6)
 
 
+def test_hierarchical_reward_domain_scorer_hook_and_radgraph_without_the_package():
+    import importlib.util
+
+    from radrl.rewards.hierarchical import HierarchicalReward
+
+    seen = []
+
+    def scorer(hyps, refs):
+        seen.append((list(hyps), list(refs)))
+        return [0.25] * len(hyps)
+
+    ref = "FINDINGS: Small left pleural effusion. IMPRESSION: Small left pleural effusion."
+    terms = HierarchicalReward(domain_scorer=scorer).components([ref, "Effusion."], [ref, ref])
+    assert [t["domain"] for t in terms] == [0.25, 0.25]
+    # structured: FINDINGS against FINDINGS; unstructured: the whole texts
+    assert seen == [(["Small left pleural effusion.", "Effusion."], ["Small left pleural effusion.", ref])]
+    if importlib.util.find_spec("radgraph") is None:
+        with pytest.raises(ValueError, match="radgraph"):
+            HierarchicalReward(domain="radgraph")
+
+
 def test_hierarchical_reward_with_an_llm_judge():
     from radrl.judges import JudgeClient, JudgeConfig
     from radrl.judges.loopback import LoopbackJudge

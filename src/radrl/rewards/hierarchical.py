@@ -18,6 +18,10 @@
 * R_imp: example F1 of the IMPRESSION's labels against the reference IMPRESSION's (Eq. 7;
   0/0 -> 1), weighted by ``gamma`` (the paper does not give its value; default 1).
 
+``domain: radgraph`` scores R_domain with the ``radgraph`` package's F1-RadGraph (install it and
+put its model in the local Hugging Face cache; radrl sets ``HF_HUB_OFFLINE=1`` so nothing is
+fetched), and ``domain_scorer=`` takes any callable ``(hyps, refs) -> list[float]``.
+
 When the generated report (or the reference) has no FINDINGS and IMPRESSION headers, the whole
 report goes to R_global, R_consistent is 0 (there is nothing to compare) and R_imp is skipped.
 """
@@ -63,14 +67,35 @@ def labels_consistent(findings: dict, impression: dict) -> bool:
     return True
 
 
+def radgraph_scorer(reward_level: str = "partial", model_type: str | None = None):
+    """F1-RadGraph from the ``radgraph`` package, offline only: ``(hyps, refs) -> list[float]``."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from radgraph import F1RadGraph
+    except ImportError:
+        raise ValueError("domain: radgraph needs the `radgraph` package (pip install radgraph) and its model in "
+                         "the local Hugging Face cache; the offline default is domain: entities") from None
+    scorer = F1RadGraph(reward_level=reward_level, **({"model_type": model_type} if model_type else {}))
+
+    def score(hyps, refs):
+        per_sample = scorer(hyps=list(hyps), refs=list(refs))[1]
+        return [float(x) for x in per_sample]
+
+    return score
+
+
 class HierarchicalReward(RewardFunction):
-    """``type: radflow`` in a recipe: ``syntax`` (bleu2 | rouge_l), ``consistency`` (labels | llm),
-    ``gamma``. ``components(texts, references)`` returns every term for inspection."""
+    """``type: radflow`` in a recipe: ``syntax`` (bleu2 | rouge_l), ``domain`` (entities | radgraph),
+    ``consistency`` (labels | llm), ``gamma``. ``components(texts, references)`` returns every term for inspection."""
 
     name = "radflow"
 
     def __init__(self, labeler: CachedLabeler | None = None, judge=None, syntax: str = "bleu2",
-                 consistency: str = "labels", gamma: float = 1.0, extract: str = "none", name: str | None = None):
+                 consistency: str = "labels", gamma: float = 1.0, domain: str = "entities",
+                 domain_scorer=None, radgraph_model: str | None = None, extract: str = "none",
+                 name: str | None = None):
         super().__init__(extract=extract, name=name)
         if syntax not in ("bleu2", "rouge_l"):
             raise ValueError(f"syntax must be 'bleu2' or 'rouge_l', got {syntax!r}")
@@ -78,9 +103,19 @@ class HierarchicalReward(RewardFunction):
             raise ValueError(f"consistency must be 'labels' or 'llm', got {consistency!r}")
         if consistency == "llm" and judge is None:
             raise ValueError("consistency 'llm' needs a judge (the recipe's judge: section)")
+        if domain not in ("entities", "radgraph"):
+            raise ValueError(f"domain must be 'entities' or 'radgraph', got {domain!r}")
         self.labeler = labeler if labeler is not None else get_labeler("rule")
         self.judge, self.syntax, self.consistency, self.gamma = judge, syntax, consistency, gamma
+        if domain_scorer is None and domain == "radgraph":
+            domain_scorer = radgraph_scorer(model_type=radgraph_model)
+        self.domain_scorer = domain_scorer
         self.fallbacks = 0
+
+    def _domain(self, texts: list[str], references: list[str]) -> list[float]:
+        if self.domain_scorer is not None:
+            return [float(x) for x in self.domain_scorer(texts, references)]
+        return [entity_f1(clinical_entities(t), clinical_entities(r)) for t, r in zip(texts, references)]
 
     def _syntax(self, texts, references) -> list[float]:
         if self.syntax == "bleu2":
@@ -122,15 +157,16 @@ class HierarchicalReward(RewardFunction):
             ref_imp = self.labeler.label_batch([ref_sections[i].impression for i in imp_idx])
             f1 = example_scores(binarize(pred_imp), binarize(ref_imp), "one")["f1"]
             imp_scores = dict(zip(imp_idx, f1.tolist()))
+        domain_pairs = [(p.findings, r.findings or ref) if s else (text, ref)
+                        for p, r, s, text, ref in zip(pred_sections, ref_sections, structured, texts, references)]
+        domains = self._domain([h for h, _ in domain_pairs], [r for _, r in domain_pairs])
         out = []
-        for i, (text, ref) in enumerate(zip(texts, references)):
-            p, r = pred_sections[i], ref_sections[i]
+        for i in range(len(texts)):
+            domain = domains[i]
             if structured[i]:
-                domain = entity_f1(clinical_entities(p.findings), clinical_entities(r.findings or ref))
                 cons = 1.0 if next(consistent) else -1.0
                 imp = imp_scores[i]
             else:
-                domain = entity_f1(clinical_entities(text), clinical_entities(ref))
                 cons, imp = 0.0, None
             total = syntax[i] + domain + cons + (self.gamma * imp if imp is not None else 0.0)
             out.append({"syntax": syntax[i], "domain": domain, "consistent": cons, "impression": imp,
