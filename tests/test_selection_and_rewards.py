@@ -123,6 +123,11 @@ def test_ddsampling_and_target_exploration_with_a_model(tmp_path, tiny_bench, ti
                         max_new_tokens=16, progress=False)
     assert len(dds["ids"]) == 4 and dds["params"]["k"] == 3
     assert {"diversity_all", "diversity_subset"} <= set(dds["summary"]["scores"])
+    assert len(dds["per_sample_scores"]) == 8
+    top = select_subset("ddsampling", train, tmp_path / "top.json", model=str(tiny_vlm), fraction=0.5, k=3,
+                        max_new_tokens=16, draw="top", progress=False)
+    d = top["per_sample_scores"]
+    assert min(d[i] for i in top["ids"]) >= max(v for i, v in d.items() if i not in top["ids"])
     te = select_subset("target_exploration", train, tmp_path / "t.json", model=str(tiny_vlm), fraction=0.25,
                        max_new_tokens=16, progress=False)
     scores = te["summary"]["scores"]

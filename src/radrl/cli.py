@@ -293,7 +293,7 @@ def cmd_select(args: argparse.Namespace) -> int:
         raise InputError("give --fraction F or --size N")
     model = resolve_model_path(args.model) if args.model else None
     result = select_subset(args.method, samples, args.output, model=model, fraction=args.fraction, size=args.size,
-                           k=args.k, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+                           k=args.k, temperature=args.temperature, top_p=args.top_p, draw=args.draw, seed=args.seed)
     print(_format_selection(result))
     print(f"-> {args.output} (use it with data.subset={args.output})")
     return 0
@@ -465,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--k", type=int, default=10, help="DDSampling: reports sampled per image (10)")
     sp.add_argument("--temperature", type=float, default=1.0)
     sp.add_argument("--top-p", type=float, default=0.9, help="DDSampling nucleus (0.9)")
+    sp.add_argument("--draw", choices=("log_rank", "top"), default="log_rank",
+                    help="DDSampling: the paper's log-rank draw, or the most diverse images (ablation)")
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=cmd_select)
 

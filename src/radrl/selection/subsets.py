@@ -54,8 +54,12 @@ def _size(n: int, fraction: float | None, size: int | None) -> int:
 def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model: str | None = None,
                   fraction: float | None = None, size: int | None = None, k: int = 10, temperature: float = 1.0,
                   top_p: float = 0.9, max_new_tokens: int = 160, batch_size: int = 16, weights: dict | None = None,
-                  labeler=None, seed: int = 0, progress: bool = True) -> dict:
-    """Choose a subset of ``samples`` with ``method``, write the subset file ``out``, return it."""
+                  draw: str = "log_rank", labeler=None, seed: int = 0, progress: bool = True) -> dict:
+    """Choose a subset of ``samples`` with ``method``, write the subset file ``out``, return it.
+
+    ``draw`` (DDSampling): ``log_rank`` (the paper's soft draw) or ``top`` (the ``n`` most diverse
+    images, an ablation). The file keeps each sample's score (``per_sample_scores``), so another
+    draw needs no new sampling."""
     from radrl.labelers import get_labeler
 
     if method not in METHODS:
@@ -68,14 +72,19 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
         raise ValueError(f"subset size {n} is not in 1..{len(samples)}")
     params = {"fraction": fraction, "size": n, "seed": seed}
     scores_summary: dict = {}
+    per_sample = None
     if method == "ddsampling":
         from radrl.selection.ddsampling import diagnostic_diversity, log_rank_sample
 
         groups = _generate(model, samples, k, "sample", temperature, top_p, max_new_tokens, batch_size, seed,
                            progress)
         diversity = diagnostic_diversity([labeler.label_batch(g) for g in groups])
-        chosen = log_rank_sample(diversity, n, seed)
-        params.update(model=str(model), k=k, temperature=temperature, top_p=top_p)
+        if draw not in ("log_rank", "top"):
+            raise ValueError(f"draw must be 'log_rank' or 'top', got {draw!r}")
+        chosen = log_rank_sample(diversity, n, seed) if draw == "log_rank" else sorted(
+            np.argsort(-diversity, kind="stable")[:n].tolist())
+        per_sample = diversity
+        params.update(model=str(model), k=k, temperature=temperature, top_p=top_p, draw=draw)
         scores_summary = {"diversity_all": _stats(diversity), "diversity_subset": _stats(diversity[chosen]),
                           "zero_diversity_share_all": float((diversity == 0).mean()),
                           "zero_diversity_share_subset": float((diversity[chosen] == 0).mean())}
@@ -91,6 +100,7 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
         metrics = per_sample_metrics(preds, [s.report for s in samples], labeler, [s.labels for s in samples])
         composite = composite_scores(metrics, weights)
         chosen = bottom_fraction(composite, n / len(samples))[:n]
+        per_sample = composite
         params.update(model=str(model), weights=weights or "default")
         scores_summary = {"composite_all": _stats(composite), "composite_subset": _stats(composite[chosen]),
                           **{f"{m}_all": _stats(v) for m, v in metrics.items()},
@@ -107,6 +117,8 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
               "summary": {"label_positives": {"before": label_positives(labels),
                                               "after": label_positives([labels[i] for i in chosen])},
                           "scores": scores_summary}}
+    if per_sample is not None:
+        result["per_sample_scores"] = {str(s.id): round(float(v), 6) for s, v in zip(samples, per_sample)}
     atomic_write_json(out, result)
     return result
 
