@@ -12,6 +12,10 @@ DDSampling subset vs a random 20 %.
    the SFT model for ``--steps`` steps on the DDSampling subset and on all data, per seed; greedy
    evaluation on the 200 test studies.
 
+``--pool N`` adds an ablation on the first N training images (K samples each): the paper's
+soft log-rank draw against the deterministic top 20 % by diversity and a random 20 %, same
+reward-diversity table (is it the diversity score or the soft draw that matters?).
+
 Targets (issue 6): the DDSampling subset has fewer zero-variance groups and a higher mean group
 std than the random one, and RL on it reaches >= 95 % of the F1 of RL on all data.
 Everything resumes: subsets, rollouts and RL runs already in OUT are reused.
@@ -40,6 +44,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--out", default="runs/bench-dds")
     p.add_argument("--skip-rl", action="store_true", help="only the subsets and the reward-diversity table")
+    p.add_argument("--pool", type=int, default=0, help="ablation of the draw on the first N training images")
     a = p.parse_args()
     out = Path(a.out)
     base = load_recipe("deer", tiny=True, overrides=[
@@ -53,7 +58,8 @@ def main() -> None:
         if not path.is_file():
             select_subset(method, train, path, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9,
                           max_new_tokens=160, batch_size=32, seed=0)
-    summary: dict = {"model": a.model, "fraction": a.fraction, "k": a.k,
+    previous = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}
+    summary: dict = {**previous, "model": a.model, "fraction": a.fraction, "k": a.k,
                      "ddsampling_scores": json.loads(subsets["ddsampling"].read_text())["summary"]["scores"]}
 
     diversity_file = out / "reward_diversity.json"
@@ -72,6 +78,9 @@ def main() -> None:
     summary["reward_diversity"] = diversity
     print("reward diversity (example F1, 8 rollouts per prompt, temperature 0.7)")
     print(format_diversity_table(diversity))
+
+    if a.pool:
+        summary["draw_ablation"] = draw_ablation(train[: a.pool], a, out / f"pool{a.pool}")
 
     if not a.skip_rl:
         arms = {"ddsampling": str(subsets["ddsampling"]), "all data": None}
@@ -92,6 +101,39 @@ def main() -> None:
             print(f"{name:12s} " + " ".join(f"{v:.3f}" for v in r.values()) + f"   mean {means[name]:.3f} +- {spread:.3f}")
         print(f"DDSampling {a.fraction:.0%} / all data: {summary['ratio']:.3f} (target >= 0.95)")
     atomic_write_json(out / "summary.json", summary)
+
+
+def draw_ablation(pool, a, out: Path) -> dict:
+    """Reward diversity of log-rank, top and random 20 % of one pool (one round of sampling)."""
+    first = out / "subset-log_rank.json"
+    if not first.is_file():
+        select_subset("ddsampling", pool, first, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9,
+                      max_new_tokens=160, batch_size=32, seed=0)
+    scores = json.loads(first.read_text())["per_sample_scores"]
+    n = len(json.loads(first.read_text())["ids"])
+    ranked = sorted(scores, key=lambda i: -scores[i])
+    import random
+
+    subsets = {"log_rank": set(json.loads(first.read_text())["ids"]), "top": set(ranked[:n]),
+               "random": set(random.Random(0).sample(sorted(scores), n))}
+    table_file = out / "reward_diversity.json"
+    if table_file.is_file():
+        table = json.loads(table_file.read_text())
+    else:
+        table = {}
+        reward = ExampleF1Reward()
+        for name, ids in subsets.items():
+            chosen = [s for s in pool if str(s.id) in ids]
+            groups = sample_groups(a.model, chosen, group_size=8, temperature=0.7, seed=0)
+            table[f"{name} {a.fraction:.0%} of {len(pool)}"] = reward_diversity(
+                groups, [s.report for s in chosen], reward, [s.labels for s in chosen])
+            table[f"{name} {a.fraction:.0%} of {len(pool)}"]["mean_diversity"] = sum(scores[i] for i in ids) / n
+        atomic_write_json(table_file, table)
+    print(f"\ndraw ablation on {len(pool)} images (mean diversity D of each subset in the JSON)")
+    print(format_diversity_table(table))
+    for name, row in table.items():
+        print(f"{name:28s} mean D {row['mean_diversity']:.3f}")
+    return table
 
 
 if __name__ == "__main__":
