@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--out", default="runs/bench-dds")
     p.add_argument("--skip-rl", action="store_true", help="only the subsets and the reward-diversity table")
+    p.add_argument("--with-random", action="store_true", help="also RL on the random 20 %% subset")
     p.add_argument("--pool", type=int, default=0, help="ablation of the draw on the first N training images")
     a = p.parse_args()
     out = Path(a.out)
@@ -84,6 +85,8 @@ def main() -> None:
 
     if not a.skip_rl:
         arms = {"ddsampling": str(subsets["ddsampling"]), "all data": None}
+        if a.with_random:
+            arms["random"] = str(subsets["random"])
         results: dict = {name: {} for name in arms}
         for name, subset in arms.items():
             for seed in a.seeds:
@@ -95,11 +98,15 @@ def main() -> None:
                 results[name][seed] = res["metrics"]["clinical"]["example"]["f1"]
         means = {name: statistics.mean(r.values()) for name, r in results.items()}
         summary.update(rl_f1=results, rl_f1_mean=means, ratio=means["ddsampling"] / means["all data"])
+        if "random" in means:
+            summary["ratio_random"] = means["random"] / means["all data"]
         print(f"\nRL, {a.steps} steps from {a.model}, greedy example F1 on the test split")
         for name, r in results.items():
             spread = statistics.stdev(r.values()) if len(r) > 1 else 0.0
             print(f"{name:12s} " + " ".join(f"{v:.3f}" for v in r.values()) + f"   mean {means[name]:.3f} +- {spread:.3f}")
         print(f"DDSampling {a.fraction:.0%} / all data: {summary['ratio']:.3f} (target >= 0.95)")
+        if "ratio_random" in summary:
+            print(f"random {a.fraction:.0%} / all data: {summary['ratio_random']:.3f}")
     atomic_write_json(out / "summary.json", summary)
 
 
