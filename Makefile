@@ -36,7 +36,7 @@ bench: $(STAMP)
 bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py
 	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
-	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/sft/final
+	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/sft/final --with-random --pool 500
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

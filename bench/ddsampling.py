@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--out", default="runs/bench-dds")
     p.add_argument("--skip-rl", action="store_true", help="only the subsets and the reward-diversity table")
-    p.add_argument("--with-random", action="store_true", help="also RL on the random 20 %% subset")
+    p.add_argument("--with-random", action="store_true", help="also RL on the random 20 %% subset (make bench-rl)")
     p.add_argument("--pool", type=int, default=0, help="ablation of the draw on the first N training images")
     a = p.parse_args()
     out = Path(a.out)
