@@ -247,6 +247,23 @@ class Encoded:
     spans: list[tuple[int, int]]  # (start, end) in the original text; (0, 0) for [CLS]/[SEP]
 
 
+def encode_reports(tokenizer: BertTokenizer, texts: Sequence[str], max_len: int = MAX_TOKENS) -> list[Encoded]:
+    """CheXbert's cleaning and tokenisation, cut at ``max_len`` tokens ((max_len - 1) + [SEP]);
+    each token's span refers to the original, uncleaned text."""
+    out = []
+    for text in texts:
+        cleaned, index = clean_report_with_map(text)
+        enc = tokenizer(cleaned, add_special_tokens=True, return_offsets_mapping=True, truncation=False,
+                        return_attention_mask=False, return_token_type_ids=False)
+        ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+        if len(ids) > max_len:
+            ids = ids[:max_len - 1] + [tokenizer.sep_token_id]
+            offsets = offsets[:max_len - 1] + [(0, 0)]
+        spans = [(index[s], index[e - 1] + 1) if e > s else (0, 0) for s, e in offsets]
+        out.append(Encoded(ids, spans))
+    return out
+
+
 class ChexbertLabeler(CachedLabeler):
     """Batched CheXbert-architecture labeler (GPU when present), with gradient saliency."""
 
@@ -299,20 +316,7 @@ class ChexbertLabeler(CachedLabeler):
     # -- encoding ------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[Encoded]:
         """CheXbert's cleaning and tokenisation, cut at 512 tokens (511 + [SEP])."""
-        out = []
-        tok = self.tokenizer
-        max_len = min(MAX_TOKENS, self.model.config.max_position_embeddings)
-        for text in texts:
-            cleaned, index = clean_report_with_map(text)
-            enc = tok(cleaned, add_special_tokens=True, return_offsets_mapping=True, truncation=False,
-                      return_attention_mask=False, return_token_type_ids=False)
-            ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
-            if len(ids) > max_len:
-                ids = ids[:max_len - 1] + [tok.sep_token_id]
-                offsets = offsets[:max_len - 1] + [(0, 0)]
-            spans = [(index[s], index[e - 1] + 1) if e > s else (0, 0) for s, e in offsets]
-            out.append(Encoded(ids, spans))
-        return out
+        return encode_reports(self.tokenizer, texts, min(MAX_TOKENS, self.model.config.max_position_embeddings))
 
     def _batches(self, encoded: Sequence[Encoded]):
         """Index batches sorted by length (less padding), and their padded tensors."""

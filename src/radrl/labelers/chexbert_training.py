@@ -31,6 +31,7 @@ from radrl.labelers.chexbert import (
     ChexbertLabeler,
     ChexbertModel,
     clean_report,
+    encode_reports,
     load_tokenizer,
     save_labeler_folder,
 )
@@ -125,10 +126,7 @@ def train_labeler(reports: Sequence[str], out: str | Path, settings: LabelerTrai
     model, tokenizer = _build_model(settings, train_texts, out / "vocab")
 
     max_len = min(settings.max_length, MAX_TOKENS)
-    labeler = ChexbertLabeler(model, tokenizer, device="cpu")  # only for its encoding (CheXbert's cleaning/cut)
-    labeler.model.requires_grad_(True).train()
-    encoded = labeler.encode(train_texts)
-    ids = [e.ids if len(e.ids) <= max_len else e.ids[:max_len - 1] + [tokenizer.sep_token_id] for e in encoded]
+    ids = [e.ids for e in encode_reports(tokenizer, train_texts, max_len)]
     dataset = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids],
                                  "labels": [silver_classes(lab) for lab in train_labels]})
 

@@ -70,6 +70,7 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
     n = _size(len(samples), fraction, size)
     if not 0 < n <= len(samples):
         raise ValueError(f"subset size {n} is not in 1..{len(samples)}")
+    labels = _labels(samples, labeler)
     params = {"fraction": fraction, "size": n, "seed": seed}
     scores_summary: dict = {}
     per_sample = None
@@ -108,10 +109,9 @@ def select_subset(method: str, samples: Sequence[Sample], out: str | Path, model
     elif method == "balanced":
         from radrl.selection.balanced import label_balanced_subset
 
-        chosen = label_balanced_subset(_labels(samples, labeler), n, seed)
+        chosen = label_balanced_subset(labels, n, seed)
     else:
         chosen = sorted(np.random.default_rng(seed).choice(len(samples), size=n, replace=False).tolist())
-    labels = _labels(samples, labeler)
     result = {"method": method, "params": params, "n_source": len(samples),
               "ids": [str(samples[i].id) for i in chosen],
               "summary": {"label_positives": {"before": label_positives(labels),
