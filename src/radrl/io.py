@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,20 @@ from typing import Any
 
 class InputError(ValueError):
     """A problem with a user's input file, worded for the user."""
+
+
+class ConfigError(InputError):
+    """A problem with a recipe, an override or an option, worded for the user (``radrl`` prints
+    it as one line and exits 2)."""
+
+
+class FieldError(ConfigError):
+    """A setting's value is out of range (raised by a settings class's ``__post_init__``);
+    ``field`` names the setting so the recipe loader can point at its line."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 def _open_text(path: Path):
@@ -90,12 +105,22 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` so that a crash leaves either the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a written file gets the usual mode
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -114,3 +139,30 @@ def atomic_write_jsonl(path: str | os.PathLike, rows: list[dict[str, Any]]) -> N
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Write a folder under a temporary name, then swap it in: ``path`` is always either the
+    old complete folder or the new complete one, never a half-written mix.
+
+    ``with atomic_folder(out / "final") as tmp: model.save_pretrained(tmp)``. On success an
+    existing ``path`` is renamed aside, the new folder renamed in, and the old one removed;
+    on an exception the temporary folder is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = path.with_name(f".{path.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)

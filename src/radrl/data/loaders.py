@@ -24,7 +24,7 @@ import json
 import tarfile
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -315,8 +315,3 @@ def load_records(
     report.warn()
     return samples
 
-
-def iter_texts(samples: Iterable[Sample]) -> Iterator[str]:
-    """The report texts of samples (e.g. to train a tokenizer)."""
-    for s in samples:
-        yield s.report

@@ -9,6 +9,10 @@ kind               path                                         splits
 ``openi``          ``NLMCXR_reports.tgz`` or its folder         (none: all reports)
 ``records``        generic ``.jsonl`` / ``.csv``                (none: all rows)
 =================  ===========================================  =====================
+
+Kinds are entries of the ``DATASETS`` registry: a loader ``(path, split=..., **options) ->
+list[Sample]``; ``@DATASETS.register("mine")`` adds one that ``--data mine:PATH`` and recipes
+(``data: {kind: mine}``) can name.
 """
 
 from __future__ import annotations
@@ -17,26 +21,52 @@ from pathlib import Path
 
 from radrl.data.loaders import load_chexpert_plus, load_openi, load_r2gen, load_records
 from radrl.data.sample import Sample
+from radrl.registry import Registry
 
-KINDS = ("synthetic", "r2gen", "chexpert_plus", "openi", "records")
+DATASETS: Registry = Registry("dataset kind")
+
+
+@DATASETS.register("synthetic")
+def load_synthetic_split(path, split: str | None = "train", target: str = "both") -> list[Sample]:
+    from radrl.data.synthetic import load_synthetic
+
+    return load_synthetic(path, split or "train", target=target)
+
+
+DATASETS.register("r2gen", load_r2gen)
+DATASETS.register("chexpert_plus", load_chexpert_plus)
+
+
+@DATASETS.register("openi")
+def load_openi_reports(path, split: str | None = None, **options) -> list[Sample]:
+    return load_openi(path, **options)  # no splits: every report
+
+
+@DATASETS.register("records")
+def load_record_file(path, split: str | None = None, **options) -> list[Sample]:
+    return load_records(path, **options)  # no splits: every row
+
+
+_OPTIONS_OF = {"openi": load_openi, "records": load_records}
+
+
+def loader_options(kind: str) -> dict:
+    """Option name -> spec of a kind's loader (what ``data.options`` may hold)."""
+    from radrl.recipe.fields import signature_specs
+
+    loader = _OPTIONS_OF.get(kind, DATASETS.get(kind))
+    specs = signature_specs(loader)
+    for positional in list(specs)[:1] + ["split"]:  # the path, and the split the section names itself
+        specs.pop(positional, None)
+    return specs
 
 
 def load_dataset(kind: str, path: str | Path, split: str | None = "train", limit: int | None = None,
                  **options) -> list[Sample]:
     """Samples of ``split`` (ignored by kinds without splits); ``options`` go to the loader
     (``views``, ``target``, ``image_root``, ``strict``, ``check_images``)."""
-    if kind == "synthetic":
-        from radrl.data.synthetic import load_synthetic
-
-        samples = load_synthetic(path, split or "train", target=options.get("target", "both"))
-    elif kind == "r2gen":
-        samples = load_r2gen(path, split=split, **options)
-    elif kind == "chexpert_plus":
-        samples = load_chexpert_plus(path, split=split, **options)
-    elif kind == "openi":
-        samples = load_openi(path, **options)
-    elif kind == "records":
-        samples = load_records(path, **options)
-    else:
-        raise ValueError(f"unknown dataset kind {kind!r}; use one of {', '.join(KINDS)}")
+    samples = DATASETS.get(kind)(path, split=split, **options)
     return samples[:limit] if limit is not None else samples
+
+
+KINDS = DATASETS  # the names a --data KIND:PATH may use (``kind in KINDS``, ``", ".join(KINDS)``)

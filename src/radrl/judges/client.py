@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from radrl.io import FieldError
+
 Messages = list[dict[str, str]]
 
 
@@ -55,11 +57,11 @@ class JudgeConfig:
 
     def __post_init__(self):
         if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"judge base_url must start with http:// or https://, got {self.base_url!r}")
+            raise FieldError("base_url", f"judge base_url must start with http:// or https://, got {self.base_url!r}")
         if self.on_error not in ("raise", "fallback"):
-            raise ValueError(f"judge on_error must be 'raise' or 'fallback', got {self.on_error!r}")
+            raise FieldError("on_error", f"judge on_error must be 'raise' or 'fallback', got {self.on_error!r}")
         if self.concurrency < 1:
-            raise ValueError("judge concurrency must be >= 1")
+            raise FieldError("concurrency", "judge concurrency must be >= 1")
 
     def api_key(self) -> str | None:
         if not self.api_key_env:

@@ -2,31 +2,37 @@
 
 ``get_labeler("rule")`` is the fast offline default. The CheXbert-architecture labeler
 (``"chexbert"``, official weights or one trained with ``radrl labeler train``) plugs in here.
+Both are entries of the ``LABELERS`` registry (factories ``(weights, **options) -> labeler``);
+``@LABELERS.register("mine")`` adds one that recipes and ``--labeler`` can name.
 """
 
 from __future__ import annotations
 
-from radrl.labelers.base import CachedLabeler
+from radrl.io import ConfigError
+from radrl.labelers.base import CachedLabeler, labels_or_labelled
 from radrl.labelers.rule import RuleLabeler, extract_mentions
+from radrl.registry import Registry
 
-LABELERS = ("rule", "chexbert")
+LABELERS: Registry = Registry("labeler")
+
+
+@LABELERS.register("rule")
+def _rule(weights: str | None = None, **kwargs) -> CachedLabeler:
+    if weights:
+        raise ConfigError("the rule labeler takes no --weights")
+    return RuleLabeler(**kwargs)
+
+
+@LABELERS.register("chexbert")
+def _chexbert(weights: str | None = None, **kwargs) -> CachedLabeler:
+    from radrl.labelers.chexbert import ChexbertLabeler
+
+    return ChexbertLabeler.from_checkpoint(weights, **kwargs)
 
 
 def get_labeler(name: str = "rule", weights: str | None = None, **kwargs) -> CachedLabeler:
     """Build a labeler by name. ``weights`` is the checkpoint path of model-backed labelers."""
-    if name == "rule":
-        if weights:
-            raise ValueError("the rule labeler takes no --weights")
-        return RuleLabeler(**kwargs)
-    if name == "chexbert":
-        try:
-            from radrl.labelers.chexbert import ChexbertLabeler
-        except ImportError:
-            raise ValueError(
-                "the CheXbert labeler is not part of this radrl version yet; use --labeler rule"
-            ) from None
-        return ChexbertLabeler.from_checkpoint(weights, **kwargs)
-    raise ValueError(f"unknown labeler {name!r}; choose one of {', '.join(LABELERS)}")
+    return LABELERS.get(name)(weights, **kwargs)
 
 
-__all__ = ["LABELERS", "CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler"]
+__all__ = ["LABELERS", "CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler", "labels_or_labelled"]

@@ -54,3 +54,11 @@ class CachedLabeler(ABC):
     def clear_cache(self) -> None:
         self._cache.clear()
         self.cache_hits = self.cache_misses = 0
+
+
+def labels_or_labelled(gold: Sequence[Labels | None], texts: Sequence[str], labeler: CachedLabeler) -> list[Labels]:
+    """Each item's gold labels, or, where it has none, ``labeler``'s labels of its text (one
+    batched call for all of those)."""
+    missing = [t for g, t in zip(gold, texts) if not g]
+    labelled = iter(labeler.label_batch(missing)) if missing else iter(())
+    return [g if g else next(labelled) for g in gold]

@@ -34,6 +34,7 @@ from transformers import BertConfig, BertModel, BertTokenizer
 from transformers.modeling_outputs import ModelOutput
 from transformers.models.bert.modeling_bert import BertPreTrainedModel
 
+from radrl.io import InputError
 from radrl.labelers.base import CachedLabeler
 from radrl.schema import (
     BLANK,
@@ -59,7 +60,7 @@ SIZES: dict[str, dict[str, int]] = {
 _WHITESPACE = re.compile(r"\s+")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A labeler checkpoint that is not what it should be (the message names the file)."""
 
 
@@ -392,21 +393,18 @@ class ChexbertLabeler(CachedLabeler):
 def save_labeler_folder(model: ChexbertModel, tokenizer: BertTokenizer, folder: str | Path,
                         card: dict | None = None) -> Path:
     """Write a radrl labeler folder atomically (a crash leaves the old folder or none)."""
-    import shutil
-
     from safetensors.torch import save_file
 
+    from radrl.io import atomic_folder
+
     folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.config.save_pretrained(tmp)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
-    write_vocab(tokenizer, tmp / "vocab.txt")
-    if card is not None:
-        (tmp / "labeler_card.json").write_text(json.dumps(card, indent=2) + "\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    with atomic_folder(folder) as tmp:
+        model.config.save_pretrained(tmp)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  tmp / "model.safetensors")
+        write_vocab(tokenizer, tmp / "vocab.txt")
+        if card is not None:
+            (tmp / "labeler_card.json").write_text(json.dumps(card, indent=2) + "\n")
     return folder
 
 

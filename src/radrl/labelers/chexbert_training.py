@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -35,27 +35,8 @@ from radrl.labelers.chexbert import (
     load_tokenizer,
     save_labeler_folder,
 )
+from radrl.recipe.sections import LabelerTrainSettings
 from radrl.schema import NO_FINDING, OBSERVATIONS, POSITIVE, to_chexbert_classes
-
-
-@dataclass
-class LabelerTrainSettings:
-    size: str = "tiny"
-    epochs: float = 8.0
-    learning_rate: float = 1e-3
-    batch_size: int = 32
-    max_length: int = MAX_TOKENS
-    val_fraction: float = 0.1
-    vocab_size: int = 4000
-    vocab: str | None = None      # an existing vocab.txt (e.g. bert-base-uncased's)
-    init: str | None = None       # a local BERT folder to start from (CheXbert started from bert-base)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.init is None and self.size not in SIZES:
-            raise ValueError(f"size must be one of {', '.join(SIZES)}, got {self.size!r}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError("val_fraction must lie strictly between 0 and 1")
 
 
 def split_reports(reports: Sequence[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -113,8 +94,7 @@ def train_labeler(reports: Sequence[str], out: str | Path, settings: LabelerTrai
 
     from radrl.labelers.rule import RuleLabeler
     from radrl.metrics.agreement import labeler_agreement
-    from radrl.training.checkpoints import NativeLayoutCheckpoints
-    from radrl.training.sft import latest_checkpoint
+    from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
 
     settings = settings or LabelerTrainSettings()
     out = Path(out)

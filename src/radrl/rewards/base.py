@@ -15,12 +15,19 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
+
+from radrl.io import FieldError
+from radrl.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 _REPORT_TAG = re.compile(r"<report>(.*?)</report>", re.DOTALL)
 EXTRACT_MODES = ("none", "lenient", "strict")
+Extract = Literal["none", "lenient", "strict"]
+
+REWARDS: Registry[type] = Registry("reward type")
+"""Reward types by the name a recipe gives them (``rewards: [{type: NAME, ...}]``)."""
 
 
 def completion_text(completion: Any) -> str:
@@ -57,13 +64,22 @@ def extract_report(text: str, mode: str = "lenient") -> str:
 
 
 class RewardFunction:
-    """Base class: subclasses implement :meth:`score` on report texts and references."""
+    """Base class: subclasses implement :meth:`score` on report texts and references.
+
+    Class attributes say what ``build_rewards`` hands the constructor: ``needs_labeler`` (the
+    run's shared, cached labeler as ``labeler=``), ``needs_judge`` (the recipe's LLM judge as
+    ``judge=``, when it has one); ``judge_modes`` lists the parameter values that cannot work
+    without a judge (checked when the recipe is loaded).
+    """
 
     name = "reward"
+    needs_labeler = False
+    needs_judge = False
+    judge_modes: dict[str, str] = {}
 
-    def __init__(self, extract: str = "none", name: str | None = None):
+    def __init__(self, extract: Extract = "none", name: str | None = None):
         if extract not in EXTRACT_MODES:
-            raise ValueError(f"extract must be one of {EXTRACT_MODES}, got {extract!r}")
+            raise FieldError("extract", f"extract must be one of {EXTRACT_MODES}, got {extract!r}")
         self.extract = extract
         self.__name__ = name or self.name  # TRL names the logged component after __name__
         self.failures = 0

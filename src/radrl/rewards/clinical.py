@@ -8,26 +8,29 @@ otherwise the reference text is labelled.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
-from radrl.labelers import CachedLabeler, get_labeler
+from radrl.io import FieldError
+from radrl.labelers import CachedLabeler, get_labeler, labels_or_labelled
 from radrl.metrics.clinical import binarize, example_scores
-from radrl.rewards.base import RewardFunction
+from radrl.rewards.base import REWARDS, Extract, RewardFunction
 from radrl.schema import to_mccs_vector
 
 
 class LabelerReward(RewardFunction):
-    def __init__(self, labeler: CachedLabeler | None = None, extract: str = "none", name: str | None = None):
+    needs_labeler = True
+
+    def __init__(self, labeler: CachedLabeler | None = None, extract: Extract = "none", name: str | None = None):
         super().__init__(extract=extract, name=name)
         self.labeler = labeler if labeler is not None else get_labeler("rule")
 
     def _references(self, references: Sequence[str], ref_labels: Sequence[dict | None]) -> list[dict]:
-        missing = [r for r, lab in zip(references, ref_labels) if lab is None]
-        labelled = iter(self.labeler.label_batch(missing)) if missing else iter(())
-        return [lab if lab is not None else next(labelled) for lab in ref_labels]
+        return labels_or_labelled(ref_labels, references, self.labeler)
 
 
+@REWARDS.register("example_f1")
 class ExampleF1Reward(LabelerReward):
     """DEER's reward: per-sample F1(C(o), C(y)) = 2TP / (2TP + FP + FN) over the 14 labels.
 
@@ -38,8 +41,8 @@ class ExampleF1Reward(LabelerReward):
 
     name = "example_f1"
 
-    def __init__(self, labeler: CachedLabeler | None = None, uncertain: str = "negative",
-                 empty_match: str = "one", extract: str = "none", name: str | None = None):
+    def __init__(self, labeler: CachedLabeler | None = None, uncertain: Literal["negative", "positive"] = "negative",
+                 empty_match: Literal["zero", "one"] = "one", extract: Extract = "none", name: str | None = None):
         super().__init__(labeler, extract, name)
         self.uncertain = uncertain
         self.empty_match = empty_match
@@ -59,6 +62,7 @@ def mccs(z: np.ndarray, z_ref: np.ndarray, margin: float, eps: float = 1e-8) -> 
     return np.maximum((ccs - margin) / (1.0 - margin), 0.0)
 
 
+@REWARDS.register("mccs")
 class MCCSReward(LabelerReward):
     """MRG-R1's margin CheXbert cosine similarity over the 13 findings (No Finding excluded),
     z = +1 positive/uncertain, -1 negative, 0 blank. ``margin`` m in (-1, 1); the paper does not
@@ -67,9 +71,9 @@ class MCCSReward(LabelerReward):
     name = "mccs"
 
     def __init__(self, labeler: CachedLabeler | None = None, margin: float = 0.5,
-                 extract: str = "none", name: str | None = None):
+                 extract: Extract = "none", name: str | None = None):
         if not -1.0 < margin < 1.0:
-            raise ValueError(f"MCCS margin must lie in (-1, 1), got {margin}")
+            raise FieldError("margin", f"MCCS margin must lie in (-1, 1), got {margin}")
         super().__init__(labeler, extract, name)
         self.margin = margin
 

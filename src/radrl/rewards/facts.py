@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from radrl.labelers import CachedLabeler, extract_mentions, get_labeler
-from radrl.rewards.base import RewardFunction
+from radrl.io import FieldError
+from radrl.labelers import CachedLabeler, extract_mentions, get_labeler, labels_or_labelled
+from radrl.rewards.base import REWARDS, Extract, RewardFunction
 from radrl.schema import BLANK, FINDINGS, NEGATIVE, POSITIVE, UNCERTAIN
 
 SUPPORTED, CONTRADICTED, MISSED, ABSENT = "supported", "contradicted", "missed", "absent"
@@ -86,20 +88,25 @@ def facts_score(entailment: Mapping[str, str], gt_labels: Mapping[str, str], bet
     return (1 + b2) * precision * recall / (b2 * precision + recall + eps)
 
 
+@REWARDS.register("facts")
 class FactSReward(RewardFunction):
     """``type: facts`` in a recipe: ``beta``, ``mode`` (rule | llm), ``uncertain``, ``empty_match``."""
 
     name = "facts"
+    needs_labeler = True
+    needs_judge = True
+    judge_modes = {"mode": "llm"}
 
-    def __init__(self, labeler: CachedLabeler | None = None, judge=None, mode: str = "rule", beta: float = 2.0,
-                 uncertain: str = "negative", empty_match: float = 1.0, extract: str = "none", name: str | None = None):
+    def __init__(self, labeler: CachedLabeler | None = None, judge=None, mode: Literal["rule", "llm"] = "rule",
+                 beta: float = 2.0, uncertain: Literal["negative", "positive"] = "negative", empty_match: float = 1.0,
+                 extract: Extract = "none", name: str | None = None):
         super().__init__(extract=extract, name=name)
         if mode not in ("rule", "llm"):
-            raise ValueError(f"facts mode must be 'rule' or 'llm', got {mode!r}")
+            raise FieldError("mode", f"facts mode must be 'rule' or 'llm', got {mode!r}")
         if mode == "llm" and judge is None:
-            raise ValueError("facts mode 'llm' needs a judge (the recipe's judge: section)")
+            raise FieldError("mode", "facts mode 'llm' needs a judge (the recipe's judge: section)")
         if beta <= 0:
-            raise ValueError("beta must be positive")
+            raise FieldError("beta", "beta must be positive")
         self.labeler = labeler if labeler is not None else get_labeler("rule")
         self.judge, self.mode, self.beta = judge, mode, beta
         self.uncertain, self.empty_match = uncertain, empty_match
@@ -120,8 +127,6 @@ class FactSReward(RewardFunction):
         return out
 
     def score(self, texts, references, ref_labels):
-        missing = [r for r, lab in zip(references, ref_labels) if lab is None]
-        labelled = iter(self.labeler.label_batch(missing))
-        gts = [lab if lab is not None else next(labelled) for lab in ref_labels]
+        gts = labels_or_labelled(ref_labels, references, self.labeler)
         return [facts_score(entail_facts(f, g, self.uncertain), g, self.beta, empty_match=self.empty_match,
                             uncertain=self.uncertain) for f, g in zip(self.facts(texts), gts)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from radrl.rewards.base import RewardFunction
+from radrl.rewards.base import REWARDS, RewardFunction
 
 _TAGS = re.compile(r"</?(think|report)>")
 
@@ -33,6 +33,7 @@ def format_score(text: str) -> float:
     return 0.0
 
 
+@REWARDS.register("format")
 class FormatReward(RewardFunction):
     name = "format"
 

@@ -29,11 +29,13 @@ report goes to R_global, R_consistent is 0 (there is nothing to compare) and R_i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from radrl.data.sections import split_sections
+from radrl.io import FieldError
 from radrl.labelers import CachedLabeler, extract_mentions, get_labeler
 from radrl.metrics.clinical import binarize, example_scores
-from radrl.rewards.base import RewardFunction
+from radrl.rewards.base import REWARDS, Extract, RewardFunction
 from radrl.schema import FINDINGS, NEGATIVE, NO_FINDING, POSITIVE, SUPPORT_DEVICES, UNCERTAIN
 
 OPACITY_DIAGNOSES = ("Consolidation", "Pneumonia", "Atelectasis", "Edema", "Lung Lesion")
@@ -86,25 +88,30 @@ def radgraph_scorer(reward_level: str = "partial", model_type: str | None = None
     return score
 
 
+@REWARDS.register("radflow")
 class HierarchicalReward(RewardFunction):
     """``type: radflow`` in a recipe: ``syntax`` (bleu2 | rouge_l), ``domain`` (entities | radgraph),
     ``consistency`` (labels | llm), ``gamma``. ``components(texts, references)`` returns every term for inspection."""
 
     name = "radflow"
+    needs_labeler = True
+    needs_judge = True
+    judge_modes = {"consistency": "llm"}
 
-    def __init__(self, labeler: CachedLabeler | None = None, judge=None, syntax: str = "bleu2",
-                 consistency: str = "labels", gamma: float = 1.0, domain: str = "entities",
-                 domain_scorer=None, radgraph_model: str | None = None, extract: str = "none",
+    def __init__(self, labeler: CachedLabeler | None = None, judge=None, syntax: Literal["bleu2", "rouge_l"] = "bleu2",
+                 consistency: Literal["labels", "llm"] = "labels", gamma: float = 1.0,
+                 domain: Literal["entities", "radgraph"] = "entities", domain_scorer=None,
+                 radgraph_model: str | None = None, extract: Extract = "none",
                  name: str | None = None):
         super().__init__(extract=extract, name=name)
         if syntax not in ("bleu2", "rouge_l"):
-            raise ValueError(f"syntax must be 'bleu2' or 'rouge_l', got {syntax!r}")
+            raise FieldError("syntax", f"syntax must be 'bleu2' or 'rouge_l', got {syntax!r}")
         if consistency not in ("labels", "llm"):
-            raise ValueError(f"consistency must be 'labels' or 'llm', got {consistency!r}")
+            raise FieldError("consistency", f"consistency must be 'labels' or 'llm', got {consistency!r}")
         if consistency == "llm" and judge is None:
-            raise ValueError("consistency 'llm' needs a judge (the recipe's judge: section)")
+            raise FieldError("consistency", "consistency 'llm' needs a judge (the recipe's judge: section)")
         if domain not in ("entities", "radgraph"):
-            raise ValueError(f"domain must be 'entities' or 'radgraph', got {domain!r}")
+            raise FieldError("domain", f"domain must be 'entities' or 'radgraph', got {domain!r}")
         self.labeler = labeler if labeler is not None else get_labeler("rule")
         self.judge, self.syntax, self.consistency, self.gamma = judge, syntax, consistency, gamma
         if domain_scorer is None and domain == "radgraph":

@@ -9,32 +9,23 @@ rewards:
   - {type: facts, beta: 2.0, mode: rule}                 # OraPO FactS (mode: llm uses the judge)
   - {type: radflow, gamma: 1.0, consistency: labels}     # RadFlow hierarchical reward
 ```
-Every other key is passed to the reward's constructor.
+Every other key goes to the reward class's constructor (checked against it when the recipe is
+loaded). Types come from the ``REWARDS`` registry; a class registered from user code with
+``needs_labeler = True`` gets the run's shared labeler like the built-in ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from radrl.io import ConfigError
 from radrl.labelers import CachedLabeler, get_labeler
-from radrl.rewards.base import RewardFunction
-from radrl.rewards.clinical import ExampleF1Reward, MCCSReward
-from radrl.rewards.facts import FactSReward
-from radrl.rewards.format import FormatReward
-from radrl.rewards.hierarchical import HierarchicalReward
-from radrl.rewards.text import BleuReward
 
-REWARD_TYPES: dict[str, type[RewardFunction]] = {
-    "example_f1": ExampleF1Reward,
-    "mccs": MCCSReward,
-    "bleu2": BleuReward,
-    "format": FormatReward,
-    "facts": FactSReward,
-    "radflow": HierarchicalReward,
-}
-_USES_LABELER = (ExampleF1Reward, MCCSReward, FactSReward, HierarchicalReward)
-_USES_JUDGE = (FactSReward, HierarchicalReward)
+# the built-in reward modules register themselves on import
+from radrl.rewards import clinical, facts, format, hierarchical, text  # noqa: F401
+from radrl.rewards.base import REWARDS, RewardFunction
 
 
 @dataclass
@@ -49,38 +40,38 @@ class RewardSet:
 
 
 def register_reward(name: str, cls: type[RewardFunction]) -> None:
-    """Make a reward type available to recipes (``type: name``)."""
-    REWARD_TYPES[name] = cls
+    """Make a reward type available to recipes (``type: name``); same as ``@REWARDS.register(name)``."""
+    REWARDS.register(name, cls)
 
 
-def build_rewards(specs: list[dict[str, Any]], labeler: CachedLabeler | str | None = None,
-                  judge=None) -> RewardSet:
-    """One shared (cached) labeler for every clinical reward; the recipe's judge for the rewards
-    with an LLM mode."""
-    if not specs:
-        raise ValueError("a recipe needs at least one reward under 'rewards:'")
+def build_rewards(entries: Sequence[Any], labeler: CachedLabeler | str | None = None, judge=None) -> RewardSet:
+    """Reward callables from ``RewardEntry`` objects (or the plain mappings of a recipe), one
+    shared (cached) labeler for every reward that ``needs_labeler``, the recipe's judge for those
+    that ``needs_judge``."""
+    from radrl.recipe.fields import build_checked
+    from radrl.recipe.sections import RewardEntry
+
+    if not entries:
+        raise ConfigError("a recipe needs at least one reward under 'rewards:'")
     if labeler is None or isinstance(labeler, str):
         labeler = get_labeler(labeler or "rule")
     functions, weights, schedules = [], [], []
-    for i, spec in enumerate(specs):
-        spec = dict(spec)
-        kind = spec.pop("type", None)
-        if kind not in REWARD_TYPES:
-            raise ValueError(f"rewards[{i}]: unknown type {kind!r}; choose one of {sorted(REWARD_TYPES)}")
-        weight = float(spec.pop("weight", 1.0))
-        schedule = spec.pop("schedule", None)
-        cls = REWARD_TYPES[kind]
-        if issubclass(cls, _USES_LABELER):
-            spec.setdefault("labeler", labeler)
-        if issubclass(cls, _USES_JUDGE) and judge is not None:
-            spec.setdefault("judge", judge)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, RewardEntry):
+            entry = build_checked(RewardEntry, entry, ("rewards", i))
+        cls = REWARDS.get(entry.type)
+        kwargs = dict(entry.params)
+        if cls.needs_labeler:
+            kwargs.setdefault("labeler", labeler)
+        if cls.needs_judge and judge is not None:
+            kwargs.setdefault("judge", judge)
         try:
-            functions.append(cls(**spec))
-        except TypeError as err:
-            raise ValueError(f"rewards[{i}] ({kind}): {err}") from None
-        weights.append(weight)
-        schedules.append(schedule)
+            functions.append(cls(**kwargs))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"rewards[{i}] ({entry.type}): {err}") from None
+        weights.append(entry.weight)
+        schedules.append(entry.schedule)
     names = [f.__name__ for f in functions]
     if len(set(names)) != len(names):
-        raise ValueError(f"reward names must be distinct (give one a 'name:'), got {names}")
+        raise ConfigError(f"reward names must be distinct (give one a 'name:'), got {names}")
     return RewardSet(functions, weights, schedules)

@@ -6,7 +6,7 @@ import contextlib
 import io
 
 from radrl.metrics.nlg import clean_report
-from radrl.rewards.base import RewardFunction
+from radrl.rewards.base import REWARDS, Extract, RewardFunction
 
 
 def sentence_bleu(texts, references, n: int = 2) -> list[float]:
@@ -22,12 +22,13 @@ def sentence_bleu(texts, references, n: int = 2) -> list[float]:
     return [float(x) for x in per_sentence[n - 1]]
 
 
+@REWARDS.register("bleu2")
 class BleuReward(RewardFunction):
     """BLEU-n of each completion against its reference (n = 2: DEER's second-phase term)."""
 
     name = "bleu2"
 
-    def __init__(self, n: int = 2, extract: str = "none", name: str | None = None):
+    def __init__(self, n: int = 2, extract: Extract = "none", name: str | None = None):
         super().__init__(extract=extract, name=name or f"bleu{n}")
         self.n = n
 

@@ -24,7 +24,7 @@ def per_sample_metrics(predictions: Sequence[str], references: Sequence[str], la
     """BLEU-2 (pycocoevalcap, per sentence), ROUGE-L (pycocoevalcap) and example F1 per sample."""
     from pycocoevalcap.rouge.rouge import Rouge
 
-    from radrl.labelers import get_labeler
+    from radrl.labelers import get_labeler, labels_or_labelled
     from radrl.metrics.clinical import binarize, example_scores
     from radrl.metrics.nlg import clean_report
     from radrl.rewards.text import sentence_bleu
@@ -33,10 +33,8 @@ def per_sample_metrics(predictions: Sequence[str], references: Sequence[str], la
     rouge = Rouge()
     rouge_l = [rouge.calc_score([clean_report(p) or "."], [clean_report(r) or "."])
                for p, r in zip(predictions, references)]
-    refs = list(ref_labels) if ref_labels is not None else [None] * len(references)
-    missing = [r for r, lab in zip(references, refs) if not lab]
-    labelled = iter(labeler.label_batch(missing))
-    refs = [lab if lab else next(labelled) for lab in refs]
+    refs = labels_or_labelled(list(ref_labels) if ref_labels is not None else [None] * len(references),
+                              references, labeler)
     f1 = example_scores(binarize(labeler.label_batch(list(predictions))), binarize(refs), "one")["f1"]
     return {"bleu_2": np.asarray(sentence_bleu(predictions, references, n=2)),
             "rouge_l": np.asarray(rouge_l, dtype=np.float64), "clinical_f1": np.asarray(f1, dtype=np.float64)}

@@ -43,6 +43,20 @@ class SyntheticConfig:
     normal_fraction: float = 0.3
     prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
 
+    def __post_init__(self):
+        from radrl.io import FieldError
+
+        for name in ("n_train", "n_val", "n_test"):
+            if getattr(self, name) < 0:
+                raise FieldError(name, f"{name} must be >= 0")
+        if self.image_size < 32:
+            raise FieldError("image_size", "image_size must be >= 32 pixels")
+        if not 0.0 <= self.normal_fraction <= 1.0:
+            raise FieldError("normal_fraction", "normal_fraction must lie in [0, 1]")
+        bad = {k: v for k, v in self.prevalence.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise FieldError("prevalence", f"prevalences must lie in [0, 1], got {bad}")
+
     def splits(self) -> dict[str, int]:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
 

@@ -339,6 +339,3 @@ def render_case(case: Case, size: int = 224) -> np.ndarray:
     img = gaussian_filter(img, 0.5)
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
-
-def to_pil(array: np.ndarray) -> Image.Image:
-    return Image.fromarray(array, mode="L")
