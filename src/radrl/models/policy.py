@@ -17,25 +17,14 @@ Freezing (``freeze``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
+
+from radrl.recipe.sections import LoraSettings
 
 FREEZE_CHOICES = ("none", "lm", "vision", "all")
 # name fragments of vision-encoder and projector parameters in transformers' VLMs
 VISION_KEYS = ("visual.", "vision_tower", "vision_model", "vision_encoder")
 PROJECTOR_KEYS = ("visual.merger", "multi_modal_projector", "mm_projector", "connector")
-
-
-@dataclass
-class LoraSettings:
-    """peft LoRA on the language model's linear layers (MRG-R1 uses LoRA)."""
-
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                                "gate_proj", "up_proj", "down_proj"])
 
 
 def part_of(name: str) -> str:
@@ -107,6 +96,16 @@ def load_policy(
             if any(n.endswith(k) for k in keep):
                 p.requires_grad_(True)
     return model, processor
+
+
+def load_policy_for_inference(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None):
+    """(model, processor) ready to generate: evaluation mode, on ``device`` (default: the GPU when
+    there is one)."""
+    from radrl.assets import resolve_model_path
+
+    model, processor = load_policy(resolve_model_path(name_or_path), trust_remote_code=trust_remote_code)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval(), processor
 
 
 def _language_targets(model: torch.nn.Module, names: list[str]) -> list[str]:

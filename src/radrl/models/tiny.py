@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+
+from radrl.recipe.sections import TinyVLMConfig
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>"]
@@ -46,25 +48,6 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-@dataclass
-class TinyVLMConfig:
-    """Sizes of the tiny model. Defaults: about 1.5 M parameters, 64 image tokens per 224 px film."""
-
-    vocab_size: int = 1024
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    vision_hidden_size: int = 96
-    vision_depth: int = 3
-    vision_heads: int = 4
-    vision_intermediate_size: int = 256
-    image_size: int = 224
-    max_position_embeddings: int = 2048
-    seed: int = 0
 
 
 def train_report_tokenizer(texts: Iterable[str], vocab_size: int = 1024):

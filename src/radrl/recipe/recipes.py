@@ -1,0 +1,194 @@
+"""The three kinds of recipe, chosen by the top-level ``stage:`` key (default ``rl``).
+
+* :class:`RLRecipe` (``radrl train``): policy, data, rewards, RL settings and everything around.
+* :class:`PipelineRecipe` (``stage: sft_pipeline``, ``radrl pipeline``): synthetic benchmark ->
+  tiny VLM -> SFT -> evaluation (how the committed tiny SFT checkpoint was made).
+* :class:`DemoRecipe` (``stage: demo``, ``radrl demo``): the pipeline, then an RL recipe's tiny
+  variant and the labeler stage.
+
+Each is a dataclass of the sections in :mod:`radrl.recipe.sections`; ``to_dict()`` gives the
+resolved recipe written into every run folder (loadable again as a recipe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from radrl.io import FieldError
+from radrl.judges.client import JudgeConfig
+from radrl.recipe.fields import Problem, check_keys, to_plain
+from radrl.recipe.sections import (
+    CriticalSection,
+    DataSection,
+    EvaluateSection,
+    LabelerSection,
+    LabelerTrainSettings,
+    ModelSection,
+    RadRLOptions,
+    RewardEntry,
+    SelectionSettings,
+    SFTSettings,
+    SyntheticConfig,
+    TinyVLMConfig,
+    _help,
+)
+
+RL_RANGES: dict[str, tuple[float, bool]] = {
+    # GRPOConfig fields whose range TRL checks only when the trainer is built: (bound, inclusive)
+    "learning_rate": (0.0, False), "num_generations": (2, True), "per_device_train_batch_size": (1, True),
+    "gradient_accumulation_steps": (1, True), "max_completion_length": (1, True), "temperature": (0.0, False),
+    "beta": (0.0, True), "epsilon": (0.0, False), "num_iterations": (1, True), "save_steps": (0.0, False),
+    "warmup_steps": (0, True), "weight_decay": (0.0, True),
+}
+"""Checked when the recipe loads, so a bad value is refused before the model does."""
+
+
+@dataclass
+class RLSection:
+    """The ``rl:`` keys as written (checked against ``RadRLConfig``'s fields); radrl's run-time
+    defaults (output folder, logging, bf16 on GPUs) are added when the config is built."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml_mapping(cls, data: dict, path, problems: list[Problem]):
+        from radrl.recipe.rl_fields import radrl_option_names, rl_specs
+
+        before = len(problems)
+        values = check_keys(data, rl_specs(), path, problems, what="rl setting (RadRLConfig field)")
+        if "reward_schedules" in values:
+            problems.append(Problem(path + ("reward_schedules",), "reward schedules belong to each reward "
+                                    "(rewards[i].schedule), not to rl:", key_itself=True))
+        if len(problems) > before:
+            return None
+        for key, (low, inclusive) in RL_RANGES.items():
+            value = values.get(key)
+            if isinstance(value, (int, float)) and (value < low or (value == low and not inclusive)):
+                problems.append(Problem(path + (key,), f"must be {'>=' if inclusive else '>'} {low}, got {value}"))
+        if len(problems) > before:
+            return None
+        options = {k: v for k, v in values.items() if k in radrl_option_names()}
+        try:
+            RadRLOptions(**options)  # radrl's range checks now; TRL's own when the config is built
+        except FieldError as err:
+            problems.append(Problem(path + (err.field,), str(err)))
+            return None
+        return cls(values)
+
+    def to_yaml_value(self) -> dict:
+        return dict(self.settings)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        options = {f: getattr(RadRLOptions(), f) for f in ("token_weighting", "capo", "orapo")}
+        return self.settings.get(key, options.get(key, default))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.settings[key]
+
+
+@dataclass(kw_only=True)
+class RLRecipe:
+    """``radrl train --recipe NAME``: RL (GRPO / DiTPO / CAPO / OraPO) from a policy."""
+
+    stage: Literal["rl"] = "rl"
+    description: str = field(default="", metadata=_help("one line shown by `radrl recipes list`"))
+    model: ModelSection
+    data: DataSection
+    rewards: list[RewardEntry]
+    rl: RLSection = field(default_factory=RLSection)
+    select: SelectionSettings | None = field(default=None, metadata=_help(
+        "write data.subset first when it is missing"))
+    labeler: LabelerSection = field(default_factory=LabelerSection)
+    judge: JudgeConfig | None = None
+    critical: CriticalSection = field(default_factory=CriticalSection)
+    evaluate: EvaluateSection | None = None
+    instruction: str | None = field(default=None, metadata=_help("the prompt (default: radrl's)"))
+    resolved_from: dict | None = field(default=None, metadata=_help(
+        "where a resolved recipe came from (file, variant, overrides); informational"))
+
+    def __post_init__(self):
+        if not self.rewards:
+            raise FieldError("rewards", "a recipe needs at least one reward under rewards:")
+        names = [r.params.get("name") or r.type for r in self.rewards]
+        if len(set(names)) != len(names):
+            raise FieldError("rewards", f"reward names must be distinct (give one a name:), got {names}")
+        if self.rl.get("token_weighting") == "gradient" and self.labeler.name != "chexbert":
+            raise FieldError("labeler", "rl.token_weighting: gradient needs a CheXbert labeler "
+                             "(labeler: {name: chexbert, weights: ...}); tfidf needs none")
+        from radrl.rewards import REWARDS
+
+        for i, entry in enumerate(self.rewards):
+            for param, mode in REWARDS.get(entry.type).judge_modes.items():
+                if entry.params.get(param) == mode and self.judge is None:
+                    raise FieldError("rewards", f"rewards[{i}] ({entry.type}) {param}: {mode} asks the LLM judge; "
+                                     "add a judge: section (radrl.judges.JudgeConfig) or use the offline mode")
+        if self.critical.judge and self.judge is None:
+            raise FieldError("critical", "critical.judge: true needs the recipe's judge: section")
+        if self.select is not None and not self.data.subset:
+            raise FieldError("select", "select: writes the file named by data.subset; set data.subset")
+
+    def to_dict(self) -> dict:
+        return to_plain(self)
+
+
+@dataclass
+class DemoRLStage:
+    """The demo's RL: an RL recipe's tiny variant, with ``overrides`` merged over it."""
+
+    recipe: str = field(default="deer", metadata=_help("RL recipe name"))
+    overrides: dict = field(default_factory=dict, metadata=_help("merged over its tiny variant"))
+
+    @classmethod
+    def from_yaml_mapping(cls, data: dict, path, problems: list[Problem]):
+        from radrl.recipe.fields import field_specs
+        from radrl.recipe.loading import overlay_problems
+
+        before = len(problems)
+        values = check_keys(data, field_specs(cls), path, problems)
+        if len(problems) > before:
+            return None
+        stage = cls(**values)
+        problems.extend(overlay_problems(stage.recipe, stage.overrides, path))
+        return stage if len(problems) == before else None
+
+
+@dataclass
+class DemoLabelerStage:
+    """The demo's labeler stage: a tiny CheXbert-architecture labeler and DEER's masking table."""
+
+    train: LabelerTrainSettings = field(default_factory=LabelerTrainSettings)
+    masking_prompts: int = field(default=64, metadata=_help("test images for the masking table (0: skip)"))
+
+
+@dataclass(kw_only=True)
+class PipelineRecipe:
+    """``radrl pipeline``: synthetic benchmark -> tiny VLM -> SFT -> generation -> evaluation."""
+
+    stage: Literal["sft_pipeline"] = "sft_pipeline"
+    description: str = ""
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    tiny_model: TinyVLMConfig = field(default_factory=TinyVLMConfig)
+    sft: SFTSettings = field(default_factory=SFTSettings)
+    evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+    resolved_from: dict | None = None
+
+    def to_dict(self) -> dict:
+        return to_plain(self)
+
+
+@dataclass(kw_only=True)
+class DemoRecipe(PipelineRecipe):
+    """``radrl demo``: the pipeline, then RL from the committed checkpoint and the labeler stage."""
+
+    stage: Literal["demo"] = "demo"
+    rl: DemoRLStage | None = None
+    labeler: DemoLabelerStage | None = None
+
+    def pipeline(self) -> PipelineRecipe:
+        return PipelineRecipe(description=self.description, synthetic=self.synthetic, tiny_model=self.tiny_model,
+                              sft=self.sft, evaluate=self.evaluate)
+
+
+STAGES: dict[str, type] = {"rl": RLRecipe, "sft_pipeline": PipelineRecipe, "demo": DemoRecipe}
+Recipe = RLRecipe | PipelineRecipe | DemoRecipe

@@ -1,0 +1,417 @@
+"""Every recipe section as a dataclass: the one place each setting and its default is written.
+
+Recipes (``radrl/recipes/*.yaml``), the command line (options generated from these fields,
+``radrl.cli_options``) and the Python API all read these classes. This module imports nothing
+heavy (no torch, no transformers), so a recipe is checked in well under a second.
+
+=====================  ==========================================================================
+section                class
+=====================  ==========================================================================
+``model``              :class:`ModelSection` (``lora``: :class:`LoraSettings`)
+``data``               :class:`DataSection` (``synthetic``: ``SyntheticConfig``)
+``rewards``            a list of :class:`RewardEntry` (params checked against the reward class)
+``rl``                 ``RadRLConfig`` keys: :class:`RadRLOptions` + TRL's ``GRPOConfig``
+``select``             :class:`SelectionSettings`
+``labeler``            :class:`LabelerSection` (``train``: :class:`LabelerTrainSettings`)
+``judge``              ``radrl.judges.JudgeConfig``
+``critical``           :class:`CriticalSection`
+``evaluate``           :class:`EvaluateSection` (``generation``: :class:`GenerationSettings`)
+``sft``                :class:`SFTSettings`
+``tiny_model``         :class:`TinyVLMConfig`
+=====================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from radrl.data.synthetic.build import SyntheticConfig  # beside its generator (it needs the prevalence table)
+from radrl.io import FieldError
+from radrl.models.prompts import DEFAULT_INSTRUCTION
+
+
+def _help(text: str, **more) -> dict:
+    return {"help": text, **more}
+
+
+# ------------------------------------------------------------------------------ model
+@dataclass
+class LoraSettings:
+    """peft LoRA on the language model's linear layers (MRG-R1 uses LoRA)."""
+
+    r: int = field(default=16, metadata=_help("LoRA rank"))
+    alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)"))
+    dropout: float = field(default=0.05, metadata=_help("LoRA dropout"))
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                                "gate_proj", "up_proj", "down_proj"],
+                                      metadata=_help("language-model linear layers that get adapters"))
+
+    def __post_init__(self):
+        if self.r < 1:
+            raise FieldError("r", "LoRA rank r must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise FieldError("dropout", "LoRA dropout must lie in [0, 1)")
+
+
+Freeze = Literal["none", "lm", "vision", "all"]
+
+
+@dataclass(kw_only=True)
+class ModelSection:
+    """The policy: a hub id, a local folder, or ``tiny-sft`` (the committed tiny SFT checkpoint)."""
+
+    path: str = field(metadata=_help("hub id, model folder, or tiny-sft"))
+    freeze: Freeze = field(default="none", metadata=_help(
+        "none: train everything; lm: vision + projector only (DEER's SFT); vision: freeze the vision "
+        "encoder; all: only LoRA adapters train"))
+    lora: LoraSettings | None = field(default=None, metadata=_help("peft LoRA settings; null: full fine-tuning"))
+    trust_remote_code: bool = field(default=False, metadata=_help("run the checkpoint's own code (off by default)"))
+
+
+# ------------------------------------------------------------------------------ data
+@dataclass(kw_only=True)
+class DataSection:
+    """Where the samples come from. ``options`` go to the loader of ``kind`` (``views``,
+    ``target``, ``image_root``, ``strict``, ``check_images``) and are checked against it."""
+
+    kind: str = field(metadata=_help("dataset kind (radrl.data.DATASETS): synthetic, r2gen, chexpert_plus, ..."))
+    path: str = field(metadata=_help("file or folder of the dataset"))
+    split: str = field(default="train", metadata=_help("split to train on"))
+    limit: int | None = field(default=None, metadata=_help("use the first N samples only"))
+    subset: str | None = field(default=None, metadata=_help("subset file from `radrl select`"))
+    synthetic: SyntheticConfig | None = field(default=None, metadata=_help(
+        "build (or reuse) the synthetic benchmark at path with these settings"))
+    options: dict = field(default_factory=dict, metadata=_help("loader options"))
+
+    def __post_init__(self):
+        from radrl.data.registry import DATASETS, loader_options
+        from radrl.registry import did_you_mean
+
+        DATASETS.get(self.kind, field="kind")  # an unknown kind: the valid ones and the closest name
+        allowed = loader_options(self.kind)
+        for key in self.options:
+            if key not in allowed:
+                raise FieldError("options", f"the {self.kind} loader has no option {key!r}"
+                                 f"{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}")
+        if self.limit is not None and self.limit < 1:
+            raise FieldError("limit", "limit must be >= 1 (or null for all samples)")
+        if self.synthetic is not None and self.kind != "synthetic":
+            raise FieldError("synthetic", f"a synthetic: block needs kind: synthetic, not {self.kind}")
+
+
+# ------------------------------------------------------------------------------ rewards
+@dataclass(kw_only=True)
+class RewardEntry:
+    """One reward of ``rewards:``: ``{type, weight, schedule, name, <the reward's own params>}``."""
+
+    type: str
+    weight: float = 1.0
+    schedule: list[list[float]] | None = None   # [[from_step, weight], ...] (DEER's two phases)
+    params: dict = field(default_factory=dict)  # the reward class's constructor arguments
+
+    @classmethod
+    def from_yaml_mapping(cls, data: dict, path, problems):
+        from radrl.recipe.fields import Problem, check, check_keys, signature_specs
+        from radrl.rewards import REWARDS
+
+        before = len(problems)
+        kind = data.get("type")
+        if kind is None:
+            problems.append(Problem(path + ("type",), f"is required; one of {', '.join(REWARDS.names())}"))
+            return None
+        try:
+            reward_cls = REWARDS.get(kind)
+        except ValueError as err:
+            problems.append(Problem(path + ("type",), str(err)))
+            return None
+        weight = check(data.get("weight", 1.0), {"type": "float"}, path + ("weight",), problems)
+        schedule = data.get("schedule")
+        if schedule is not None:
+            schedule = check(schedule, {"type": "list", "item": {"type": "list", "item": {"type": "float"}}},
+                             path + ("schedule",), problems)
+            if len(problems) == before and any(len(p) != 2 or p[0] < 0 for p in schedule):
+                problems.append(Problem(path + ("schedule",), "must be a list of [from_step, weight] pairs"))
+        params = {k: v for k, v in data.items() if k not in ("type", "weight", "schedule")}
+        specs = signature_specs(reward_cls.__init__, skip=("self", "labeler", "judge"))
+        params = check_keys(params, specs, path, problems, what=f"parameter of the {kind} reward")
+        if len(problems) > before:
+            return None
+        if not any(params.get(p) == mode for p, mode in reward_cls.judge_modes.items()):
+            try:  # the reward's own range checks (a margin outside (-1, 1), ...), with the offline labeler
+                reward_cls(**params)
+            except (ValueError, TypeError) as err:
+                field_name = getattr(err, "field", None)
+                problems.append(Problem(path + ((field_name,) if field_name else ()), f"{kind} reward: {err}"))
+                return None
+        return cls(type=kind, weight=weight, schedule=schedule, params=params)
+
+    def to_yaml_value(self) -> dict:
+        out = {"type": self.type, "weight": self.weight}
+        if self.schedule is not None:
+            out["schedule"] = self.schedule
+        return {**out, **self.params}
+
+
+# ------------------------------------------------------------------------------ rl (radrl's part)
+TokenWeighting = Literal["none", "tfidf", "gradient"]
+
+
+@dataclass
+class RadRLOptions:
+    """The switches of the four papers that ``RadRLConfig`` adds to TRL's ``GRPOConfig`` (all off
+    by default: with them off, a step equals stock GRPO)."""
+
+    token_weighting: TokenWeighting = field(default="none", metadata=_help(
+        "DiTPO token weights: 'none', 'tfidf' (w = 1 + alpha * TF-IDF over the group) or 'gradient' "
+        "(labeler saliency; needs a CheXbert labeler)."))
+    saliency_beta: float = field(default=1.0, metadata=_help("beta of the gradient weights w = 1 + beta * saliency (DEER: 1)."))
+    tfidf_alpha: float = field(default=4.0, metadata=_help("alpha of the TF-IDF weights (DEER: 4)."))
+    tfidf_tf: Literal["relative", "raw"] = field(default="relative", metadata=_help(
+        "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count)."))
+    capo: bool = field(default=False, metadata=_help(
+        "RadFlow CAPO: clip range epsilon * capo_critical_factor for samples whose `critical` column is true."))
+    capo_critical_factor: float = field(default=0.25, metadata=_help("eps_critical / eps (RadFlow: 1/4)."))
+    orapo: bool = field(default=False, metadata=_help(
+        "OraPO: mix GRPO with LN-DPO on (ground truth, rollout) pairs, weighted per prompt by lambda."))
+    orapo_momentum: float = field(default=0.9, metadata=_help("EMA momentum mu of the zero-reward rate."))
+    orapo_lambda_min: float = field(default=0.05, metadata=_help("lambda at ZRR 0."))
+    orapo_lambda_max: float = field(default=0.5, metadata=_help("lambda at ZRR 1."))
+    orapo_kappa: float = field(default=2.0, metadata=_help("sharpening exponent of ZRR -> lambda."))
+    orapo_dpo_beta: float = field(default=0.1, metadata=_help("beta of the LN-DPO term."))
+    orapo_zero_atol: float = field(default=1e-6, metadata=_help("a reward with |r| <= this counts as zero."))
+    reward_schedules: list | None = field(default=None, metadata=_help(
+        "per reward function, None or [[from_step, weight], ...] (set from rewards[i].schedule)."))
+    skip_failed_rewards: bool = field(default=True, metadata=_help(
+        "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics."))
+
+    def __post_init__(self):
+        self.check_options()
+
+    def check_options(self) -> None:
+        if self.token_weighting not in ("none", "tfidf", "gradient"):
+            raise FieldError("token_weighting", f"token_weighting must be none, tfidf or gradient, "
+                             f"got {self.token_weighting!r}")
+        if not 0.0 <= self.orapo_momentum < 1.0:
+            raise FieldError("orapo_momentum", "orapo_momentum must lie in [0, 1)")
+        if not 0.0 <= self.orapo_lambda_min <= self.orapo_lambda_max <= 1.0:
+            raise FieldError("orapo_lambda_max", "need 0 <= orapo_lambda_min <= orapo_lambda_max <= 1")
+        if not 0.0 < self.capo_critical_factor <= 1.0:
+            raise FieldError("capo_critical_factor", "capo_critical_factor must lie in (0, 1]")
+        if self.saliency_beta < 0 or self.tfidf_alpha < 0:
+            raise FieldError("tfidf_alpha" if self.tfidf_alpha < 0 else "saliency_beta",
+                             "token-weight scales must be >= 0")
+
+
+# ------------------------------------------------------------------------------ generation, evaluation
+@dataclass
+class GenerationSettings:
+    """How reports are generated (evaluation, selection, ``radrl generate``)."""
+
+    mode: Literal["greedy", "sample", "beam"] = field(default="greedy", metadata=_help("decoding"))
+    max_new_tokens: int = field(default=160, metadata=_help("report length limit in tokens"))
+    batch_size: int = field(default=16, metadata=_help("prompts per forward pass"))
+    temperature: float = field(default=1.0, metadata=_help("sampling temperature (mode sample)"))
+    top_p: float = field(default=0.9, metadata=_help("nucleus (mode sample)"))
+    num_beams: int = field(default=3, metadata=_help("beams (mode beam)"))
+    num_return_sequences: int = field(default=1, metadata=_help("reports per prompt"))
+    instruction: str = field(default=DEFAULT_INSTRUCTION, metadata=_help("the user instruction of the prompt"))
+    seed: int = field(default=0, metadata=_help("random seed"))
+
+    def __post_init__(self):
+        for name in ("max_new_tokens", "batch_size", "num_beams", "num_return_sequences"):
+            if getattr(self, name) < 1:
+                raise FieldError(name, f"{name} must be >= 1")
+        if self.temperature <= 0:
+            raise FieldError("temperature", "temperature must be > 0")
+        if not 0.0 < self.top_p <= 1.0:
+            raise FieldError("top_p", "top_p must lie in (0, 1]")
+
+    def generate_kwargs(self) -> dict:
+        """``model.generate`` keyword arguments for this mode."""
+        kw: dict = {"max_new_tokens": self.max_new_tokens, "num_return_sequences": self.num_return_sequences}
+        if self.mode == "greedy":
+            kw.update(do_sample=False, num_beams=1)
+            if self.num_return_sequences != 1:
+                raise FieldError("num_return_sequences",
+                                 "greedy decoding returns one sequence per prompt; use mode=sample or beam")
+        elif self.mode == "sample":
+            kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p, num_beams=1)
+        elif self.mode == "beam":
+            if self.num_return_sequences > self.num_beams:
+                raise FieldError("num_return_sequences", "num_return_sequences cannot exceed num_beams")
+            kw.update(do_sample=False, num_beams=self.num_beams)
+        else:
+            raise FieldError("mode", f"mode must be one of greedy, sample, beam; got {self.mode!r}")
+        return kw
+
+
+@dataclass
+class EvaluateSection:
+    """Evaluation after training: generate for ``split`` and score (clinical + NLG)."""
+
+    split: str = field(default="test", metadata=_help("split to evaluate on"))
+    limit: int | None = field(default=None, metadata=_help("first N samples only"))
+    meteor: bool = field(default=True, metadata=_help("compute METEOR (needs Java)"))
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def __post_init__(self):
+        self.generation.generate_kwargs()  # mode and counts agree
+
+
+# ------------------------------------------------------------------------------ selection
+@dataclass
+class SelectionSettings:
+    """``radrl select`` / a recipe's ``select:``: which training samples RL uses. Give
+    ``fraction`` or ``size``."""
+
+    method: str = field(default="ddsampling", metadata=_help(
+        "ddsampling (DEER), target_exploration (RadFlow), balanced (OraPO) or random"))
+    fraction: float | None = field(default=None, metadata=_help("subset size as a share (DEER 0.2, RadFlow 0.1)"))
+    size: int | None = field(default=None, metadata=_help("subset size as a count (OraPO: 1000)"))
+    model: str | None = field(default=None, metadata=_help(
+        "SFT model that samples reports (ddsampling, target_exploration); in a recipe: model.path"))
+    k: int = field(default=10, metadata=_help("DDSampling: reports sampled per image"))
+    temperature: float = field(default=1.0, metadata=_help("sampling temperature"))
+    top_p: float = field(default=0.9, metadata=_help("DDSampling nucleus"))
+    max_new_tokens: int = field(default=160, metadata=_help("length of the sampled reports"))
+    batch_size: int = field(default=16, metadata=_help("prompts per forward pass"))
+    weights: dict | None = field(default=None, metadata=_help(
+        "Target Exploration: metric -> weight of the composite score (default: equal)"))
+    draw: Literal["log_rank", "top"] = field(default="log_rank", metadata=_help(
+        "DDSampling: the paper's log-rank draw, or the most diverse images (ablation)"))
+    seed: int = field(default=0, metadata=_help("random seed"))
+
+    def __post_init__(self):
+        from radrl.selection.methods import SELECTION_METHODS
+
+        SELECTION_METHODS.get(self.method, field="method")
+        if self.fraction is not None and not 0.0 < self.fraction <= 1.0:
+            raise FieldError("fraction", "fraction must lie in (0, 1]")
+        if self.size is not None and self.size < 1:
+            raise FieldError("size", "size must be >= 1")
+        if self.fraction is not None and self.size is not None:
+            raise FieldError("size", "give fraction or size, not both")
+        if self.k < 1:
+            raise FieldError("k", "k must be >= 1")
+
+
+# ------------------------------------------------------------------------------ labeler
+@dataclass
+class LabelerTrainSettings:
+    """``radrl labeler train``: a CheXbert-architecture labeler on silver labels. The defaults
+    suit ``tiny`` (macro F1 0.933 against the rule labeler on the synthetic benchmark); base or
+    ``init`` want ~5e-5 and a few epochs."""
+
+    size: Literal["tiny", "small", "base"] = field(default="tiny", metadata=_help(
+        "tiny | small | base (bert-base); ignored with --init"))
+    epochs: float = field(default=30.0, metadata=_help("training epochs"))
+    learning_rate: float = field(default=3e-3, metadata=_help("peak learning rate (~5e-5 for base / --init)"))
+    batch_size: int = field(default=32, metadata=_help("reports per step"))
+    max_length: int = field(default=512, metadata=_help("token cut while training (CheXbert: 512)"))
+    val_fraction: float = field(default=0.1, metadata=_help("held-out share of distinct reports"))
+    vocab_size: int = field(default=4000, metadata=_help("WordPiece vocabulary trained on the corpus"))
+    vocab: str | None = field(default=None, metadata=_help("use this vocab.txt instead of training one"))
+    init: str | None = field(default=None, metadata=_help("start from a local BERT folder (config, weights, vocab)"))
+    seed: int = field(default=0, metadata=_help("random seed"))
+
+    def __post_init__(self):
+        if not 0.0 < self.val_fraction < 1.0:
+            raise FieldError("val_fraction", "val_fraction must lie strictly between 0 and 1")
+        if self.epochs <= 0 or self.learning_rate <= 0:
+            raise FieldError("epochs" if self.epochs <= 0 else "learning_rate", "must be > 0")
+
+
+@dataclass
+class LabelerSection:
+    """The run's labeler (rewards, selection, evaluation share it): ``labeler: rule`` or
+    ``{name: chexbert, weights: PATH, vocab: PATH, train: {...}}``. With ``train`` a chexbert
+    labeler missing at ``weights`` is first trained there on the training reports."""
+
+    name: str = field(default="rule", metadata=_help("rule (offline default) or chexbert"))
+    weights: str | None = field(default=None, metadata=_help("chexbert.pth or a `radrl labeler train` folder"))
+    vocab: str | None = field(default=None, metadata=_help("vocab.txt for chexbert.pth"))
+    train: LabelerTrainSettings | None = field(default=None, metadata=_help("train a missing labeler first"))
+    batch_size: int | None = field(default=None, metadata=_help("chexbert batch size"))
+
+    def __post_init__(self):
+        from radrl.labelers import LABELERS
+
+        LABELERS.get(self.name, field="name")
+        if self.name == "rule" and (self.weights or self.train):
+            raise FieldError("weights", "the rule labeler takes no weights or train settings")
+        if self.train is not None and not self.weights:
+            raise FieldError("train", "labeler.train needs labeler.weights: the folder to train into")
+
+    @staticmethod
+    def from_yaml_value(value):
+        return {"name": value} if isinstance(value, str) else value
+
+    def options(self) -> dict:
+        """Keyword arguments for ``get_labeler`` besides name and weights."""
+        return {k: v for k, v in (("vocab", self.vocab), ("batch_size", self.batch_size)) if v is not None}
+
+
+@dataclass
+class CriticalSection:
+    """RadFlow's CAPO: which training references are critical (annotated once before training)."""
+
+    judge: bool = field(default=False, metadata=_help("ask the recipe's judge (else the label rule)"))
+    count_uncertain: bool = field(default=True, metadata=_help("an uncertain finding is critical too"))
+
+
+# ------------------------------------------------------------------------------ SFT and the tiny model
+@dataclass
+class SFTSettings:
+    """SFT hyper-parameters. The defaults suit the tiny demo model on CPU."""
+
+    epochs: float = field(default=2.0, metadata=_help("training epochs"))
+    max_steps: int = field(default=-1, metadata=_help("stop after N steps (-1: epochs decide)"))
+    batch_size: int = field(default=16, metadata=_help("samples per step"))
+    grad_accum: int = field(default=1, metadata=_help("gradient accumulation steps"))
+    learning_rate: float = field(default=2e-3, metadata=_help("peak learning rate"))
+    warmup_steps: int = field(default=10, metadata=_help("linear warm-up steps"))
+    scheduler: str = field(default="cosine", metadata=_help("learning-rate schedule (transformers' names)"))
+    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
+    max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping"))
+    freeze: Freeze = field(default="none", metadata=_help("none / lm (DEER: vision + projector) / vision / all"))
+    lora: LoraSettings | None = field(default=None, metadata=_help("peft LoRA settings"))
+    save_steps: int = field(default=100, metadata=_help("checkpoint every N steps"))
+    save_total_limit: int = field(default=2, metadata=_help("checkpoints kept"))
+    logging_steps: int = field(default=10, metadata=_help("log every N steps"))
+    seed: int = field(default=0, metadata=_help("random seed"))
+    instruction: str = field(default=DEFAULT_INSTRUCTION, metadata=_help("the user instruction of the prompt"))
+    gradient_checkpointing: bool = field(default=False, metadata=_help("activation checkpointing"))
+    extra: dict = field(default_factory=dict, metadata=_help("any other SFTConfig / TrainingArguments field"))
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise FieldError("batch_size" if self.batch_size < 1 else "grad_accum", "must be >= 1")
+        if self.learning_rate <= 0:
+            raise FieldError("learning_rate", "learning_rate must be > 0")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SFTSettings:
+        """Checked settings from a mapping (a recipe's ``sft:``)."""
+        from radrl.recipe.fields import build_checked
+
+        return build_checked(cls, d, ("sft",))
+
+
+@dataclass
+class TinyVLMConfig:
+    """Sizes of the tiny model. Defaults: about 1.5 M parameters, 64 image tokens per 224 px film."""
+
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    vision_hidden_size: int = 96
+    vision_depth: int = 3
+    vision_heads: int = 4
+    vision_intermediate_size: int = 256
+    image_size: int = 224
+    max_position_embeddings: int = 2048
+    seed: int = 0
