@@ -30,9 +30,10 @@ from pathlib import Path
 
 from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
 from radrl.io import atomic_write_json
+from radrl.recipe import SelectionSettings, load_recipe, with_overrides
 from radrl.rewards import ExampleF1Reward
 from radrl.selection import read_subset, select_subset
-from radrl.training.rl import load_recipe, load_split, run_rl
+from radrl.training.rl import load_split, run_rl
 
 
 def main() -> None:
@@ -51,14 +52,13 @@ def main() -> None:
     base = load_recipe("deer", tiny=True, overrides=[
         f"rl.max_steps={a.steps}", "rl.learning_rate=1e-4", "rl.save_steps=50", "rl.beta=0.04",
         "rl.mask_truncated_completions=true", "rewards=[{type: example_f1}]", "evaluate.meteor=false",
-        f"model.path={a.model}", "data.subset=null"])
-    train = load_split(base["data"], "train")
+        f"model.path={a.model}", "data.subset=null", "select=null"])
+    train = load_split(base.data, "train")
 
     subsets = {"ddsampling": out / "subset-ddsampling.json", "random": out / "subset-random.json"}
     for method, path in subsets.items():
         if not path.is_file():
-            select_subset(method, train, path, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9,
-                          max_new_tokens=160, batch_size=32, seed=0)
+            select_subset(_settings(method, a), train, path)
     previous = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}
     summary: dict = {**previous, "model": a.model, "fraction": a.fraction, "k": a.k,
                      "ddsampling_scores": json.loads(subsets["ddsampling"].read_text())["summary"]["scores"]}
@@ -91,9 +91,7 @@ def main() -> None:
         for name, subset in arms.items():
             for seed in a.seeds:
                 run = out / f"{name.replace(' ', '-')}-seed{seed}"
-                recipe = json.loads(json.dumps(base))
-                recipe["data"]["subset"] = subset
-                recipe["rl"]["seed"] = seed
+                recipe = with_overrides(base, f"data.subset={subset or 'null'}", f"rl.seed={seed}")
                 res = run_rl(recipe, run, resume=(run / "checkpoints").is_dir())
                 results[name][seed] = res["metrics"]["clinical"]["example"]["f1"]
         means = {name: statistics.mean(r.values()) for name, r in results.items()}
@@ -103,19 +101,24 @@ def main() -> None:
         print(f"\nRL, {a.steps} steps from {a.model}, greedy example F1 on the test split")
         for name, r in results.items():
             spread = statistics.stdev(r.values()) if len(r) > 1 else 0.0
-            print(f"{name:12s} " + " ".join(f"{v:.3f}" for v in r.values()) + f"   mean {means[name]:.3f} +- {spread:.3f}")
+            runs = " ".join(f"{v:.3f}" for v in r.values())
+            print(f"{name:12s} {runs}   mean {means[name]:.3f} +- {spread:.3f}")
         print(f"DDSampling {a.fraction:.0%} / all data: {summary['ratio']:.3f} (target >= 0.95)")
         if "ratio_random" in summary:
             print(f"random {a.fraction:.0%} / all data: {summary['ratio_random']:.3f}")
     atomic_write_json(out / "summary.json", summary)
 
 
+def _settings(method: str, a) -> SelectionSettings:
+    return SelectionSettings(method=method, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9, max_new_tokens=160,
+                             batch_size=32, seed=0)
+
+
 def draw_ablation(pool, a, out: Path) -> dict:
     """Reward diversity of log-rank, top and random 20 % of one pool (one round of sampling)."""
     first = out / "subset-log_rank.json"
     if not first.is_file():
-        select_subset("ddsampling", pool, first, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9,
-                      max_new_tokens=160, batch_size=32, seed=0)
+        select_subset(_settings("ddsampling", a), pool, first)
     scores = json.loads(first.read_text())["per_sample_scores"]
     n = len(json.loads(first.read_text())["ids"])
     ranked = sorted(scores, key=lambda i: -scores[i])

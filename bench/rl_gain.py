@@ -4,7 +4,7 @@ several seeds, greedy evaluation on the synthetic test split (200 studies) again
     python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl] [--model SFT_DIR]
 
 ``--model`` starts RL from another SFT model (default: the committed checkpoint, ``tiny-sft``);
-``--sft-steps N`` first trains one with ``recipes/tiny_sft.yaml`` cut to N steps (OUT/sftN).
+``--sft-steps N`` first trains one with the ``tiny_sft`` recipe cut to N steps (OUT/sftN).
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
 gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 
 from radrl.assets import tiny_sft_checkpoint
+from radrl.evaluation import evaluate_model
 from radrl.io import atomic_write_json
-from radrl.pipeline import evaluate_model
-from radrl.training.rl import load_recipe, load_split, run_rl
+from radrl.recipe import load_recipe, with_overrides
+from radrl.training.rl import load_split, run_rl
 
 
 def row(m: dict) -> dict:
@@ -39,33 +40,31 @@ def main() -> None:
     p.add_argument("--recipe", default="deer")
     p.add_argument("--out", default="runs/bench-rl")
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
-    p.add_argument("--sft-steps", type=int, help="train the SFT model first: recipes/tiny_sft.yaml, N steps")
+    p.add_argument("--sft-steps", type=int, help="train the SFT model first: the tiny_sft recipe, N steps")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more recipe overrides (rl.beta=0.04)")
     a = p.parse_args()
     if a.sft_steps:
-        from radrl.assets import REPO_ROOT
-        from radrl.io import read_yaml
         from radrl.pipeline import run_pipeline
 
-        sft_recipe = read_yaml(REPO_ROOT / "recipes" / "tiny_sft.yaml")
-        sft_recipe["sft"]["max_steps"] = a.sft_steps
+        sft_recipe = load_recipe("tiny_sft", overrides=[f"sft.max_steps={a.sft_steps}"])
         a.model = str(run_pipeline(sft_recipe, Path(a.out) / f"sft{a.sft_steps}", meteor=False)["model"])
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
         "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null",
         *a.set])
-    test = load_split(base["data"], "test")
+    test = load_split(base.data, "test")
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
-    sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base["evaluate"]["generation"], meteor=False)
+    sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base.evaluate.generation, meteor=False)
     results = {"SFT": row(sft)}
     for seed in a.seeds:
         t0 = time.perf_counter()
-        recipe = dict(base, rl={**base["rl"], "seed": seed})
+        recipe = with_overrides(base, f"rl.seed={seed}")
         res = run_rl(recipe, out / f"seed{seed}", resume=(out / f"seed{seed}" / "checkpoints").is_dir())
         results[f"RL seed {seed}"] = {**row(res["metrics"]), "minutes": round((time.perf_counter() - t0) / 60, 1)}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
-    summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr, "n_test": len(test), "results": results,
+    summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr,
+               "n_test": len(test), "results": results,
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
     atomic_write_json(out / "summary.json", summary)

@@ -98,6 +98,7 @@ def main() -> None:
             if rep:  # the first repetition warms caches up
                 times[name].append(time.perf_counter() - t0)
     base = statistics.median(times["stock TRL GRPOTrainer"])
+    tfidf = statistics.median(times["radrl, DiTPO-TF-IDF + CAPO"])
     print(f"batch {len(batch)} completions ({a.prompts} prompts x {a.generations}), {a.reps} repetitions, "
           f"{torch.get_num_threads()} threads")
     print(f"{'trainer':40s} {'median s/step':>14s} {'vs stock':>9s} {'vs TF-IDF':>10s}")
@@ -109,9 +110,10 @@ def main() -> None:
 def _labeler(size: str, bench):
     """A randomly initialised CheXbert-architecture labeler of ``size`` with a WordPiece vocabulary
     trained on the bench reports."""
+    from transformers import BertConfig
+
     from radrl.labelers.chexbert import SIZES, ChexbertLabeler, ChexbertModel, load_tokenizer
     from radrl.labelers.chexbert_training import train_wordpiece_vocab
-    from transformers import BertConfig
 
     reports = [s.report for s in load_synthetic(bench, "train")]
     vocab = train_wordpiece_vocab(reports, 2000, Path(tempfile.mkdtemp()))

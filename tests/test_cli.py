@@ -1,4 +1,4 @@
-"""`radrl label` / `radrl eval`: the file contracts of DESIGN.md, and bad input without tracebacks."""
+"""`radrl label` / `radrl eval`: the file contracts of docs/cli.md, and bad input without tracebacks."""
 
 import json
 import subprocess

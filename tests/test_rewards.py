@@ -123,7 +123,7 @@ def test_build_rewards_shares_one_labeler_and_checks_input():
                         {"type": "example_f1", "name": "f1"}], labeler)
     assert rs.names == ["mccs", "format", "f1"] and rs.weights == [0.75, 0.25, 1.0]
     assert rs.functions[0].labeler is labeler is rs.functions[2].labeler
-    with pytest.raises(ValueError, match="unknown type"):
+    with pytest.raises(ValueError, match="unknown reward type .nope."):
         build_rewards([{"type": "nope"}])
     with pytest.raises(ValueError, match=r"rewards\[0\]"):
         build_rewards([{"type": "format", "bogus": 1}])

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from radrl.training.rl import RECIPES_DIR, apply_override, load_recipe, rl_config
+from radrl.io import ConfigError
+from radrl.recipe import RECIPES_DIR, apply_override, load_recipe
+from radrl.training.rl import rl_config
 
 SCRIPT = Path(__file__).parent / "scripts" / "rl_run.py"
 RECIPES = ("grpo", "deer", "mrg_r1", "orapo", "radflow")
@@ -23,33 +25,34 @@ RECIPES = ("grpo", "deer", "mrg_r1", "orapo", "radflow")
 @pytest.mark.parametrize("tiny", [False, True])
 def test_every_recipe_loads_and_builds_its_config(name, tiny, tmp_path):
     recipe = load_recipe(name, tiny=tiny)
-    assert recipe["rewards"] and recipe["model"]["path"]
-    cfg = rl_config(recipe["rl"], tmp_path)
+    assert recipe.rewards and recipe.model.path
+    cfg = rl_config(recipe, tmp_path)
     assert cfg.num_generations >= 2
+    assert cfg.reward_weights == [r.weight for r in recipe.rewards]
     if tiny:
-        assert recipe["model"]["path"] == "tiny-sft" and recipe["data"]["kind"] == "synthetic"
+        assert recipe.model.path == "tiny-sft" and recipe.data.kind == "synthetic"
 
 
 def test_recipe_flags_match_their_papers():
-    assert load_recipe("deer")["rl"]["token_weighting"] == "tfidf"
-    assert load_recipe("deer")["rewards"][1]["schedule"]
+    assert load_recipe("deer").rl["token_weighting"] == "tfidf"
+    assert load_recipe("deer").rewards[1].schedule
     mrg = load_recipe("mrg_r1")
-    assert [r["weight"] for r in mrg["rewards"]] == [0.75, 0.25] and mrg["model"]["lora"]["r"] == 128
-    assert load_recipe("orapo")["rl"]["orapo"] and load_recipe("orapo")["rl"]["loss_type"] == "dr_grpo"
-    assert load_recipe("radflow")["rl"]["capo"]
+    assert [r.weight for r in mrg.rewards] == [0.75, 0.25] and mrg.model.lora.r == 128
+    assert load_recipe("orapo").rl["orapo"] and load_recipe("orapo").rl["loss_type"] == "dr_grpo"
+    assert load_recipe("radflow").rl["capo"]
 
 
 def test_overrides_and_errors(tmp_path):
     r = apply_override({"rl": {"learning_rate": 1.0}}, "rl.learning_rate=3e-4")
     assert r["rl"]["learning_rate"] == 3e-4
     assert apply_override({}, "data.limit=5")["data"]["limit"] == 5
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         apply_override({}, "no-equals-sign")
-    with pytest.raises(FileNotFoundError, match="known"):
+    with pytest.raises(ConfigError, match="known"):
         load_recipe("nonexistent")
     bad = tmp_path / "bad.yaml"
     bad.write_text("modle: {}\n")
-    with pytest.raises(ValueError, match="unknown sections"):
+    with pytest.raises(ConfigError, match="did you mean model"):
         load_recipe(str(bad))
     assert (RECIPES_DIR / "deer.yaml").is_file()
 

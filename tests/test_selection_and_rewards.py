@@ -92,15 +92,17 @@ def test_label_balanced_subset_takes_the_rare_labels_first():
 
 def test_subset_files_and_their_errors(tmp_path, tiny_bench):
     from radrl.data.synthetic import load_synthetic
+    from radrl.io import ConfigError, InputError
+    from radrl.recipe import SelectionSettings as S
     from radrl.selection import read_subset, select_subset
 
     train = load_synthetic(tiny_bench, "train")
-    result = select_subset("balanced", train, tmp_path / "b.json", size=10)
+    result = select_subset(S("balanced", size=10), train, tmp_path / "b.json")
     assert len(result["ids"]) == 10 and read_subset(tmp_path / "b.json") == set(result["ids"])
     assert set(result["summary"]["label_positives"]) == {"before", "after"}
-    rnd = select_subset("random", train, tmp_path / "r.json", fraction=0.25, seed=1)
+    rnd = select_subset(S("random", fraction=0.25, seed=1), train, tmp_path / "r.json")
     assert len(rnd["ids"]) == 10
-    with pytest.raises(FileNotFoundError, match="radrl select"):
+    with pytest.raises(InputError, match="radrl select"):
         read_subset(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{\n oops")
     with pytest.raises(ValueError, match="line 2"):
@@ -108,28 +110,30 @@ def test_subset_files_and_their_errors(tmp_path, tiny_bench):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="'ids'"):
         read_subset(tmp_path / "list.json")
-    with pytest.raises(ValueError, match="unknown selection method"):
-        select_subset("best", train, tmp_path / "x.json", size=2)
-    with pytest.raises(ValueError, match="--model"):
-        select_subset("ddsampling", train, tmp_path / "x.json", size=2)
+    with pytest.raises(ConfigError, match="unknown selection method 'best'"):
+        S("best", size=2)
+    with pytest.raises(ConfigError, match="--model"):
+        select_subset(S("ddsampling", size=2), train, tmp_path / "x.json")
 
 
 def test_ddsampling_and_target_exploration_with_a_model(tmp_path, tiny_bench, tiny_vlm):
     from radrl.data.synthetic import load_synthetic
+    from radrl.recipe import SelectionSettings as S
     from radrl.selection import select_subset
 
     train = load_synthetic(tiny_bench, "train")[:8]
-    dds = select_subset("ddsampling", train, tmp_path / "d.json", model=str(tiny_vlm), fraction=0.5, k=3,
-                        max_new_tokens=16, progress=False)
+    model = str(tiny_vlm)
+    dds = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, max_new_tokens=16), train,
+                        tmp_path / "d.json", progress=False)
     assert len(dds["ids"]) == 4 and dds["params"]["k"] == 3
     assert {"diversity_all", "diversity_subset"} <= set(dds["summary"]["scores"])
     assert len(dds["per_sample_scores"]) == 8
-    top = select_subset("ddsampling", train, tmp_path / "top.json", model=str(tiny_vlm), fraction=0.5, k=3,
-                        max_new_tokens=16, draw="top", progress=False)
+    top = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, max_new_tokens=16, draw="top"), train,
+                        tmp_path / "top.json", progress=False)
     d = top["per_sample_scores"]
     assert min(d[i] for i in top["ids"]) >= max(v for i, v in d.items() if i not in top["ids"])
-    te = select_subset("target_exploration", train, tmp_path / "t.json", model=str(tiny_vlm), fraction=0.25,
-                       max_new_tokens=16, progress=False)
+    te = select_subset(S("target_exploration", model=model, fraction=0.25, max_new_tokens=16), train,
+                       tmp_path / "t.json", progress=False)
     scores = te["summary"]["scores"]
     assert len(te["ids"]) == 2 and scores["composite_subset"]["max"] <= scores["composite_all"]["mean"] + 1e-9
 
@@ -276,18 +280,19 @@ def test_reward_diversity_by_hand():
 @pytest.mark.parametrize("name", ["radflow", "orapo", "deer"])
 def test_recipes_select_their_subset_then_train(name, tiny_vlm, tiny_bench, tmp_path):
     """Each paper's tiny recipe for 1 step: the subset is selected first (it is missing)."""
-    from radrl.training.rl import load_recipe, run_rl
+    from radrl.recipe import load_recipe, with_overrides
+    from radrl.training.rl import run_rl
 
     recipe = load_recipe(name, tiny=True, overrides=[
         f"model.path={tiny_vlm}", f"data.path={tiny_bench}", f"data.subset={tmp_path / 'subset.json'}",
-        "rl.per_device_train_batch_size=8", "rl.num_generations=4", "rl.max_completion_length=24",
-        "rl.max_steps=1", "rl.save_steps=1", "rl.report_to=[]", "rl.disable_tqdm=true",
-        "rl.dataloader_pin_memory=false", "select.max_new_tokens=16"])
-    recipe["data"].pop("synthetic")
-    if recipe["select"].get("size"):
-        recipe["select"]["size"] = 8
-    recipe["select"]["k"] = 2 if recipe["select"].get("method") == "ddsampling" else recipe["select"].get("k", 10)
+        "data.synthetic=null", "rl.per_device_train_batch_size=8", "rl.num_generations=4",
+        "rl.max_completion_length=24", "rl.max_steps=1", "rl.save_steps=1", "rl.report_to=[]",
+        "rl.disable_tqdm=true", "rl.dataloader_pin_memory=false", "select.max_new_tokens=16"])
+    if recipe.select.size:
+        recipe = with_overrides(recipe, "select.size=8")
+    if recipe.select.method == "ddsampling":
+        recipe = with_overrides(recipe, "select.k=2")
     result = run_rl(recipe, tmp_path / "run", evaluate=False)
     subset = json.loads((tmp_path / "subset.json").read_text())
-    assert subset["method"] == recipe["select"]["method"] and subset["ids"]
+    assert subset["method"] == recipe.select.method and subset["ids"]
     assert (result["model"] / "model.safetensors").is_file()

@@ -10,7 +10,9 @@ from radrl.cli import main
 from radrl.data.synthetic import load_synthetic
 from radrl.evaluation import most_frequent_report
 from radrl.io import read_records
-from radrl.training.sft import SFTSettings, latest_checkpoint, run_sft
+from radrl.recipe import SFTSettings
+from radrl.training.checkpoints import latest_checkpoint
+from radrl.training.sft import run_sft
 
 
 def test_sft_one_epoch_then_resume(tiny_vlm, tiny_bench, tmp_path):
@@ -41,7 +43,7 @@ def test_sft_freeze_lm_changes_only_vision(tiny_vlm, tiny_bench, tmp_path):
 
 
 def test_settings_reject_unknown_keys():
-    with pytest.raises(ValueError, match="unknown SFT settings"):
+    with pytest.raises(ValueError, match="sft.lr: unknown key"):
         SFTSettings.from_dict({"epochs": 1, "lr": 0.1})
 
 
@@ -85,20 +87,20 @@ def test_synth_cli(tmp_path):
 
 def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("synthetic: {n_train: 24, n_val: 2, n_test: 6}\n"
+    recipe.write_text("stage: demo\nsynthetic: {n_train: 24, n_val: 2, n_test: 6}\n"
                       "tiny_model: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,"
                       " vision_hidden_size: 32, vision_depth: 2, vision_heads: 2, image_size: 112, vocab_size: 400}\n"
                       "sft: {max_steps: 2, batch_size: 4, save_steps: 1, logging_steps: 1}\n"
                       "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n"
                       "rl: {recipe: deer, overrides: {rl: {max_steps: 2, per_device_train_batch_size: 8,"
-                      " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null},"
+                      " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null}, select: null,"
                       " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n"
                       "labeler: {train: {size: tiny, epochs: 2, vocab_size: 300}, masking_prompts: 2}\n")
     out = tmp_path / "run"
-    assert main(["demo", "--recipe", str(recipe), "--out", str(out), "--no-meteor"]) == 0
+    assert main(["demo", "--recipe", str(recipe), "-o", str(out), "--no-meteor"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] == 6 and "most frequent report" in metrics["systems"]
-    for name, m in metrics["systems"].items():
+    for m in metrics["systems"].values():
         assert 0.0 <= m["clinical"]["example"]["f1"] <= 1.0
         assert set(m["clinical"]["per_label"]) >= {"Cardiomegaly", "No Finding"}
     for f in ("per_label_f1.png", "sft_loss.png", "report.html", "eval/predictions.jsonl"):
@@ -121,9 +123,9 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
 
 def test_pipeline_rejects_unknown_recipe_sections(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("synthetic: {n_train: 2}\nrl: {}\n")
+    recipe.write_text("stage: sft_pipeline\nsynthetic: {n_train: 2}\nrl: {}\n")
     assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
-    assert "unknown recipe sections" in capsys.readouterr().err
+    assert "r.yaml, line 3: rl: unknown key" in capsys.readouterr().err
     recipe.write_text("synthetic: [1, 2\n")
     assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
     assert "invalid YAML" in capsys.readouterr().err
@@ -136,10 +138,3 @@ def test_sft_config_keeps_activation_checkpointing_off_unless_asked(tmp_path):
     assert sft_config(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing is True
     cfg = sft_config(SFTSettings(), tmp_path)
     assert cfg.completion_only_loss is True and cfg.max_length is None and cfg.remove_unused_columns is False
-
-
-def test_demo_fallback_recipe_matches_the_committed_one():
-    from radrl.demo import DEMO_RECIPE, FALLBACK_RECIPE
-    from radrl.io import read_yaml
-
-    assert read_yaml(DEMO_RECIPE) == FALLBACK_RECIPE

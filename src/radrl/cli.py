@@ -10,7 +10,14 @@ Commands and their file contracts (other tools rely on them; see docs/cli.md):
 * ``radrl analyze masking --labeler-weights PATH``: DEER's token-masking table
 * ``radrl select METHOD --data KIND:PATH -o SUBSET.json``: DDSampling, Target Exploration, balanced
 * ``radrl analyze rewards --data KIND:PATH --subset SUBSET.json``: DEER's reward-diversity table
-* ``radrl demo``
+* ``radrl train --recipe NAME [--tiny] [key=value ...]``, ``radrl pipeline RECIPE -o RUN``
+* ``radrl recipes list | show NAME [--tiny] [key=value ...] | new NAME --from deer``
+* ``radrl demo [-o RUN]``
+
+Settings options (``radrl generate --top-p``, ``radrl labeler train --epochs``, ...) are generated
+from the settings dataclasses of :mod:`radrl.recipe.sections` (:mod:`radrl.cli_options`), so
+each default is written once. Error policy: a user mistake (``InputError``, ``ConfigError``) is
+one clear message and exit 2; anything else is a bug and shows its traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from radrl import __version__
+from radrl.cli_options import add_dataclass_options, settings_from_args
 from radrl.data.sections import join_sections
-from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records, read_yaml
+from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records
+from radrl.recipe.fields import to_plain
+from radrl.reporting import format_metrics
 
 BATCH = 2048
 
@@ -104,35 +114,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_metrics(metrics: dict) -> str:
-    """A short human-readable table of an eval result."""
-    def f(v):
-        return "  n/a " if v is None else f"{v:6.4f}"
-
-    nlg, cl = metrics["nlg"], metrics["clinical"]
-    lines = [f"n = {metrics['n']}, labeler = {metrics['labeler']}",
-             "NLG       " + "  ".join(f"{k.upper().replace('_', '-')}={f(v)}" for k, v in nlg.items()),
-             f"{'clinical':10s}{'P':>8s}{'R':>8s}{'F1':>8s}"]
-    for block in ("example", "macro", "micro", "micro_5"):
-        b = cl[block]
-        lines.append(f"{block:10s}{b['precision']:8.4f}{b['recall']:8.4f}{b['f1']:8.4f}")
-    return "\n".join(lines)
-
-
 def _data_arg(spec: str) -> tuple[str, str]:
-    from radrl.data.registry import KINDS
+    from radrl.data.registry import DATASETS
 
     kind, sep, path = spec.partition(":")
-    if not sep or kind not in KINDS:
-        raise InputError(f"--data must be KIND:PATH with KIND one of {', '.join(KINDS)}; got {spec!r}")
+    if not sep or kind not in DATASETS.names():
+        raise InputError(f"--data must be KIND:PATH with KIND one of {', '.join(DATASETS.names())}; got {spec!r}")
     return kind, path
+
+
+def _load_split(args: argparse.Namespace, split_attr: str = "split"):
+    from radrl.data.registry import load_dataset
+
+    kind, path = _data_arg(args.data)
+    split = getattr(args, split_attr)
+    samples = load_dataset(kind, path, split=split, limit=getattr(args, "limit", None))
+    if not samples:
+        raise InputError(f"{path}: no samples in split {split!r}")
+    return samples
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from radrl.data.synthetic import SyntheticConfig, build_synthetic
 
-    cfg = SyntheticConfig(n_train=args.n_train, n_val=args.n_val, n_test=args.n_test, seed=args.seed,
-                          image_size=args.image_size, normal_fraction=args.normal_fraction)
+    cfg = settings_from_args(SyntheticConfig, args)
     root = build_synthetic(args.output, cfg)
     print(f"synthetic benchmark (seed {cfg.seed}: {cfg.n_train}/{cfg.n_val}/{cfg.n_test}) -> {root}")
     return 0
@@ -140,50 +145,50 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_tiny_model(args: argparse.Namespace) -> int:
     from radrl.data.registry import load_dataset
-    from radrl.models.tiny import TinyVLMConfig, build_tiny_vlm
+    from radrl.models.tiny import build_tiny_vlm
+    from radrl.recipe import TinyVLMConfig
 
+    cfg = settings_from_args(TinyVLMConfig, args)
     kind, path = _data_arg(args.corpus)
     texts = [s.report for s in load_dataset(kind, path, split="train")]
-    out = build_tiny_vlm(args.output, texts, TinyVLMConfig(seed=args.seed))
+    out = build_tiny_vlm(args.output, texts, cfg)
     print(f"tiny Qwen2.5-VL (tokenizer trained on {len(texts)} reports) -> {out}")
     return 0
 
 
 def cmd_sft(args: argparse.Namespace) -> int:
-    from radrl.data.registry import load_dataset
-    from radrl.training.sft import SFTSettings, run_sft
+    from radrl.recipe import SFTSettings, load_recipe
+    from radrl.training.sft import run_sft
 
-    settings = SFTSettings.from_dict((read_yaml(args.config) if args.config else {}).get("sft", {}))
-    for name in ("epochs", "max_steps", "batch_size", "learning_rate", "freeze", "seed"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(settings, name, value)
-    kind, path = _data_arg(args.data)
-    train = load_dataset(kind, path, split=args.split, limit=args.limit)
-    final = run_sft(args.model, train, args.output, settings, resume=not args.no_resume,
+    base = {}
+    if args.config:
+        recipe = load_recipe(args.config)
+        if not hasattr(recipe, "sft"):
+            raise InputError(f"{args.config}: a {recipe.stage} recipe has no sft: section")
+        base = to_plain(recipe.sft)
+    settings = settings_from_args(SFTSettings, args, base, section="sft")  # checked before loading data
+    train = _load_split(args)
+    final = run_sft(_model_path(args.model), train, args.output, settings, resume=not args.no_resume,
                     trust_remote_code=args.trust_remote_code)
     print(f"SFT model -> {final}")
     return 0
 
 
+def _model_path(name: str) -> str:
+    from radrl.assets import resolve_model_path
+
+    return resolve_model_path(name)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    import torch
+    from radrl.generation import generate_reports
+    from radrl.models.policy import load_policy_for_inference
+    from radrl.recipe import GenerationSettings
 
-    from radrl.data.registry import load_dataset
-    from radrl.generation import GenerationSettings, generate_reports
-    from radrl.models import load_policy
-
-    kind, path = _data_arg(args.data)
-    samples = load_dataset(kind, path, split=args.split, limit=args.limit)
-    if not samples:
-        raise InputError(f"{path}: no samples in split {args.split!r}")
-    settings = GenerationSettings(mode=args.mode, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                                  temperature=args.temperature, top_p=args.top_p, num_beams=args.num_beams,
-                                  num_return_sequences=args.num_return_sequences, seed=args.seed)
-    settings.generate_kwargs()  # validate before loading the model
-    model, processor = load_policy(args.model, trust_remote_code=args.trust_remote_code)
-    if torch.cuda.is_available():
-        model.to("cuda")
+    settings = settings_from_args(GenerationSettings, args, section="generation")
+    settings.generate_kwargs()  # mode and counts agree, before the model loads
+    samples = _load_split(args)
+    model, processor = load_policy_for_inference(_model_path(args.model), trust_remote_code=args.trust_remote_code)
     t0 = time.perf_counter()
     outputs = generate_reports(model, processor, samples, settings)
     seconds = time.perf_counter() - t0
@@ -201,22 +206,67 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from radrl.pipeline import run_pipeline
+    from radrl.recipe import PipelineRecipe, load_recipe
 
-    result = run_pipeline(read_yaml(args.recipe), args.output, meteor=not args.no_meteor)
+    recipe = load_recipe(args.recipe, overrides=args.overrides)
+    if not isinstance(recipe, PipelineRecipe):
+        raise InputError(f"{args.recipe}: `radrl pipeline` runs a stage: sft_pipeline recipe (e.g. tiny_sft), "
+                         f"not a stage: {recipe.stage} one")
+    if recipe.stage != "sft_pipeline":
+        recipe = recipe.pipeline()
+    result = run_pipeline(recipe, args.output, meteor=not args.no_meteor)
     print(format_metrics(result["metrics"]))
     print(f"model -> {result['model']}; metrics -> {Path(args.output) / 'eval' / 'metrics.json'}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from radrl.training.rl import load_recipe, run_rl
+    from radrl.recipe import RLRecipe, load_recipe
 
-    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)
-    out = args.output or f"runs/{Path(recipe['_source']).stem}{'-tiny' if args.tiny else ''}"
+    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)  # checked: nothing heavy yet
+    if not isinstance(recipe, RLRecipe):
+        raise InputError(f"{args.recipe}: `radrl train` runs an RL recipe; this one is stage: {recipe.stage} "
+                         f"(run it with `radrl {'demo --recipe' if recipe.stage == 'demo' else 'pipeline'}`)")
+    from radrl.training.rl import run_rl
+
+    out = args.output or f"runs/{Path(recipe.resolved_from['recipe']).stem}{'-tiny' if args.tiny else ''}"
     result = run_rl(recipe, out, resume=args.resume, evaluate=not args.no_eval)
     print(f"RL model -> {result['model']}")
     if result["metrics"]:
         print(format_metrics(result["metrics"]))
+    return 0
+
+
+def cmd_recipes_list(args: argparse.Namespace) -> int:
+    from radrl.recipe import recipe_summaries
+
+    rows = recipe_summaries()
+    width = max(len(name) for name, *_ in rows) + 2
+    for name, stage, description in rows:
+        print(f"{name:<{width}}{stage:<14}{description}")
+    return 0
+
+
+def cmd_recipes_show(args: argparse.Namespace) -> int:
+    from radrl.recipe import load_recipe, recipe_yaml
+
+    print(recipe_yaml(load_recipe(args.name, tiny=args.tiny, overrides=args.overrides)), end="")
+    return 0
+
+
+def cmd_recipes_new(args: argparse.Namespace) -> int:
+    from radrl.io import atomic_write_text
+    from radrl.recipe import find_recipe, load_recipe
+
+    source = find_recipe(args.source)
+    load_recipe(source)  # a broken source is refused before anything is written
+    out = Path(args.output or f"{args.name}.yaml")
+    if out.exists() and not args.force:
+        raise InputError(f"{out} exists; pass --force to overwrite it or choose another -o")
+    text = source.read_text(encoding="utf-8")
+    atomic_write_text(out, f"# {args.name}: copied from radrl recipe {source.stem} - edit freely, then\n"
+                           f"#   radrl recipes show {out}    and    radrl train --recipe {out}\n{text}")
+    print(f"{out} (from {source.name}); run it with: radrl train --recipe {out}")
     return 0
 
 
@@ -232,14 +282,13 @@ def _report_corpus(spec: str, split: str | None) -> list[str]:
 
 
 def cmd_labeler_train(args: argparse.Namespace) -> int:
-    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
     from radrl.metrics.agreement import format_agreement
+    from radrl.recipe import LabelerTrainSettings
+
+    settings = settings_from_args(LabelerTrainSettings, args)
+    from radrl.labelers.chexbert_training import train_labeler
 
     reports = _report_corpus(args.data, args.split or None)
-    settings = LabelerTrainSettings(size=args.size, epochs=args.epochs, learning_rate=args.learning_rate,
-                                    batch_size=args.batch_size, max_length=args.max_length,
-                                    val_fraction=args.val_fraction, vocab_size=args.vocab_size, vocab=args.vocab,
-                                    init=args.init, seed=args.seed)
     card = train_labeler(reports, args.output, settings, resume=args.resume)
     print(format_agreement(card["agreement"]))
     print(f"{card['parameters']:,} parameters, {card['n_train_reports']} training / {card['n_heldout_reports']} "
@@ -250,16 +299,13 @@ def cmd_labeler_train(args: argparse.Namespace) -> int:
 
 def cmd_analyze_masking(args: argparse.Namespace) -> int:
     from radrl.analysis.masking import format_masking_table, rollout_masking
-    from radrl.data.registry import load_dataset
     from radrl.labelers import get_labeler
-    from radrl.training.rl import resolve_model_path
 
-    kind, path = _data_arg(args.data)
-    samples = load_dataset(kind, path, split=args.split)
+    samples = _load_split(args)
     chexbert = get_labeler("chexbert", args.labeler_weights) if args.labeler_weights else None
     if chexbert is None:
         print("no --labeler-weights: the gradient row is left out", file=sys.stderr)
-    result = rollout_masking(resolve_model_path(args.model), samples, chexbert, n_prompts=args.n_prompts,
+    result = rollout_masking(_model_path(args.model), samples, chexbert, n_prompts=args.n_prompts,
                              group_size=args.group_size, fraction=args.fraction, temperature=args.temperature,
                              seed=args.seed)
     if args.output:
@@ -283,35 +329,26 @@ def _format_selection(result: dict) -> str:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from radrl.data.registry import load_dataset
+    from radrl.recipe import SelectionSettings
     from radrl.selection import select_subset
-    from radrl.training.rl import resolve_model_path
 
-    kind, path = _data_arg(args.data)
-    samples = load_dataset(kind, path, split=args.split, limit=args.limit)
-    if args.fraction is None and args.size is None:
+    settings = settings_from_args(SelectionSettings, args, {"method": args.method}, section="select")
+    if settings.fraction is None and settings.size is None:
         raise InputError("give --fraction F or --size N")
-    model = resolve_model_path(args.model) if args.model else None
-    result = select_subset(args.method, samples, args.output, model=model, fraction=args.fraction, size=args.size,
-                           k=args.k, temperature=args.temperature, top_p=args.top_p, draw=args.draw, seed=args.seed)
+    settings.model = _model_path(settings.model or "tiny-sft")
+    samples = _load_split(args)
+    result = select_subset(settings, samples, args.output)
     print(_format_selection(result))
     print(f"-> {args.output} (use it with data.subset={args.output})")
     return 0
 
 
 def cmd_analyze_rewards(args: argparse.Namespace) -> int:
-    from radrl.analysis.reward_diversity import (
-        format_diversity_table,
-        reward_diversity,
-        sample_groups,
-    )
-    from radrl.data.registry import load_dataset
+    from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
     from radrl.rewards import build_rewards
     from radrl.selection import read_subset
-    from radrl.training.rl import resolve_model_path
 
-    kind, path = _data_arg(args.data)
-    samples = load_dataset(kind, path, split=args.split)
+    samples = _load_split(args)
     subsets = {"all": None} if args.all or not args.subset else {}
     for spec in args.subset or []:
         subsets[Path(spec).stem] = read_subset(spec)
@@ -320,9 +357,8 @@ def cmd_analyze_rewards(args: argparse.Namespace) -> int:
     for name, ids in subsets.items():
         chosen = [s for s in samples if ids is None or str(s.id) in ids][: args.n_prompts]
         if not chosen:
-            raise InputError(f"subset {name}: none of its ids is in {path} ({args.split})")
-        groups = sample_groups(resolve_model_path(args.model), chosen, args.group_size, args.temperature,
-                               seed=args.seed)
+            raise InputError(f"subset {name}: none of its ids is in {args.data} ({args.split})")
+        groups = sample_groups(_model_path(args.model), chosen, args.group_size, args.temperature, seed=args.seed)
         rows[name] = reward_diversity(groups, [s.report for s in chosen], reward, [s.labels for s in chosen])
     if args.output:
         atomic_write_json(args.output, rows)
@@ -332,20 +368,46 @@ def cmd_analyze_rewards(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from radrl.recipe import DemoRecipe, load_recipe
+
+    recipe = load_recipe(args.recipe, overrides=args.overrides)
+    if not isinstance(recipe, DemoRecipe):
+        raise InputError(f"{args.recipe}: `radrl demo` runs a stage: demo recipe, not a stage: {recipe.stage} one")
     from radrl.demo import run_demo
 
-    return run_demo(args)
+    return run_demo(args.output, recipe, meteor=not args.no_meteor, skip_checkpoint=args.skip_checkpoint)
+
+
+# ------------------------------------------------------------------------------------- parser
+def _data_options(sp: argparse.ArgumentParser, split: str, required: bool = True, default: str | None = None,
+                  limit: bool = True) -> None:
+    sp.add_argument("--data", required=required, default=default,
+                    help="KIND:PATH, e.g. synthetic:runs/synthetic or r2gen:annotation.json"
+                    + (f" (default: {default})" if default else ""))
+    sp.add_argument("--split", default=split, help=f"split to read (default: {split})")
+    if limit:
+        sp.add_argument("--limit", type=int, help="use the first N samples only")
+
+
+def _overrides(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                    help="recipe overrides, e.g. rl.learning_rate=1e-5 data.limit=500 rewards.1.weight=0.5")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from radrl.data.synthetic import SyntheticConfig
     from radrl.labelers import LABELERS
+    from radrl.recipe import GenerationSettings, LabelerTrainSettings, SelectionSettings, SFTSettings, TinyVLMConfig
+    from radrl.rewards import REWARDS
+    from radrl.selection.methods import SELECTION_METHODS
 
     p = argparse.ArgumentParser(prog="radrl", description="RL on clinical rewards for chest X-ray report generation")
     p.add_argument("--version", action="version", version=f"radrl {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     sub = p.add_subparsers(dest="command", required=True)
 
     def labeler_options(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--labeler", choices=LABELERS, default="rule", help="default: rule (offline)")
+        sp.add_argument("--labeler", choices=LABELERS.names(), default="rule", help="default: rule (offline)")
         sp.add_argument("--weights", help="checkpoint of a model-backed labeler (chexbert.pth or a folder)")
 
     sp = sub.add_parser("label", help="label reports with the 14 CheXpert observations")
@@ -367,69 +429,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("synth", help="write the synthetic chest X-ray benchmark")
     sp.add_argument("output", help="folder (annotation.json, images/, config.json)")
-    sp.add_argument("--n-train", type=int, default=2000)
-    sp.add_argument("--n-val", type=int, default=100)
-    sp.add_argument("--n-test", type=int, default=200)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--image-size", type=int, default=224)
-    sp.add_argument("--normal-fraction", type=float, default=0.3)
+    add_dataclass_options(sp, SyntheticConfig, exclude=("prevalence",))
     sp.set_defaults(func=cmd_synth)
 
     sp = sub.add_parser("tiny-model", help="build the tiny offline Qwen2.5-VL (tokenizer trained on a corpus)")
     sp.add_argument("output", help="model folder")
     sp.add_argument("--corpus", required=True, help="KIND:PATH of the reports to train the tokenizer on")
-    sp.add_argument("--seed", type=int, default=0)
+    add_dataclass_options(sp, TinyVLMConfig)
     sp.set_defaults(func=cmd_tiny_model)
 
-    def data_options(sp: argparse.ArgumentParser, split: str) -> None:
-        sp.add_argument("--data", required=True, help="KIND:PATH, e.g. synthetic:runs/demo/data or r2gen:annotation.json")
-        sp.add_argument("--split", default=split)
-        sp.add_argument("--limit", type=int, help="use the first N samples only")
-        sp.add_argument("--trust-remote-code", action="store_true", help="run the checkpoint's own code (off by default)")
-
     sp = sub.add_parser("sft", help="supervised fine-tuning (TRL SFTTrainer), resumable")
-    sp.add_argument("--model", required=True, help="hub id or local folder of an image-text-to-text model")
+    sp.add_argument("--model", required=True, help="hub id, local folder of an image-text-to-text model, or tiny-sft")
     sp.add_argument("-o", "--output", required=True, help="run folder: checkpoints/ and final/")
-    data_options(sp, "train")
-    sp.add_argument("--config", help="YAML recipe; its 'sft' section sets SFTSettings")
-    sp.add_argument("--epochs", type=float)
-    sp.add_argument("--max-steps", type=int)
-    sp.add_argument("--batch-size", type=int)
-    sp.add_argument("--learning-rate", type=float)
-    sp.add_argument("--freeze", choices=["none", "lm", "vision", "all"])
-    sp.add_argument("--seed", type=int)
+    _data_options(sp, "train")
+    sp.add_argument("--config", help="a recipe (name or YAML) whose sft: section is the base; options go over it")
+    sp.add_argument("--trust-remote-code", action="store_true", help="run the checkpoint's own code (off by default)")
     sp.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    add_dataclass_options(sp, SFTSettings, exclude=("extra", "instruction"))
     sp.set_defaults(func=cmd_sft)
 
     sp = sub.add_parser("generate", help="write reports for a dataset split (radrl eval format)")
-    sp.add_argument("model", help="model folder or hub id")
+    sp.add_argument("model", help="model folder, hub id or tiny-sft")
     sp.add_argument("-o", "--output", required=True, help="predictions .jsonl: id, prediction, reference")
-    data_options(sp, "test")
-    sp.add_argument("--mode", choices=["greedy", "sample", "beam"], default="greedy")
-    sp.add_argument("--max-new-tokens", type=int, default=160)
-    sp.add_argument("--batch-size", type=int, default=16)
-    sp.add_argument("--temperature", type=float, default=1.0)
-    sp.add_argument("--top-p", type=float, default=0.9)
-    sp.add_argument("--num-beams", type=int, default=3)
-    sp.add_argument("--num-return-sequences", type=int, default=1)
-    sp.add_argument("--seed", type=int, default=0)
+    _data_options(sp, "test")
+    sp.add_argument("--trust-remote-code", action="store_true", help="run the checkpoint's own code (off by default)")
+    add_dataclass_options(sp, GenerationSettings)
     sp.set_defaults(func=cmd_generate)
 
     sp = sub.add_parser("pipeline", help="synthetic benchmark -> tiny VLM -> SFT -> generate -> eval, from a recipe")
-    sp.add_argument("recipe", help="YAML with sections synthetic, tiny_model, sft, evaluate (see recipes/)")
+    sp.add_argument("recipe", help="a stage: sft_pipeline recipe, by name (tiny_sft) or YAML path")
     sp.add_argument("-o", "--output", required=True, help="run folder (re-running resumes)")
     sp.add_argument("--no-meteor", action="store_true")
+    _overrides(sp)
     sp.set_defaults(func=cmd_pipeline)
 
     sp = sub.add_parser("train", help="RL (GRPO / DiTPO / CAPO / OraPO) from a recipe, resumable")
-    sp.add_argument("--recipe", required=True, help="a name in recipes/ (grpo, deer, mrg_r1, orapo, radflow) or a YAML")
+    sp.add_argument("--recipe", required=True, help="a shipped recipe (`radrl recipes list`) or a YAML path")
     sp.add_argument("--tiny", action="store_true", help="the recipe's CPU-sized variant (tiny model, synthetic data)")
     sp.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in -o")
     sp.add_argument("-o", "--output", help="run folder (default runs/RECIPE[-tiny])")
     sp.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
-    sp.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                    help="recipe overrides, e.g. rl.learning_rate=1e-5 rl.max_steps=100 data.limit=500")
+    _overrides(sp)
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("recipes", help="list, show (resolved) or copy the shipped recipes")
+    rsub = sp.add_subparsers(dest="recipes_command", required=True)
+    rp = rsub.add_parser("list", help="names, stages and one-line descriptions")
+    rp.set_defaults(func=cmd_recipes_list)
+    rp = rsub.add_parser("show", help="print a recipe resolved (tiny block, overrides, defaults) as YAML")
+    rp.add_argument("name", help="a shipped recipe or a YAML path")
+    rp.add_argument("--tiny", action="store_true", help="with its tiny block merged")
+    _overrides(rp)
+    rp.set_defaults(func=cmd_recipes_show)
+    rp = rsub.add_parser("new", help="write an editable copy of a recipe")
+    rp.add_argument("name", help="name of the new recipe")
+    rp.add_argument("--from", dest="source", required=True, help="the recipe to copy (e.g. deer)")
+    rp.add_argument("-o", "--output", help="file to write (default NAME.yaml)")
+    rp.add_argument("--force", action="store_true", help="overwrite an existing file")
+    rp.set_defaults(func=cmd_recipes_new)
 
     sp = sub.add_parser("labeler", help="CheXbert-architecture labeler: train one on silver labels")
     lsub = sp.add_subparsers(dest="labeler_command", required=True)
@@ -438,44 +495,23 @@ def build_parser() -> argparse.ArgumentParser:
                     "records:reports.jsonl")
     lp.add_argument("--split", default="train", help="split of KIND:PATH to read ('' for all); default train")
     lp.add_argument("-o", "--output", required=True, help="run folder: OUT/labeler, OUT/agreement.json")
-    lp.add_argument("--size", default="tiny", help="tiny | small | base (bert-base); ignored with --init")
-    lp.add_argument("--epochs", type=float, default=30.0)
-    lp.add_argument("--learning-rate", type=float, default=3e-3, help="default 3e-3 (tiny); ~5e-5 for base/--init")
-    lp.add_argument("--batch-size", type=int, default=32)
-    lp.add_argument("--max-length", type=int, default=512, help="token cut while training (CheXbert: 512)")
-    lp.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of distinct reports")
-    lp.add_argument("--vocab-size", type=int, default=4000, help="WordPiece vocabulary trained on the corpus")
-    lp.add_argument("--vocab", help="use this vocab.txt instead of training one")
-    lp.add_argument("--init", help="start from a local BERT folder (config.json, weights, vocab.txt)")
-    lp.add_argument("--seed", type=int, default=0)
     lp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
+    add_dataclass_options(lp, LabelerTrainSettings)
     lp.set_defaults(func=cmd_labeler_train)
 
-    from radrl.selection import METHODS
-
-    sp = sub.add_parser("select", help="choose the RL training subset (DDSampling, Target Exploration, balanced)")
-    sp.add_argument("method", choices=METHODS)
-    sp.add_argument("--data", required=True, help="KIND:PATH of the training data")
-    sp.add_argument("--split", default="train")
-    sp.add_argument("--limit", type=int, help="only the first N samples")
+    sp = sub.add_parser("select", help="choose the RL training subset (DDSampling, Target Exploration, balanced)",
+                        epilog="--model defaults to tiny-sft (the committed tiny SFT checkpoint)")
+    sp.add_argument("method", choices=SELECTION_METHODS.names())
+    _data_options(sp, "train")
     sp.add_argument("-o", "--output", required=True, help="subset file (.json) for data.subset")
-    sp.add_argument("--fraction", type=float, help="subset size as a share (DEER 0.2, RadFlow 0.1)")
-    sp.add_argument("--size", type=int, help="subset size as a count (OraPO: 1000)")
-    sp.add_argument("--model", default="tiny-sft", help="SFT model that samples reports (ddsampling, target_exploration)")
-    sp.add_argument("--k", type=int, default=10, help="DDSampling: reports sampled per image (10)")
-    sp.add_argument("--temperature", type=float, default=1.0)
-    sp.add_argument("--top-p", type=float, default=0.9, help="DDSampling nucleus (0.9)")
-    sp.add_argument("--draw", choices=("log_rank", "top"), default="log_rank",
-                    help="DDSampling: the paper's log-rank draw, or the most diverse images (ablation)")
-    sp.add_argument("--seed", type=int, default=0)
+    add_dataclass_options(sp, SelectionSettings, exclude=("method",))
     sp.set_defaults(func=cmd_select)
 
     sp = sub.add_parser("analyze", help="the papers' analyses (token masking, reward diversity)")
     asub = sp.add_subparsers(dest="analysis", required=True)
     ap = asub.add_parser("masking", help="DEER Table 6: mask the top tokens of each DiTPO weighting, count label changes")
     ap.add_argument("--model", default="tiny-sft", help="policy that samples the rollouts (default tiny-sft)")
-    ap.add_argument("--data", default="synthetic:runs/synthetic", help="KIND:PATH (default synthetic:runs/synthetic)")
-    ap.add_argument("--split", default="test")
+    _data_options(ap, "test", required=False, default="synthetic:runs/synthetic", limit=False)
     ap.add_argument("--labeler-weights", help="CheXbert labeler for the gradient weights (chexbert.pth or a folder)")
     ap.add_argument("--n-prompts", type=int, default=64)
     ap.add_argument("--group-size", type=int, default=8)
@@ -485,12 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func=cmd_analyze_masking)
     ap = asub.add_parser("rewards", help="DEER Table 7: zero-variance groups, unique rewards, group std per subset")
-    ap.add_argument("--data", default="synthetic:runs/synthetic", help="KIND:PATH (default synthetic:runs/synthetic)")
-    ap.add_argument("--split", default="train")
+    _data_options(ap, "train", required=False, default="synthetic:runs/synthetic", limit=False)
     ap.add_argument("--subset", action="append", help="a subset file (repeatable)")
     ap.add_argument("--all", action="store_true", help="also the whole split")
     ap.add_argument("--model", default="tiny-sft")
-    ap.add_argument("--reward", default="example_f1", help="a reward type (example_f1, facts, radflow, mccs, ...)")
+    ap.add_argument("--reward", default="example_f1", choices=REWARDS.names(), metavar="REWARD",
+                    help=f"a reward type: {', '.join(REWARDS.names())}")
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--n-prompts", type=int, default=200, help="prompts per subset (its first N)")
     ap.add_argument("--temperature", type=float, default=1.0)
@@ -499,22 +535,28 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=cmd_analyze_rewards)
 
     sp = sub.add_parser("demo", help="the main job on the embedded default")
-    sp.add_argument("--out", default="runs/demo", help="run folder (re-running resumes)")
-    sp.add_argument("--recipe", help="YAML recipe (default: recipes/demo.yaml)")
+    sp.add_argument("-o", "--output", default="runs/demo", help="run folder (re-running resumes; default runs/demo)")
+    sp.add_argument("--recipe", default="demo", help="a stage: demo recipe (default: the shipped demo)")
     sp.add_argument("--no-meteor", action="store_true")
     sp.add_argument("--skip-checkpoint", action="store_true", help="do not evaluate the committed SFT checkpoint")
+    _overrides(sp)
     sp.set_defaults(func=cmd_demo)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # KEY=VALUE overrides after an option (`recipes show deer --tiny rl.beta=0`)
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = [*args.overrides, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
-    except InputError as exc:
-        print(f"radrl {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:  # bad options, unknown recipe, ...
+    except InputError as exc:  # a user mistake (ConfigError is one): one message, exit 2
+        if args.debug:
+            raise
         print(f"radrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

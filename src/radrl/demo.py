@@ -1,12 +1,12 @@
 """``radrl demo`` / ``make demo``: the main job on the embedded default, in a few minutes on CPU.
 
-1. builds the synthetic benchmark (``recipes/demo.yaml``: 2,000 train / 100 val / 200 test);
+1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 2,000 train / 100 val / 200 test);
 2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
 3. generates reports for the test split and scores them (clinical + NLG);
-4. scores, on the same split, the committed SFT checkpoint (``assets/tiny-sft``, trained longer
-   by ``recipes/tiny_sft.yaml``) and the "most frequent report" baseline;
+4. scores, on the same split, the committed SFT checkpoint (``radrl/models/tiny-sft``, trained
+   longer by the ``tiny_sft`` recipe) and the "most frequent report" baseline;
 5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
-   reward; ``recipes/deer.yaml``, tiny variant), then scores the RL policy;
+   reward; the ``deer`` recipe, tiny variant), then scores the RL policy;
 6. trains a tiny CheXbert-architecture labeler on the rule labeler's labels of the training
    reports, reports its agreement on held-out reports, and runs DEER's token-masking table
    (random / TF-IDF / gradient weights) on rollouts of the committed checkpoint;
@@ -19,25 +19,14 @@ Every stage resumes from what an interrupted run left in the folder.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
-from radrl.assets import REPO_ROOT, TINY_SFT
-from radrl.io import atomic_write_json, read_yaml
+from radrl.assets import TINY_SFT
+from radrl.io import atomic_write_json
+from radrl.recipe import DemoLabelerStage, DemoRecipe, DemoRLStage, RLRecipe
 
-DEMO_RECIPE = REPO_ROOT / "recipes" / "demo.yaml"
-# used when radrl is installed without its repository (recipes/ not beside the package)
-FALLBACK_RECIPE = {
-    "synthetic": {"n_train": 2000, "n_val": 100, "n_test": 200, "seed": 0},
-    "tiny_model": {"seed": 0},
-    "sft": {"max_steps": 150, "batch_size": 16, "learning_rate": 0.002, "warmup_steps": 10, "save_steps": 50,
-            "seed": 0},
-    "evaluate": {"split": "test", "generation": {"mode": "greedy", "batch_size": 32}},
-    "rl": {"recipe": "deer", "overrides": {"rl": {"max_steps": 100, "save_steps": 20}, "data": {"subset": None}}},
-    "labeler": {"train": {"size": "tiny", "epochs": 30, "learning_rate": 0.003}, "masking_prompts": 64},
-}
 COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
             ("F1", "clinical", "example", "f1"), ("macro F1", "clinical", "macro", "f1"),
             ("BLEU-4", "nlg", "bleu_4", None), ("ROUGE-L", "nlg", "rouge_l", None))
@@ -56,41 +45,29 @@ def comparison_table(systems: dict[str, dict]) -> tuple[str, dict]:
     return "\n".join(lines), rows
 
 
-def run_rl_stage(rl_section: dict, data_dir: Path, out: Path, meteor: bool):
+def run_rl_stage(stage: DemoRLStage, data_dir: Path, out: Path, meteor: bool) -> tuple[RLRecipe, dict]:
     """The demo's RL: a recipe's tiny variant on the demo's benchmark, resumable."""
-    from radrl.training.rl import load_recipe, merge_recipe, run_rl
+    from radrl.recipe import load_recipe, merge
+    from radrl.training.rl import run_rl
 
-    recipe = load_recipe(rl_section.get("recipe", "deer"), tiny=True)
-    recipe = merge_recipe(recipe, rl_section.get("overrides", {}))
-    recipe["data"]["path"] = str(data_dir)
-    recipe.setdefault("evaluate", {})["meteor"] = meteor
+    overlay = merge(stage.overrides, {"data": {"path": str(data_dir)}, "evaluate": {"meteor": meteor}})
+    recipe = load_recipe(stage.recipe, tiny=True, overlay=overlay)
     return recipe, run_rl(recipe, out, resume=True)
 
 
-def _recipe(path: str | None) -> dict:
-    if path:
-        return read_yaml(path)
-    return read_yaml(DEMO_RECIPE) if DEMO_RECIPE.is_file() else FALLBACK_RECIPE
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from radrl.cli import format_metrics
+def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_checkpoint: bool = False) -> int:
+    """Run the demo recipe into ``out`` (resuming what an interrupted run left there)."""
     from radrl.data.synthetic import load_synthetic
-    from radrl.evaluation import evaluate_reports, most_frequent_report
+    from radrl.evaluation import evaluate_model, evaluate_reports, most_frequent_report
     from radrl.labelers import get_labeler
-    from radrl.pipeline import evaluate_model, run_pipeline
-    from radrl.reporting import plot_loss, plot_per_label_f1, write_html
+    from radrl.pipeline import run_pipeline
+    from radrl.reporting import format_metrics, plot_loss, plot_per_label_f1, write_html
 
     t0 = time.perf_counter()
-    out = Path(getattr(args, "out", "runs/demo"))
-    recipe = _recipe(getattr(args, "recipe", None))
-    meteor = not getattr(args, "no_meteor", False)
+    out = Path(out)
     print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
-    recipe = dict(recipe)
-    rl_section = recipe.pop("rl", None)
-    labeler_section = recipe.pop("labeler", None)
-    result = run_pipeline(recipe, out, meteor=meteor)
-    split = recipe.get("evaluate", {}).get("split", "test")
+    result = run_pipeline(recipe.pipeline(), out, meteor=meteor)
+    split = recipe.evaluate.split
     test = load_synthetic(result["data"], split)
     train = load_synthetic(result["data"], "train")
     gold = [s.labels for s in test]
@@ -99,18 +76,18 @@ def run_demo(args: argparse.Namespace) -> int:
     baseline_text = most_frequent_report([s.report for s in train], [s.labels for s in train])
     systems["most frequent report"] = evaluate_reports([baseline_text] * len(test), [s.report for s in test],
                                                        ref_labels=gold, meteor=meteor)
-    steps = recipe.get("sft", {}).get("max_steps", "?")
-    systems[f"SFT, this run ({steps} steps)"] = result["metrics"]
-    outputs = {f"SFT, this run ({steps} steps)": result["predictions"]}
-    if (TINY_SFT / "model.safetensors").is_file() and not getattr(args, "skip_checkpoint", False):
+    length = f"{recipe.sft.max_steps} steps" if recipe.sft.max_steps > 0 else f"{recipe.sft.epochs:g} epochs"
+    systems[f"SFT, this run ({length})"] = result["metrics"]
+    outputs = {f"SFT, this run ({length})": result["predictions"]}
+    if (TINY_SFT / "model.safetensors").is_file() and not skip_checkpoint:
         print(f"[4] committed SFT checkpoint {TINY_SFT}")
         name = "SFT, committed checkpoint"
         systems[name], outputs[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
-                                                      recipe.get("evaluate", {}).get("generation"), meteor=meteor)
+                                                      recipe.evaluate.generation, meteor=meteor)
     shaded, comparison, rl_figure = {}, None, []
-    if rl_section and "SFT, committed checkpoint" in systems:
-        rl_recipe, rl_result = run_rl_stage(rl_section, result["data"], out / "rl", meteor)
-        steps = rl_recipe["rl"].get("max_steps", "?")
+    if recipe.rl is not None and "SFT, committed checkpoint" in systems:
+        rl_recipe, rl_result = run_rl_stage(recipe.rl, result["data"], out / "rl", meteor)
+        steps = rl_recipe.rl.get("max_steps", "?")
         name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
         print(f"[5] {name}")
         systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
@@ -120,9 +97,9 @@ def run_demo(args: argparse.Namespace) -> int:
         if (out / "rl" / "rl_curves.png").is_file():
             rl_figure = ["rl/rl_curves.png"]
     labeler_summary = None
-    if labeler_section:
+    if recipe.labeler is not None:
         print("[6] CheXbert-architecture labeler on silver labels; token-masking table")
-        labeler_summary = run_labeler_stage(labeler_section, train, test, out / "labeler")
+        labeler_summary = run_labeler_stage(recipe.labeler, train, test, out / "labeler")
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
 
@@ -147,12 +124,12 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_labeler_stage(section: dict, train, test, out: Path) -> dict:
+def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:
     """Train (or reuse) the tiny labeler in ``out``, then the masking table on rollouts of the
     committed SFT checkpoint; both printed and returned."""
     from radrl.analysis.masking import format_masking_table, rollout_masking
     from radrl.labelers import get_labeler
-    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+    from radrl.labelers.chexbert_training import train_labeler
     from radrl.metrics.agreement import format_agreement
 
     agreement_file = out / "agreement.json"
@@ -160,14 +137,14 @@ def run_labeler_stage(section: dict, train, test, out: Path) -> dict:
         card = json.loads((out / "labeler" / "labeler_card.json").read_text())
         card["agreement"] = json.loads(agreement_file.read_text())
     else:
-        card = train_labeler([s.report for s in train], out, LabelerTrainSettings(**section.get("train", {})),
+        card = train_labeler([s.report for s in train], out, stage.train,
                              progress=False)
     print(format_agreement(card["agreement"]))
     print(f"trained in {card['train_seconds']:.0f} s ({card['parameters']:,} parameters)")
     masking = None
-    if section.get("masking_prompts") and (TINY_SFT / "model.safetensors").is_file():
+    if stage.masking_prompts and (TINY_SFT / "model.safetensors").is_file():
         chexbert = get_labeler("chexbert", str(out))
-        masking = rollout_masking(TINY_SFT, test, chexbert, n_prompts=section["masking_prompts"], progress=False)
+        masking = rollout_masking(TINY_SFT, test, chexbert, n_prompts=stage.masking_prompts, progress=False)
         atomic_write_json(out / "masking.json", masking)
         print(format_masking_table(masking))
     return {"agreement_macro_f1": card["agreement"]["macro_f1"],

@@ -1,12 +1,19 @@
-"""Score generated reports against references: NLG + clinical efficacy, one dict (METRICS.json)."""
+"""Score generated reports against references: NLG + clinical efficacy, one dict (METRICS.json);
+``evaluate_model`` generates for a split first and writes ``predictions.jsonl`` + ``metrics.json``."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 
 from radrl import __version__
+from radrl.data.sample import Sample
+from radrl.io import atomic_write_json, atomic_write_jsonl
+from radrl.recipe.fields import build_checked
+from radrl.recipe.sections import GenerationSettings
 
 
 def evaluate_reports(preds: Sequence[str], refs: Sequence[str], labeler=None, uncertain: str = "negative",
@@ -47,3 +54,30 @@ def most_frequent_report(train_reports: Sequence[str], train_labels: Sequence[di
     counts = Counter(pool)
     best = max(counts.values())
     return next(r for r in pool if counts[r] == best)
+
+
+def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: str | Path,
+                   generation: GenerationSettings | dict | None = None, meteor: bool = True,
+                   labeler=None) -> tuple[dict, list[str]]:
+    """Generate for ``samples``, score against their references (ground-truth labels when the
+    samples carry them), write ``predictions.jsonl`` and ``metrics.json`` in ``out_dir``;
+    returns (metrics, predictions)."""
+    from radrl.generation import generate_reports
+    from radrl.models.policy import load_policy_for_inference
+
+    out = Path(out_dir)
+    settings = generation if isinstance(generation, GenerationSettings) else build_checked(
+        GenerationSettings, generation or {}, ("generation",))
+    model, processor = load_policy_for_inference(str(model_path))
+    t0 = time.perf_counter()
+    preds = [o[0] for o in generate_reports(model, processor, samples, settings)]
+    gen_seconds = time.perf_counter() - t0
+    atomic_write_jsonl(out / "predictions.jsonl",
+                       [{"id": s.id, "prediction": p, "reference": s.report} for s, p in zip(samples, preds)])
+    gold = [s.labels for s in samples] if all(s.labels for s in samples) else None
+    metrics = evaluate_reports(preds, [s.report for s in samples], labeler, ref_labels=gold, meteor=meteor)
+    metrics.update(model=str(model_path), generation=asdict(settings),
+                   generation_seconds=round(gen_seconds, 2),
+                   reports_per_second=round(len(samples) / max(gen_seconds, 1e-9), 2))
+    atomic_write_json(out / "metrics.json", metrics)
+    return metrics, preds

@@ -8,43 +8,14 @@ stripped of special tokens.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
 from radrl.data.sample import Sample
 from radrl.models.prompts import DEFAULT_INSTRUCTION, prompt_messages
+from radrl.recipe.sections import GenerationSettings
 
-MODES = ("greedy", "sample", "beam")
-
-
-@dataclass
-class GenerationSettings:
-    mode: str = "greedy"
-    max_new_tokens: int = 160
-    batch_size: int = 16
-    temperature: float = 1.0
-    top_p: float = 0.9
-    num_beams: int = 3
-    num_return_sequences: int = 1
-    instruction: str = DEFAULT_INSTRUCTION
-    seed: int = 0
-
-    def generate_kwargs(self) -> dict:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
-        kw: dict = {"max_new_tokens": self.max_new_tokens, "num_return_sequences": self.num_return_sequences}
-        if self.mode == "greedy":
-            kw.update(do_sample=False, num_beams=1)
-            if self.num_return_sequences != 1:
-                raise ValueError("greedy decoding returns one sequence per prompt; use mode=sample or beam")
-        elif self.mode == "sample":
-            kw.update(do_sample=True, temperature=self.temperature, top_p=self.top_p, num_beams=1)
-        else:
-            if self.num_return_sequences > self.num_beams:
-                raise ValueError("num_return_sequences cannot exceed num_beams")
-            kw.update(do_sample=False, num_beams=self.num_beams)
-        return kw
+__all__ = ["GenerationSettings", "build_inputs", "generate_reports", "open_images"]
 
 
 def open_images(paths: Sequence[str]):

@@ -13,6 +13,21 @@ from radrl.data.sample import Sample
 from radrl.schema import OBSERVATIONS
 
 
+def format_metrics(metrics: dict) -> str:
+    """A short human-readable table of an evaluation result (``radrl eval``, the demo, training)."""
+    def f(v):
+        return "  n/a " if v is None else f"{v:6.4f}"
+
+    nlg, cl = metrics["nlg"], metrics["clinical"]
+    lines = [f"n = {metrics['n']}, labeler = {metrics['labeler']}",
+             "NLG       " + "  ".join(f"{k.upper().replace('_', '-')}={f(v)}" for k, v in nlg.items()),
+             f"{'clinical':10s}{'P':>8s}{'R':>8s}{'F1':>8s}"]
+    for block in ("example", "macro", "micro", "micro_5"):
+        b = cl[block]
+        lines.append(f"{block:10s}{b['precision']:8.4f}{b['recall']:8.4f}{b['f1']:8.4f}")
+    return "\n".join(lines)
+
+
 def _atomic_save_figure(fig, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

@@ -7,11 +7,11 @@ complete, so a test can SIGKILL it mid-training.
 """
 
 import argparse
-import json
 import time
 
 from transformers import TrainerCallback
 
+from radrl.recipe import load_recipe
 from radrl.training.rl import run_rl
 
 
@@ -32,8 +32,6 @@ if __name__ == "__main__":
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stall-at", type=int)
     a = p.parse_args()
-    with open(a.recipe) as f:
-        recipe = json.load(f)
-    run_rl(recipe, a.out, resume=a.resume, evaluate=False,
+    run_rl(load_recipe(a.recipe), a.out, resume=a.resume, evaluate=False,
            callbacks=[Stall(a.stall_at)] if a.stall_at else None)
     print("DONE", flush=True)

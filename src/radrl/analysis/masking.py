@@ -122,18 +122,14 @@ def rollout_masking(model_path: str, samples: Sequence, chexbert=None, n_prompts
     """Sample ``group_size`` rollouts for each of the first ``n_prompts`` samples from the policy
     at ``model_path``, then :func:`masking_table` judged by the rule labeler (and by ``chexbert``
     when given)."""
-    from radrl.generation import GenerationSettings, generate_reports
+    from radrl.analysis.reward_diversity import sample_groups
     from radrl.labelers import get_labeler
-    from radrl.models import load_policy
+    from radrl.models.processor import load_processor
 
     chosen = list(samples)[:n_prompts]
-    model, processor = load_policy(str(model_path))
-    if torch.cuda.is_available():
-        model.to("cuda")
-    settings = GenerationSettings(mode="sample", num_return_sequences=group_size, temperature=temperature,
-                                  top_p=1.0, max_new_tokens=max_new_tokens, batch_size=max(1, 64 // group_size),
-                                  seed=seed)
-    groups = generate_reports(model, processor, chosen, settings, progress=progress)
+    processor = load_processor(str(model_path))
+    groups = sample_groups(str(model_path), chosen, group_size, temperature, top_p=1.0,
+                           max_new_tokens=max_new_tokens, seed=seed, progress=progress)
     reports = [r for g in groups for r in g]
     references = [s.report for s in chosen for _ in range(group_size)]
     labelers = {"rule": get_labeler("rule")}

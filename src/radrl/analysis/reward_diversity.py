@@ -37,12 +37,11 @@ def reward_diversity(groups: Sequence[Sequence[str]], references: Sequence[str],
 def sample_groups(model_path: str, samples: Sequence, group_size: int = 8, temperature: float = 1.0,
                   top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0, progress: bool = True):
     """``group_size`` sampled reports per sample (the rollouts GRPO would see)."""
-    from radrl.generation import GenerationSettings, generate_reports
-    from radrl.models import load_policy
+    from radrl.generation import generate_reports
+    from radrl.models.policy import load_policy_for_inference
+    from radrl.recipe.sections import GenerationSettings
 
-    model, processor = load_policy(str(model_path))
-    if torch.cuda.is_available():
-        model.to("cuda")
+    model, processor = load_policy_for_inference(str(model_path))
     settings = GenerationSettings(mode="sample", num_return_sequences=group_size, temperature=temperature,
                                   top_p=top_p, max_new_tokens=max_new_tokens, batch_size=max(1, 64 // group_size),
                                   seed=seed)

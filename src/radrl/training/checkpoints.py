@@ -13,8 +13,17 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 from transformers import PreTrainedModel
+
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The newest complete ``checkpoint-N`` in ``folder`` (one with ``trainer_state.json``: a
+    checkpoint cut short by a crash is skipped), or ``None``."""
+    ckpts = sorted(Path(folder).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    complete = [c for c in ckpts if (c / "trainer_state.json").is_file()]
+    return complete[-1] if complete else None
 
 
 class NativeLayoutCheckpoints:

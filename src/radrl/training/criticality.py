@@ -36,13 +36,10 @@ def annotate_criticality(samples, labeler=None, judge: Callable[[str], bool] | N
         from radrl.judges import judge_criticality
 
         answers = judge_criticality(judge, [s.report for s in samples])
-    missing = [s.report for s in samples if not s.labels]
-    if missing and labeler is None:
-        from radrl.labelers import get_labeler
+    from radrl.labelers import get_labeler, labels_or_labelled
 
-        labeler = get_labeler("rule")
-    labelled = iter(labeler.label_batch(missing)) if missing else iter(())
-    offline = [is_critical(s.labels if s.labels else next(labelled), count_uncertain) for s in samples]
+    gold = labels_or_labelled([s.labels for s in samples], [s.report for s in samples], labeler or get_labeler("rule"))
+    offline = [is_critical(labels, count_uncertain) for labels in gold]
     return [rule if answer is None else bool(answer) for answer, rule in zip(answers, offline)]
 
 

@@ -11,7 +11,7 @@ from radrl.models.prompts import DEFAULT_INSTRUCTION, completion_messages, promp
 def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUCTION,
                    with_completion: bool = True, system: str | None = None):
     """A ``datasets.Dataset`` with ``images`` (decoded from the files on access), ``prompt``,
-    ``completion`` (when ``with_completion``), ``id``, ``reference`` and ``labels`` (JSON)."""
+    ``completion`` (when ``with_completion``), ``id``, ``reference`` and ``gt_labels`` (JSON, empty when the sample has none)."""
     import json
 
     from datasets import Dataset, Image

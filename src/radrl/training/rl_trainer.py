@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,49 +49,22 @@ from radrl.algorithms import (
     zero_reward_groups,
 )
 from radrl.io import atomic_write_json
+from radrl.recipe.sections import RadRLOptions, TokenWeighting  # noqa: F401 (re-exported)
 from radrl.rewards.schedule import weight_at
 from radrl.training.checkpoints import NativeLayoutCheckpoints
 
-TOKEN_WEIGHTINGS = ("none", "tfidf", "gradient")
+TOKEN_WEIGHTINGS = ("none", "tfidf", "gradient")  # = TokenWeighting
 RADRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 STATE_FILE = "radrl_state.json"
 
 
 @dataclass
-class RadRLConfig(GRPOConfig):
-    """``GRPOConfig`` plus the switches of the four papers (all off by default)."""
-
-    token_weighting: str = field(default="none", metadata={
-        "help": "DiTPO token weights: 'none', 'tfidf' (w = 1 + alpha * TF-IDF over the group) or 'gradient' "
-                "(labeler saliency; needs a CheXbert labeler)."})
-    saliency_beta: float = field(default=1.0, metadata={
-        "help": "beta of the gradient weights w = 1 + beta * saliency (DEER: 1)."})
-    tfidf_alpha: float = field(default=4.0, metadata={"help": "alpha of the TF-IDF weights (DEER: 4)."})
-    tfidf_tf: str = field(default="relative", metadata={
-        "help": "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count)."})
-    capo: bool = field(default=False, metadata={
-        "help": "RadFlow CAPO: clip range epsilon * capo_critical_factor for samples whose `critical` column is true."})
-    capo_critical_factor: float = field(default=0.25, metadata={"help": "eps_critical / eps (RadFlow: 1/4)."})
-    orapo: bool = field(default=False, metadata={
-        "help": "OraPO: mix GRPO with LN-DPO on (ground truth, rollout) pairs, weighted per prompt by lambda."})
-    orapo_momentum: float = field(default=0.9, metadata={"help": "EMA momentum mu of the zero-reward rate."})
-    orapo_lambda_min: float = field(default=0.05, metadata={"help": "lambda at ZRR 0."})
-    orapo_lambda_max: float = field(default=0.5, metadata={"help": "lambda at ZRR 1."})
-    orapo_kappa: float = field(default=2.0, metadata={"help": "sharpening exponent of ZRR -> lambda."})
-    orapo_dpo_beta: float = field(default=0.1, metadata={"help": "beta of the LN-DPO term."})
-    orapo_zero_atol: float = field(default=1e-6, metadata={"help": "a reward with |r| <= this counts as zero."})
-    reward_schedules: list | None = field(default=None, metadata={
-        "help": "per reward function, None or [[from_step, weight], ...] (DEER's two phases)."})
-    skip_failed_rewards: bool = field(default=True, metadata={
-        "help": "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics."})
+class RadRLConfig(GRPOConfig, RadRLOptions):
+    """``GRPOConfig`` plus the switches of the four papers (:class:`RadRLOptions`, all off by
+    default; their fields, defaults and help live in ``radrl.recipe.sections``)."""
 
     def __post_init__(self):
-        if self.token_weighting not in TOKEN_WEIGHTINGS:
-            raise ValueError(f"token_weighting must be one of {TOKEN_WEIGHTINGS}, got {self.token_weighting!r}")
-        if not 0.0 <= self.orapo_momentum < 1.0:
-            raise ValueError("orapo_momentum must lie in [0, 1)")
-        if not 0.0 <= self.orapo_lambda_min <= self.orapo_lambda_max <= 1.0:
-            raise ValueError("need 0 <= orapo_lambda_min <= orapo_lambda_max <= 1")
+        self.check_options()
         super().__post_init__()
 
     @property

@@ -10,57 +10,21 @@ renamed, so ``final`` is either complete or absent.
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from radrl.data.sample import Sample
-from radrl.models.policy import LoraSettings, load_policy, trainable_summary
-from radrl.models.prompts import DEFAULT_INSTRUCTION
+from radrl.io import atomic_folder
+from radrl.models.policy import load_policy, trainable_summary
+from radrl.recipe.sections import SFTSettings
+from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
 from radrl.training.datasets import to_trl_dataset
 
-
-@dataclass
-class SFTSettings:
-    """SFT hyper-parameters. The defaults suit the tiny demo model on CPU."""
-
-    epochs: float = 2.0
-    max_steps: int = -1
-    batch_size: int = 16
-    grad_accum: int = 1
-    learning_rate: float = 2e-3
-    warmup_steps: int = 10
-    scheduler: str = "cosine"
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    freeze: str = "none"  # none / lm (DEER: vision + projector) / vision / all
-    lora: LoraSettings | None = None
-    save_steps: int = 100
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    seed: int = 0
-    instruction: str = DEFAULT_INSTRUCTION
-    gradient_checkpointing: bool = False
-    extra: dict = field(default_factory=dict)  # any other SFTConfig / TrainingArguments field
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SFTSettings:
-        d = dict(d)
-        lora = d.pop("lora", None)
-        unknown = set(d) - {f for f in cls.__dataclass_fields__}
-        if unknown:
-            raise ValueError(f"unknown SFT settings {sorted(unknown)}")
-        return cls(**d, lora=LoraSettings(**lora) if isinstance(lora, dict) else lora)
-
-
-def latest_checkpoint(folder: Path) -> Path | None:
-    ckpts = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    complete = [c for c in ckpts if (c / "trainer_state.json").is_file()]
-    return complete[-1] if complete else None
+__all__ = ["SFTSettings", "latest_checkpoint", "run_sft", "sft_config"]
 
 
 def sft_config(settings: SFTSettings, output_dir: Path):
@@ -109,8 +73,6 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
     ``resume`` and a complete checkpoint exists."""
     from trl import SFTTrainer
 
-    from radrl.training.checkpoints import NativeLayoutCheckpoints
-
     class RadSFTTrainer(NativeLayoutCheckpoints, SFTTrainer):
         pass
 
@@ -128,18 +90,18 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
         print(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-    final, tmp = out / "final", out / "final.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     model_to_save = trainer.model
     if settings.lora is not None and hasattr(model_to_save, "merge_and_unload"):
         model_to_save = model_to_save.merge_and_unload()  # a plain checkpoint any loader opens
-    model_to_save.save_pretrained(tmp, safe_serialization=True)
-    processor.save_pretrained(tmp)
-    (tmp / "radrl_sft.json").write_text(json.dumps(
-        {"base_model": str(model_path), "n_train": len(train), "settings": _jsonable(asdict(settings)),
-         "log_history": trainer.state.log_history}, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    final = out / "final"
+    if trainer.accelerator.is_main_process:  # one writer: every rank renaming `final` at once races
+        with atomic_folder(final) as tmp:
+            model_to_save.save_pretrained(tmp, safe_serialization=True)
+            processor.save_pretrained(tmp)
+            (tmp / "radrl_sft.json").write_text(json.dumps(
+                {"base_model": str(model_path), "n_train": len(train), "settings": _jsonable(asdict(settings)),
+                 "log_history": trainer.state.log_history}, indent=1))
+    trainer.accelerator.wait_for_everyone()
     return final
 
 

@@ -1,0 +1,91 @@
+"""Command-line options generated from the settings dataclasses (as TRL's ``HfArgumentParser``).
+
+Each field of a settings class becomes ``--kebab-name`` with its help text from the field's
+``metadata["help"]`` and its default shown from the class, so a default is written once (in
+:mod:`radrl.recipe.sections`). Options a user does not give stay out of the namespace
+(``argparse.SUPPRESS``); :func:`settings_from_args` builds the class from the given ones over a
+base mapping and checks them exactly like a recipe section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+import yaml
+
+from radrl.recipe.fields import build_checked, field_specs
+
+PREFIX = "opt__"
+
+
+def _yaml_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid YAML") from None
+
+
+def _nullable(convert):
+    def parse(text: str):
+        return None if text.lower() in ("none", "null") else convert(text)
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+def _converter(spec: dict):
+    kind = spec.get("type")
+    convert = {"int": int, "float": float, "str": str}.get(kind, _yaml_value)
+    return _nullable(convert) if spec.get("nullable") else convert
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    if f.default is not dataclasses.MISSING:
+        return "" if f.default is None else f" (default: {f.default})"
+    if f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+        return f" (default: {value})" if value not in ({}, [], None) else ""
+    return " (required)"
+
+
+def add_dataclass_options(parser: argparse.ArgumentParser, cls, only: tuple[str, ...] | None = None,
+                          exclude: tuple[str, ...] = (), title: str | None = None) -> None:
+    """``--name`` options for the fields of ``cls`` (``only`` these, or all but ``exclude``).
+    A nested settings section (a dataclass field) is left to the recipe file."""
+    group = parser.add_argument_group(title or f"{cls.__name__} (defaults from radrl.recipe)")
+    specs = field_specs(cls)
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in exclude or (only is not None and f.name not in only):
+            continue
+        spec = specs[f.name]
+        if spec.get("type") == "section":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + _default_text(f)
+        kwargs: dict = {"dest": PREFIX + f.name, "default": argparse.SUPPRESS, "help": help_text}
+        if spec.get("type") == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _converter(spec)
+            if spec.get("choices"):
+                kwargs["choices"] = spec["choices"]
+                kwargs["metavar"] = "{" + ",".join(map(str, spec["choices"])) + "}"
+            else:
+                kwargs["metavar"] = f.name.upper()
+        group.add_argument(flag, **kwargs)
+
+
+def given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The generated options the user gave, by field name."""
+    return {k[len(PREFIX):]: v for k, v in vars(args).items() if k.startswith(PREFIX)}
+
+
+def settings_from_args(cls, args: argparse.Namespace, base: dict | None = None, section: str = ""):
+    """``cls`` from ``base`` (e.g. a recipe's section) with the given options over it, checked
+    (``ConfigError`` on a bad value, naming ``--option``)."""
+    given = {k: v for k, v in given_options(args).items() if k in {f.name for f in dataclasses.fields(cls)}}
+    data = {**(base or {}), **given}
+    return build_checked(cls, data, (section,) if section else ())
+
