@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# ruff (pinned in requirements.txt); CI runs it before the tests
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+
 bench: $(STAMP)
 	$(PY) bench/labeler_throughput.py
 	$(PY) bench/labeler_quality.py
@@ -41,7 +45,8 @@ bench-rl: $(STAMP)
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
 
-# The committed tiny SFT checkpoint (assets/tiny-sft): about 20-25 min on 2 CPU cores.
+# The committed tiny SFT checkpoint (src/radrl/models/tiny-sft, shipped in the wheel): about
+# 20-25 min on 2 CPU cores.
 sft-checkpoint: $(STAMP)
-	$(VENV)/bin/radrl pipeline recipes/tiny_sft.yaml -o runs/tiny-sft
-	$(VENV)/bin/python -m radrl.assets runs/tiny-sft/sft/final assets/tiny-sft
+	$(VENV)/bin/radrl pipeline tiny_sft -o runs/tiny-sft
+	$(VENV)/bin/python -m radrl.assets runs/tiny-sft/sft/final src/radrl/models/tiny-sft
