@@ -97,12 +97,17 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise InputError(yaml_error_message(path, exc)) from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def yaml_error_message(path, exc) -> str:
+    """``PATH, line N: invalid YAML (what)`` for a ``yaml.YAMLError``."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f", line {mark.line + 1}" if mark else ""
+    return f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})"
 
 
 def _current_umask() -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from radrl.io import ConfigError, InputError
+from radrl.io import ConfigError, InputError, yaml_error_message
 from radrl.recipe.fields import Problem, build, format_problems
 from radrl.recipe.recipes import STAGES, Recipe
 from radrl.registry import did_you_mean
@@ -60,9 +60,7 @@ def _read(path: Path) -> tuple[dict, yaml.Node | None]:
         data = yaml.safe_load(text) or {}
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(yaml_error_message(path, exc)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(data).__name__}")
     return data, node
