@@ -58,17 +58,18 @@ def most_frequent_report(train_reports: Sequence[str], train_labels: Sequence[di
 
 def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: str | Path,
                    generation: GenerationSettings | dict | None = None, meteor: bool = True,
-                   labeler=None) -> tuple[dict, list[str]]:
+                   labeler=None, model_kwargs: dict | None = None) -> tuple[dict, list[str]]:
     """Generate for ``samples``, score against their references (ground-truth labels when the
     samples carry them), write ``predictions.jsonl`` and ``metrics.json`` in ``out_dir``;
-    returns (metrics, predictions)."""
+    returns (metrics, predictions). ``model_kwargs`` go to ``load_policy_for_inference`` (the
+    recipe's attention kernel and image pixels)."""
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
 
     out = Path(out_dir)
     settings = generation if isinstance(generation, GenerationSettings) else build_checked(
         GenerationSettings, generation or {}, ("generation",))
-    model, processor = load_policy_for_inference(str(model_path))
+    model, processor = load_policy_for_inference(str(model_path), **(model_kwargs or {}))
     t0 = time.perf_counter()
     preds = [o[0] for o in generate_reports(model, processor, samples, settings)]
     gen_seconds = time.perf_counter() - t0

@@ -13,12 +13,19 @@ Freezing (``freeze``):
 ``vision``     freeze the vision encoder (projector and language model train)
 ``all``        freeze everything that LoRA does not add (the usual LoRA set-up)
 =============  ========================================================================
+
+Precision: weights load in float32 by default, as TRL loads a model it builds itself; bf16
+compute on a GPU comes from autocast (``TrainingArguments.bf16``). A hub checkpoint stored in
+bf16 and trained as bf16 weights at DEER's lr 1e-6 barely moves (:func:`low_precision_warning`).
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 
+from radrl.io import ConfigError
 from radrl.recipe.sections import LoraSettings
 
 FREEZE_CHOICES = ("none", "lm", "vision", "all")
@@ -61,7 +68,7 @@ def load_policy(
     *,
     freeze: str = "none",
     lora: LoraSettings | None = None,
-    dtype: str | torch.dtype = "auto",
+    dtype: str | torch.dtype = "float32",
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
     processor_kwargs: dict | None = None,
@@ -74,7 +81,10 @@ def load_policy(
 
     from radrl.models.processor import load_processor
 
-    kwargs = {"trust_remote_code": trust_remote_code, "dtype": dtype}
+    kwargs = {"trust_remote_code": trust_remote_code, "dtype": _torch_dtype(dtype)}
+    if attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise ConfigError("model.attn_implementation: flash_attention_2 needs the flash-attn package "
+                          "(pip install flash-attn); sdpa needs nothing")
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
@@ -98,14 +108,42 @@ def load_policy(
     return model, processor
 
 
-def load_policy_for_inference(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None):
+def load_policy_for_inference(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,
+                              attn_implementation: str | None = None, processor_kwargs: dict | None = None):
     """(model, processor) ready to generate: evaluation mode, on ``device`` (default: the GPU when
-    there is one)."""
+    there is one), in bf16 on a GPU that supports it (float32 on a CPU)."""
     from radrl.assets import resolve_model_path
 
-    model, processor = load_policy(resolve_model_path(name_or_path), trust_remote_code=trust_remote_code)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+    model, processor = load_policy(resolve_model_path(name_or_path), trust_remote_code=trust_remote_code, dtype=dtype,
+                                   attn_implementation=attn_implementation, processor_kwargs=processor_kwargs)
     return model.to(device).eval(), processor
+
+
+LOW_PRECISION_LR = 1e-4
+
+
+def _torch_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
+    if isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    try:
+        return getattr(torch, {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(dtype, dtype))
+    except AttributeError:
+        raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto") from None
+
+
+def low_precision_warning(model: torch.nn.Module, learning_rate: float) -> str | None:
+    """A warning when trainable weights are bf16/fp16 and the learning rate is small: AdamW's
+    update (about ``lr`` per element) is below half a bf16 ulp of most weights and rounds away,
+    so the model silently does not train. ``None`` when all is well."""
+    low = {p.dtype for p in model.parameters() if p.requires_grad and p.dtype in (torch.bfloat16, torch.float16)}
+    if not low or learning_rate >= LOW_PRECISION_LR:
+        return None
+    names = ", ".join(sorted(str(d).replace("torch.", "") for d in low))
+    return (f"trainable weights are {names} and the learning rate is {learning_rate:g}: most updates round away "
+            "and the model barely moves. Load the weights in float32 (model.dtype: float32, the default) and "
+            "let autocast compute in bf16 (rl.bf16 / TrainingArguments.bf16)")
 
 
 def _language_targets(model: torch.nn.Module, names: list[str]) -> list[str]:

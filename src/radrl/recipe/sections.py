@@ -67,6 +67,43 @@ class ModelSection:
         "encoder; all: only LoRA adapters train"))
     lora: LoraSettings | None = field(default=None, metadata=_help("peft LoRA settings; null: full fine-tuning"))
     trust_remote_code: bool = field(default=False, metadata=_help("run the checkpoint's own code (off by default)"))
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(default="float32", metadata=_help(
+        "dtype of the weights while training. float32 (as TRL loads): bf16 compute comes from autocast "
+        "(rl.bf16, on by default on GPUs that support it). bfloat16 weights with a small learning rate do "
+        "not move: AdamW's updates round away"))
+    save_dtype: Literal["float32", "bfloat16", "float16"] = field(default="float32", metadata=_help(
+        "dtype of the saved final model"))
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = field(default="sdpa", metadata=_help(
+        "attention kernel (flash_attention_2 needs the flash-attn package)"))
+    min_pixels: int | None = field(default=None, metadata=_help(
+        "Qwen-VL processors: the fewest pixels an image is resized to (28 x 28 pixels = 1 visual token)"))
+    max_pixels: int | None = field(default=None, metadata=_help(
+        "Qwen-VL processors: the most pixels an image is resized to; bounds visual tokens per image "
+        "(a 3056 x 2544 film is ~9,900 tokens under the hub default)"))
+    processor: dict = field(default_factory=dict, metadata=_help("other AutoProcessor.from_pretrained arguments"))
+
+    def __post_init__(self):
+        for name in ("min_pixels", "max_pixels"):
+            value = getattr(self, name)
+            if value is not None and value < 28 * 28:
+                raise FieldError(name, f"{name} must be >= 784 (28 x 28, one visual token), got {value}")
+        if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
+            raise FieldError("min_pixels", "min_pixels cannot exceed max_pixels")
+
+    def processor_kwargs(self) -> dict:
+        pixels = {k: v for k, v in (("min_pixels", self.min_pixels), ("max_pixels", self.max_pixels)) if v}
+        return {**self.processor, **pixels}
+
+    def policy_kwargs(self) -> dict:
+        """``load_policy`` keyword arguments for training (besides freeze and lora)."""
+        return {"dtype": self.dtype, "attn_implementation": self.attn_implementation,
+                "trust_remote_code": self.trust_remote_code, "processor_kwargs": self.processor_kwargs()}
+
+    def inference_kwargs(self) -> dict:
+        """``load_policy_for_inference`` keyword arguments (evaluation, selection): the same
+        kernel and pixels; the dtype is the inference default (bf16 on a GPU that has it)."""
+        return {"attn_implementation": self.attn_implementation, "trust_remote_code": self.trust_remote_code,
+                "processor_kwargs": self.processor_kwargs()}
 
 
 # ------------------------------------------------------------------------------ data
@@ -281,6 +318,8 @@ class SelectionSettings:
     draw: Literal["log_rank", "top"] = field(default="log_rank", metadata=_help(
         "DDSampling: the paper's log-rank draw, or the most diverse images (ablation)"))
     seed: int = field(default=0, metadata=_help("random seed"))
+    model_kwargs: dict = field(default_factory=dict, metadata=_help(
+        "how the model loads (a recipe fills it from model:; e.g. {processor_kwargs: {max_pixels: 200704}})"))
 
     def __post_init__(self):
         from radrl.selection.methods import SELECTION_METHODS

@@ -93,7 +93,7 @@ def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progres
 
     if settings.model is None:
         raise ConfigError("this selection method samples reports: give the SFT model (--model)")
-    policy, processor = load_policy_for_inference(str(settings.model))
+    policy, processor = load_policy_for_inference(str(settings.model), **settings.model_kwargs)
     generation = GenerationSettings(mode=mode, num_return_sequences=k, temperature=settings.temperature,
                                     top_p=settings.top_p if mode == "sample" else 1.0,
                                     max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,

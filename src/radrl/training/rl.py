@@ -17,6 +17,7 @@ before training, never inside a collective). Output folder:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def ensure_subset(recipe: RLRecipe, train: list | None = None, progress: bool = 
     path = Path(recipe.data.subset)
     if path.is_file() or recipe.select is None:
         return path
-    settings = replace(recipe.select, model=resolve_model_path(recipe.select.model or recipe.model.path))
+    settings = replace(recipe.select, model=resolve_model_path(recipe.select.model or recipe.model.path),
+                       model_kwargs={**recipe.model.inference_kwargs(), **recipe.select.model_kwargs})
     train = train if train is not None else load_split(recipe.data, recipe.data.split, recipe.data.limit)
     print(f"selecting the training subset ({settings.method}) -> {path}")
     result = select_subset(settings, train, path, progress=progress)
@@ -121,7 +123,7 @@ def apply_subset(recipe: RLRecipe, train: list) -> list:
 def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
     from radrl.judges import JudgeClient
-    from radrl.models import load_policy
+    from radrl.models.policy import load_policy, low_precision_warning
     from radrl.models.prompts import DEFAULT_INSTRUCTION
     from radrl.rewards import build_rewards
     from radrl.training.criticality import annotate_criticality
@@ -138,7 +140,10 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
     rewards = build_rewards(recipe.rewards, labeler, judge)
     model, processor = load_policy(resolve_model_path(recipe.model.path), freeze=recipe.model.freeze,
-                                   lora=recipe.model.lora, trust_remote_code=recipe.model.trust_remote_code)
+                                   lora=recipe.model.lora, **recipe.model.policy_kwargs())
+    warning = low_precision_warning(model, args.learning_rate)
+    if warning:
+        warnings.warn(warning, stacklevel=2)
     dataset = to_trl_dataset(train, recipe.instruction or DEFAULT_INSTRUCTION, with_completion=False)
     if args.capo:
         # the judge's answers, else the ground-truth labels, else the rule labeler
@@ -183,6 +188,7 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
             model = trainer.accelerator.unwrap_model(trainer.model)
             if hasattr(model, "merge_and_unload"):
                 model = model.merge_and_unload()
+            model = model.to(getattr(torch, recipe.model.save_dtype))  # training is over: cast for the save
             model.save_pretrained(tmp, safe_serialization=True)
             trainer.processing_class.save_pretrained(tmp)
             (tmp / "radrl_rl.json").write_text(json.dumps(
@@ -196,5 +202,6 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
 
         samples = load_split(recipe.data, ev.split, ev.limit)
         result["metrics"], result["predictions"] = evaluate_model(final, samples, out / "eval", ev.generation,
-                                                                  meteor=ev.meteor)
+                                                                  meteor=ev.meteor,
+                                                                  model_kwargs=recipe.model.inference_kwargs())
     return result
