@@ -118,3 +118,48 @@ def test_config_errors_and_prompts():
     assert build_judge(None) is None
     name, template = load_prompt("facts")
     assert name.endswith("_v1") and "$report" in template.template
+
+
+# -- hostile servers (issue 16): the key never leaves base_url, memory and time stay bounded ---------
+
+def test_a_redirect_is_never_followed_and_the_key_stays_home(monkeypatch):
+    monkeypatch.setenv("RADRL_TEST_KEY", "sk-secret-123")
+    with LoopbackJudge() as elsewhere:
+        target = elsewhere.base_url + "/chat/completions"
+        with LoopbackJudge(mode="redirect", redirect_to=target) as server:
+            c = client(server, api_key_env="RADRL_TEST_KEY", max_retries=3, backoff=0.01)
+            assert c.complete_one([{"role": "user", "content": "triage Report: x Answer with"}]) is None
+            assert server.requests == 1 and c.stats.retries == 0  # refused at once, not retried
+        assert elsewhere.requests == 0 and elsewhere.authorization == []
+
+
+def test_a_huge_answer_is_refused_with_bounded_memory():
+    import tracemalloc
+
+    with LoopbackJudge(mode="huge", huge_bytes=500_000_000) as server:
+        c = client(server, max_retries=0, max_response_bytes=2_000_000)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        assert c.complete_one([{"role": "user", "content": "x"}]) is None
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 20_000_000, peak       # the cap, not the 500 MB body
+        assert server.bytes_sent < 100_000_000 and time.perf_counter() - t0 < 10
+
+
+def test_a_trickling_server_ends_within_the_deadline():
+    with LoopbackJudge(mode="trickle", trickle_interval=0.05) as server:
+        c = client(server, timeout=1.0, max_retries=0)
+        t0 = time.perf_counter()
+        assert c.complete_one([{"role": "user", "content": "x"}]) is None
+        assert time.perf_counter() - t0 < 2.0  # 1 s deadline for the whole request, not per byte
+        assert c.stats.timeouts == 1 and server.bytes_sent > 5  # bytes kept coming
+
+
+def test_the_answer_cache_is_owner_only(tmp_path):
+    import stat
+
+    cache = tmp_path / "judge.sqlite"
+    with LoopbackJudge() as server:
+        judge_criticality(client(server, cache=str(cache)), REPORTS[:1])
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600

@@ -31,7 +31,7 @@ from pathlib import Path
 from radrl import __version__
 from radrl.cli_options import add_dataclass_options, settings_from_args
 from radrl.data.sections import join_sections
-from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, read_records
+from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, check_output_path, read_records
 from radrl.recipe.fields import to_plain
 from radrl.reporting import format_metrics
 
@@ -60,6 +60,7 @@ def _progress(total: int, desc: str):
 def cmd_label(args: argparse.Namespace) -> int:
     from radrl.labelers import get_labeler
 
+    check_output_path(args.output, args.input)
     ids: list = []
     texts: list[str] = []
     for lineno, row in read_records(args.input):
@@ -88,6 +89,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from radrl.evaluation import evaluate_reports
     from radrl.labelers import get_labeler
 
+    check_output_path(args.output, args.predictions)
     t0 = time.perf_counter()
     ids, preds, refs = [], [], []
     for lineno, row in read_records(args.predictions):
@@ -187,6 +189,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(GenerationSettings, args, section="generation")
     settings.generate_kwargs()  # mode and counts agree, before the model loads
+    check_output_path(args.output)
     samples = _load_split(args)
     model, processor = load_policy_for_inference(_model_path(args.model), trust_remote_code=args.trust_remote_code)
     t0 = time.perf_counter()

@@ -145,6 +145,64 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> Path:
+    """Refuse an output that is one of the inputs (``radrl label X -o X`` would replace the
+    reports with their labels) or a folder; returns the output path."""
+    out = Path(output)
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; -o needs a file name")
+    for source in inputs:
+        source = Path(source)
+        if out.exists() and source.exists() and os.path.samefile(out, source):
+            raise InputError(f"-o {out} is the input file {source}: radrl never writes over its input; "
+                             "choose another output name")
+    return out
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``FOLDER/.radrl.lock`` while a run writes into the folder. A second run into the
+    same folder is refused with the holder's PID; a lock left by a process that no longer runs
+    (a crash, SIGKILL) is taken over. Under ``accelerate launch`` only global rank 0 locks."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".radrl.lock"
+    if os.environ.get("RANK", "0") != "0":
+        yield lock
+        return
+    host = os.uname().nodename
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text())
+            except (OSError, json.JSONDecodeError):
+                holder = {}
+            pid, holder_host = holder.get("pid"), holder.get("host")
+            if holder_host == host and isinstance(pid, int) and not _alive(pid):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            raise InputError(f"{folder} is in use by another radrl run (pid {pid} on {holder_host}); wait for "
+                             f"it, choose another output folder, or delete {lock} if that run is gone") from None
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": host}, f)
+        break
+    try:
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:

@@ -40,12 +40,29 @@ class JudgeError(RuntimeError):
     """The judge could not answer, or answered something that cannot be parsed."""
 
 
+class JudgeRedirectError(JudgeError):
+    """The server answered with a redirect: never followed (the API key would go with it)."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise JudgeRedirectError(f"the judge at {req.full_url} answered {code}, a redirect to {newurl}; radrl never "
+                                 "follows one (the API key would travel with it): set judge.base_url to the final "
+                                 "address")
+
+
+def _socket_of(response):
+    """The socket under an ``http.client.HTTPResponse`` (to bound each read by the deadline)."""
+    return getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+
+
 @dataclass
 class JudgeConfig:
     base_url: str                               # e.g. http://127.0.0.1:8000/v1
     model: str
     api_key_env: str | None = None              # name of the environment variable holding the key
-    timeout: float = 60.0                       # seconds per request
+    timeout: float = 60.0                       # seconds per request, the whole request (not per read)
+    max_response_bytes: int = 8_000_000         # a larger answer is refused
     max_retries: int = 3
     backoff: float = 1.0                        # first retry after ~backoff s, then doubling
     concurrency: int = 32
@@ -62,6 +79,10 @@ class JudgeConfig:
             raise FieldError("on_error", f"judge on_error must be 'raise' or 'fallback', got {self.on_error!r}")
         if self.concurrency < 1:
             raise FieldError("concurrency", "judge concurrency must be >= 1")
+        if self.timeout <= 0:
+            raise FieldError("timeout", "judge timeout must be > 0 seconds")
+        if self.max_response_bytes < 1024:
+            raise FieldError("max_response_bytes", "judge max_response_bytes must be >= 1024")
 
     def api_key(self) -> str | None:
         if not self.api_key_env:
@@ -78,6 +99,9 @@ class AnswerCache:
     def __init__(self, path: str | Path):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # answers can repeat what reports hold (names, dates): owner-only, like SQLite's -wal/-shm files
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -120,6 +144,7 @@ class JudgeClient:
         self.stats = JudgeStats()
         self._stats_lock = threading.Lock()
         self._key = config.api_key()  # fail early when the variable is missing
+        self._opener = urllib.request.build_opener(_RefuseRedirects)
 
     def __repr__(self) -> str:  # never shows the key
         return f"JudgeClient(url={self.url!r}, model={self.config.model!r})"
@@ -141,8 +166,9 @@ class JudgeClient:
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
-            payload = json.loads(response.read().decode("utf-8", errors="replace"))
+        deadline = time.monotonic() + self.config.timeout
+        with self._opener.open(request, timeout=self.config.timeout) as response:
+            payload = json.loads(self._read_bounded(response, deadline).decode("utf-8", errors="replace"))
         try:
             content = payload["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -150,6 +176,25 @@ class JudgeClient:
         if not isinstance(content, str):
             raise JudgeError("the answer's message content is not text")
         return content
+
+    def _read_bounded(self, response, deadline: float) -> bytes:
+        """The body, refused past ``max_response_bytes`` or past the request's deadline (a server
+        trickling bytes cannot hold a request beyond ``timeout``)."""
+        cap, size, chunks = self.config.max_response_bytes, 0, []
+        sock = _socket_of(response)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"the judge's answer took longer than timeout={self.config.timeout} s")
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = response.read1(65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > cap:
+                raise JudgeError(f"the judge's answer exceeds max_response_bytes={cap}")
+            chunks.append(chunk)
 
     def complete_one(self, messages: Messages) -> str | None:
         """The answer text, or ``None`` after the retries are spent."""
@@ -167,6 +212,8 @@ class JudgeClient:
                 if self.cache is not None:
                     self.cache.put(key, answer)
                 return answer
+            except JudgeRedirectError:
+                retry = False
             except urllib.error.HTTPError as err:
                 retry = err.code == 429 or err.code >= 500
             except TimeoutError:

@@ -56,9 +56,16 @@ class LoopbackJudge:
     """``with LoopbackJudge(mode="ok") as server: server.base_url`` (a context manager)."""
 
     def __init__(self, responder=rule_responder, mode: str = "ok", latency: float = 0.0,
-                 stall_seconds: float = 30.0, fail_first: int = 0):
-        if mode not in ("ok", "stall", "garbage", "flaky"):
+                 stall_seconds: float = 30.0, fail_first: int = 0, redirect_to: str | None = None,
+                 huge_bytes: int = 500_000_000, trickle_interval: float = 0.1):
+        """Modes: ``ok``; ``stall`` (no answer for ``stall_seconds``); ``garbage``; ``flaky``
+        (503 for the first ``fail_first`` requests); and the hostile ones: ``redirect`` (302 to
+        ``redirect_to``), ``huge`` (a ``huge_bytes`` body, streamed), ``trickle`` (one byte every
+        ``trickle_interval`` seconds, for ever)."""
+        if mode not in ("ok", "stall", "garbage", "flaky", "redirect", "huge", "trickle"):
             raise ValueError(f"unknown mode {mode!r}")
+        self.redirect_to, self.huge_bytes, self.trickle_interval = redirect_to, huge_bytes, trickle_interval
+        self.bytes_sent = 0
         self.responder, self.mode, self.latency = responder, mode, latency
         self.stall_seconds, self.fail_first = stall_seconds, fail_first
         self.requests = 0
@@ -115,6 +122,14 @@ class LoopbackJudge:
                 if judge.mode == "stall":
                     judge._stop.wait(judge.stall_seconds)
                     return self._send(200, b"{}")
+                if judge.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", judge.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if judge.mode in ("huge", "trickle"):
+                    return self._stream()
                 if judge.mode == "flaky" and n <= judge.fail_first:
                     return self._send(503, b'{"error": "overloaded"}')
                 if judge.latency:
@@ -129,6 +144,24 @@ class LoopbackJudge:
                           "choices": [{"index": 0, "finish_reason": "stop",
                                        "message": {"role": "assistant", "content": content}}]}
                 return self._send(200, json.dumps(answer).encode())
+
+            def _stream(self):
+                total = judge.huge_bytes if judge.mode == "huge" else 10**9
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(total))
+                self.end_headers()
+                block = b" " * (1 << 20) if judge.mode == "huge" else b" "
+                try:
+                    while judge.bytes_sent < total and not judge._stop.is_set():
+                        self.wfile.write(block)
+                        self.wfile.flush()
+                        with judge._lock:
+                            judge.bytes_sent += len(block)
+                        if judge.mode == "trickle":
+                            judge._stop.wait(judge.trickle_interval)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up
+                    pass
 
         return Handler
 

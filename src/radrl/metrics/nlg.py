@@ -72,7 +72,8 @@ def nlg_metrics(
     """
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
+
+    from radrl.metrics.rouge import BoundedRouge
 
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
@@ -89,7 +90,7 @@ def nlg_metrics(
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     for n in range(4):
         scores[f"bleu_{n + 1}"] = float(bleu[n])
-    scores["rouge_l"] = float(Rouge().compute_score(gts, res)[0])
+    scores["rouge_l"] = float(BoundedRouge().compute_score(gts, res)[0])  # pycocoevalcap's, in O(n) memory
     scores["cider"] = float(Cider().compute_score(gts, res)[0])
     if not meteor:
         errors["meteor"] = "disabled"

@@ -129,11 +129,10 @@ class HierarchicalReward(RewardFunction):
             from radrl.rewards.text import sentence_bleu
 
             return sentence_bleu(texts, references, n=2)
-        from pycocoevalcap.rouge.rouge import Rouge
-
         from radrl.metrics.nlg import clean_report
+        from radrl.metrics.rouge import BoundedRouge
 
-        rouge = Rouge()
+        rouge = BoundedRouge()
         return [float(rouge.calc_score([clean_report(t) or "."], [clean_report(r) or "."]))
                 for t, r in zip(texts, references)]
 

@@ -22,15 +22,14 @@ DEFAULT_WEIGHTS = {"bleu_2": 1.0, "rouge_l": 1.0, "clinical_f1": 1.0}
 def per_sample_metrics(predictions: Sequence[str], references: Sequence[str], labeler=None,
                        ref_labels: Sequence[dict | None] | None = None) -> dict[str, np.ndarray]:
     """BLEU-2 (pycocoevalcap, per sentence), ROUGE-L (pycocoevalcap) and example F1 per sample."""
-    from pycocoevalcap.rouge.rouge import Rouge
-
     from radrl.labelers import get_labeler, labels_or_labelled
     from radrl.metrics.clinical import binarize, example_scores
     from radrl.metrics.nlg import clean_report
+    from radrl.metrics.rouge import BoundedRouge
     from radrl.rewards.text import sentence_bleu
 
     labeler = labeler or get_labeler("rule")
-    rouge = Rouge()
+    rouge = BoundedRouge()
     rouge_l = [rouge.calc_score([clean_report(p) or "."], [clean_report(r) or "."])
                for p, r in zip(predictions, references)]
     refs = labels_or_labelled(list(ref_labels) if ref_labels is not None else [None] * len(references),

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from radrl.assets import resolve_model_path
-from radrl.io import ConfigError, InputError, atomic_folder, atomic_write_json
+from radrl.io import ConfigError, InputError, atomic_folder, atomic_write_json, run_lock
 from radrl.recipe import DataSection, LabelerSection, RLRecipe
 
 
@@ -165,16 +165,60 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
            callbacks: list | None = None) -> dict:
     """Train (resuming from the newest complete checkpoint when ``resume``), save ``OUT/final``,
     evaluate on the recipe's evaluation split. Returns {"model", "metrics", "predictions"}."""
-    from radrl.training.checkpoints import latest_checkpoint
-
     if not isinstance(recipe, RLRecipe):
         raise TypeError(f"run_rl needs an RLRecipe (radrl.recipe.load_recipe), got {type(recipe).__name__}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_lock(out):
+        return _run_rl(recipe, out, resume, evaluate, callbacks)
+
+
+SAFE_RESUME_CHANGES = ("rl.max_steps", "rl.num_train_epochs", "rl.save_steps", "rl.save_total_limit",
+                       "rl.logging_steps", "rl.report_to", "rl.disable_tqdm", "rl.dataloader_num_workers",
+                       "rl.dataloader_pin_memory", "evaluate", "description", "resolved_from")
+"""Recipe keys (and sections) that may differ when a run is resumed: how long, how often it
+saves and logs, and the evaluation after training. Anything else is another experiment."""
+
+
+def recipe_changes(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved recipes."""
+    changed = []
+    for key in sorted(set(before) | set(after), key=str):
+        dotted = f"{prefix}{key}"
+        a, b = before.get(key), after.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed.extend(recipe_changes(a, b, dotted + "."))
+        elif a != b:
+            changed.append(dotted)
+    return changed
+
+
+def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
+    """Refuse ``--resume`` with a recipe that differs from the run's own ``recipe.json`` in
+    anything but :data:`SAFE_RESUME_CHANGES` (the record of what was trained must stay true)."""
+    saved = out / "recipe.json"
+    if not saved.is_file():
+        return
+    try:
+        before = json.loads(saved.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{saved} is not valid JSON; it records what this run trained - restore it") from None
+    changed = [k for k in recipe_changes(before, recipe.to_dict())
+               if not any(k == s or k.startswith(s + ".") for s in SAFE_RESUME_CHANGES)]
+    if changed:
+        raise InputError(f"--resume with a different recipe: {', '.join(changed)} differ from {saved}. Resume with "
+                         "the run's own recipe (radrl train --recipe " + str(saved) + " --resume), or start a new "
+                         "output folder; only " + ", ".join(SAFE_RESUME_CHANGES[:5]) + " and evaluate may change")
+
+
+def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks: list | None) -> dict:
+    from radrl.training.checkpoints import latest_checkpoint
+
     checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
     if not resume and (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("checkpoint-*")):
         raise InputError(f"{out} holds checkpoints of an earlier run: pass --resume to continue it "
                          "or choose another output folder")
+    if resume:
+        check_resume_recipe(out, recipe)
     ensure_subset(recipe)
     atomic_write_json(out / "recipe.json", recipe.to_dict())
     trainer, _ = build_trainer(recipe, out, callbacks)

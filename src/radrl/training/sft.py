@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from radrl.data.sample import Sample
-from radrl.io import atomic_folder
+from radrl.io import atomic_folder, run_lock
 from radrl.models.policy import load_policy, trainable_summary
 from radrl.recipe.sections import SFTSettings
 from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
@@ -79,29 +79,30 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
     settings = settings or SFTSettings()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, processor = load_policy(model_path, freeze=settings.freeze, lora=settings.lora,
-                                   trust_remote_code=trust_remote_code)
-    print(f"SFT of {model_path}: {trainable_summary(model)}")
-    dataset = to_trl_dataset(train, settings.instruction)
-    trainer = RadSFTTrainer(model=model, args=sft_config(settings, out), train_dataset=dataset,
-                         processing_class=processor, callbacks=callbacks)
-    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
-    if checkpoint:
-        print(f"resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with run_lock(out):  # a second SFT run into the same folder is refused
+        model, processor = load_policy(model_path, freeze=settings.freeze, lora=settings.lora,
+                                       trust_remote_code=trust_remote_code)
+        print(f"SFT of {model_path}: {trainable_summary(model)}")
+        dataset = to_trl_dataset(train, settings.instruction)
+        trainer = RadSFTTrainer(model=model, args=sft_config(settings, out), train_dataset=dataset,
+                             processing_class=processor, callbacks=callbacks)
+        checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
+        if checkpoint:
+            print(f"resuming from {checkpoint}")
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-    model_to_save = trainer.model
-    if settings.lora is not None and hasattr(model_to_save, "merge_and_unload"):
-        model_to_save = model_to_save.merge_and_unload()  # a plain checkpoint any loader opens
-    final = out / "final"
-    if trainer.accelerator.is_main_process:  # one writer: every rank renaming `final` at once races
-        with atomic_folder(final) as tmp:
-            model_to_save.save_pretrained(tmp, safe_serialization=True)
-            processor.save_pretrained(tmp)
-            (tmp / "radrl_sft.json").write_text(json.dumps(
-                {"base_model": str(model_path), "n_train": len(train), "settings": _jsonable(asdict(settings)),
-                 "log_history": trainer.state.log_history}, indent=1))
-    trainer.accelerator.wait_for_everyone()
+        model_to_save = trainer.model
+        if settings.lora is not None and hasattr(model_to_save, "merge_and_unload"):
+            model_to_save = model_to_save.merge_and_unload()  # a plain checkpoint any loader opens
+        final = out / "final"
+        if trainer.accelerator.is_main_process:  # one writer: every rank renaming `final` at once races
+            with atomic_folder(final) as tmp:
+                model_to_save.save_pretrained(tmp, safe_serialization=True)
+                processor.save_pretrained(tmp)
+                (tmp / "radrl_sft.json").write_text(json.dumps(
+                    {"base_model": str(model_path), "n_train": len(train), "settings": _jsonable(asdict(settings)),
+                     "log_history": trainer.state.log_history}, indent=1))
+        trainer.accelerator.wait_for_everyone()
     return final
 
 

@@ -95,6 +95,10 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
                 return root
         except json.JSONDecodeError:
             pass
+    if root.is_dir() and any(root.iterdir()) and not _is_synthetic(root):
+        raise InputError(f"{root} holds files that are not a radrl synthetic benchmark (no config.json of one); "
+                         "radrl builds the benchmark only into an empty or new folder, so that a real dataset is "
+                         "never overwritten. Choose another path (or data.kind: the dataset's kind)")
     (root / "images").mkdir(parents=True, exist_ok=True)
     total = sum(config.splits().values())
     bar = tqdm(total=total, desc="synthetic benchmark", unit="img", disable=not progress)
@@ -114,6 +118,25 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
     atomic_write_json(ann_path, annotation)
     atomic_write_json(cfg_path, cfg)  # written last: its presence means the set is complete
     return root
+
+
+def _is_synthetic(root: Path) -> bool:
+    """Is ``root`` a (possibly half-built) radrl synthetic benchmark? Only its own files:
+    ``config.json`` (of a benchmark) with ``annotation.json``, ``images/syn-*``, temporary files;
+    or, interrupted before its files were written, ``images/syn-*`` alone."""
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    if not names <= {"images", "annotation.json", "config.json"}:
+        return False
+    if "config.json" in names:
+        try:
+            if "format_version" not in json.loads((root / "config.json").read_text()):
+                return False
+        except (OSError, json.JSONDecodeError, TypeError):
+            return False
+    elif names - {"images"}:  # an annotation.json without the benchmark's config: someone else's
+        return False
+    images = root / "images"
+    return not images.exists() or (images.is_dir() and all(p.name.startswith("syn-") for p in images.iterdir()))
 
 
 def load_synthetic(root: str | Path, split: str = "train", target: str = "both") -> list[Sample]:
