@@ -17,7 +17,7 @@ Entries say what they need through class attributes (``needs_labeler``, ``needs_
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from radrl.io import ConfigError, FieldError
@@ -71,6 +71,3 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.what!r}: {', '.join(self._entries)})"
-
-
-Factory = Callable[..., T]

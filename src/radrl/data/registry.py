@@ -67,6 +67,3 @@ def load_dataset(kind: str, path: str | Path, split: str | None = "train", limit
     (``views``, ``target``, ``image_root``, ``strict``, ``check_images``)."""
     samples = DATASETS.get(kind)(path, split=split, **options)
     return samples[:limit] if limit is not None else samples
-
-
-KINDS = DATASETS  # the names a --data KIND:PATH may use (``kind in KINDS``, ``", ".join(KINDS)``)

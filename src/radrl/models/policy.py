@@ -127,10 +127,9 @@ LOW_PRECISION_LR = 1e-4
 def _torch_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
     if isinstance(dtype, torch.dtype) or dtype == "auto":
         return dtype
-    try:
-        return getattr(torch, {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}.get(dtype, dtype))
-    except AttributeError:
-        raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto") from None
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ConfigError(f"unknown dtype {dtype!r}; use float32, bfloat16, float16 or auto")
+    return getattr(torch, dtype)
 
 
 def low_precision_warning(model: torch.nn.Module, learning_rate: float) -> str | None:

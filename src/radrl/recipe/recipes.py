@@ -80,8 +80,8 @@ class RLSection:
         return dict(self.settings)
 
     def get(self, key: str, default: Any = None) -> Any:
-        options = {f: getattr(RadRLOptions(), f) for f in ("token_weighting", "capo", "orapo")}
-        return self.settings.get(key, options.get(key, default))
+        """A key as the recipe writes it (``default`` when it does not)."""
+        return self.settings.get(key, default)
 
     def __getitem__(self, key: str) -> Any:
         return self.settings[key]
@@ -113,7 +113,7 @@ class RLRecipe:
         names = [r.params.get("name") or r.type for r in self.rewards]
         if len(set(names)) != len(names):
             raise FieldError("rewards", f"reward names must be distinct (give one a name:), got {names}")
-        if self.rl.get("token_weighting") == "gradient" and self.labeler.name != "chexbert":
+        if self.rl.get("token_weighting", "none") == "gradient" and self.labeler.name != "chexbert":
             raise FieldError("labeler", "rl.token_weighting: gradient needs a CheXbert labeler "
                              "(labeler: {name: chexbert, weights: ...}); tfidf needs none")
         from radrl.rewards import REWARDS

@@ -333,6 +333,13 @@ class SelectionSettings:
             raise FieldError("size", "give fraction or size, not both")
         if self.k < 1:
             raise FieldError("k", "k must be >= 1")
+        allowed = ("trust_remote_code", "device", "attn_implementation", "processor_kwargs")  # load_policy_for_inference
+        for key in self.model_kwargs:
+            if key not in allowed:
+                from radrl.registry import did_you_mean
+
+                raise FieldError("model_kwargs", f"unknown model_kwargs key {key!r}{did_you_mean(key, allowed)}; "
+                                 f"valid: {', '.join(allowed)}")
 
 
 # ------------------------------------------------------------------------------ labeler

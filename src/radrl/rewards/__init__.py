@@ -7,12 +7,12 @@ phases) and building them from a recipe (``registry.py``)."""
 from radrl.rewards.base import REWARDS, RewardFunction, completion_text, extract_report
 from radrl.rewards.clinical import ExampleF1Reward, MCCSReward, mccs
 from radrl.rewards.format import FormatReward, format_score
-from radrl.rewards.registry import RewardSet, build_rewards, register_reward
+from radrl.rewards.registry import RewardSet, build_rewards
 from radrl.rewards.schedule import weight_at
 from radrl.rewards.text import BleuReward, sentence_bleu
 
 __all__ = [
     "REWARDS", "BleuReward", "ExampleF1Reward", "FormatReward", "MCCSReward", "RewardFunction",
     "RewardSet", "build_rewards", "completion_text", "extract_report", "format_score", "mccs",
-    "register_reward", "sentence_bleu", "weight_at",
+    "sentence_bleu", "weight_at",
 ]

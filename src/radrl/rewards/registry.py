@@ -39,11 +39,6 @@ class RewardSet:
         return [f.__name__ for f in self.functions]
 
 
-def register_reward(name: str, cls: type[RewardFunction]) -> None:
-    """Make a reward type available to recipes (``type: name``); same as ``@REWARDS.register(name)``."""
-    REWARDS.register(name, cls)
-
-
 def build_rewards(entries: Sequence[Any], labeler: CachedLabeler | str | None = None, judge=None) -> RewardSet:
     """Reward callables from ``RewardEntry`` objects (or the plain mappings of a recipe), one
     shared (cached) labeler for every reward that ``needs_labeler``, the recipe's judge for those

@@ -10,8 +10,9 @@
 
 from radrl.selection.balanced import label_balanced_subset
 from radrl.selection.ddsampling import diagnostic_diversity, log_rank_probabilities, log_rank_sample
-from radrl.selection.subsets import METHODS, read_subset, select_subset
+from radrl.selection.methods import SELECTION_METHODS
+from radrl.selection.subsets import read_subset, select_subset
 from radrl.selection.target_exploration import bottom_fraction, composite_scores, per_sample_metrics
 
-__all__ = ["METHODS", "bottom_fraction", "composite_scores", "diagnostic_diversity", "label_balanced_subset",
+__all__ = ["SELECTION_METHODS", "bottom_fraction", "composite_scores", "diagnostic_diversity", "label_balanced_subset",
            "log_rank_probabilities", "log_rank_sample", "per_sample_metrics", "read_subset", "select_subset"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from radrl.io import ConfigError
 from radrl.registry import Registry
 
 SELECTION_METHODS: Registry = Registry("selection method")
@@ -91,8 +90,6 @@ def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progres
     from radrl.models.policy import load_policy_for_inference
     from radrl.recipe.sections import GenerationSettings
 
-    if settings.model is None:
-        raise ConfigError("this selection method samples reports: give the SFT model (--model)")
     policy, processor = load_policy_for_inference(str(settings.model), **settings.model_kwargs)
     generation = GenerationSettings(mode=mode, num_return_sequences=k, temperature=settings.temperature,
                                     top_p=settings.top_p if mode == "sample" else 1.0,

@@ -22,8 +22,6 @@ from radrl.recipe.sections import SelectionSettings
 from radrl.schema import OBSERVATIONS, POSITIVE
 from radrl.selection.methods import SELECTION_METHODS
 
-METHODS = SELECTION_METHODS  # the method names (``method in METHODS``)
-
 
 def label_positives(labels: Sequence[dict]) -> dict[str, float]:
     """Share of studies positive for each observation."""
@@ -47,6 +45,8 @@ def select_subset(settings: SelectionSettings, samples: Sequence[Sample], out: s
     from radrl.labelers import get_labeler, labels_or_labelled
 
     method = SELECTION_METHODS.get(settings.method)
+    if method.needs_model and settings.model is None:  # before any labelling
+        raise ConfigError(f"{settings.method} samples reports: give the SFT model (--model)")
     if not samples:
         raise ConfigError("no samples to select from")
     labeler = labeler or get_labeler("rule")
