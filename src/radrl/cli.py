@@ -25,30 +25,53 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from radrl import __version__
 from radrl.cli_options import add_dataclass_options, settings_from_args
 from radrl.data.sections import join_sections
-from radrl.io import InputError, atomic_write_json, atomic_write_jsonl, check_output_path, read_records
+from radrl.io import (
+    DuplicateIds,
+    InputError,
+    atomic_write_json,
+    atomic_write_jsonl,
+    check_output_path,
+    read_records,
+    record_id,
+    text_field,
+)
 from radrl.recipe.fields import to_plain
 from radrl.reporting import format_metrics
 
 BATCH = 2048
 
 
+MAX_REPORT_CHARS = 20_000  # a radiology report is a few hundred words; ROUGE and the labelers stay bounded
+
+
 def _report_text(row: dict, where: str) -> str:
-    """The report of an input row: ``report``, else FINDINGS + IMPRESSION."""
+    """The report of an input row: ``report``, else FINDINGS + IMPRESSION. Values must be text
+    or null."""
     if "report" in row:
-        value = row["report"]
+        value = text_field(row, "report", where)
     elif "findings" in row or "impression" in row:
-        value = join_sections(*(None if row.get(k) is None else str(row[k]) for k in ("findings", "impression")))
+        value = join_sections(*(text_field(row, k, where) for k in ("findings", "impression")))
     else:
         raise InputError(
             f"{where}: no 'report' (or 'findings'/'impression') field; found {sorted(row)}"
         )
-    return "" if value is None else str(value)
+    return value or ""
+
+
+def _capped(text: str, where: str, what: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a warning naming the line."""
+    if limit and len(text) > limit:
+        warnings.warn(f"{where}: {what} of {len(text):,} characters cut to the first {limit:,} "
+                      "(--max-chars sets the cap)", stacklevel=2)
+        return text[:limit]
+    return text
 
 
 def _progress(total: int, desc: str):
@@ -63,12 +86,15 @@ def cmd_label(args: argparse.Namespace) -> int:
     check_output_path(args.output, args.input)
     ids: list = []
     texts: list[str] = []
+    repeated = DuplicateIds(str(args.input))
     for lineno, row in read_records(args.input):
         where = f"{args.input}, line {lineno}"
-        if "id" not in row or row["id"] in (None, ""):
-            raise InputError(f"{where}: missing 'id'")
-        ids.append(row["id"])
-        texts.append(_report_text(row, where))
+        sample_id = record_id(row, where)
+        text = _capped(_report_text(row, where), where, "report", args.max_chars)
+        if repeated.keep(sample_id, lineno):
+            ids.append(row["id"])
+            texts.append(text)
+    repeated.warn()
     labeler = get_labeler(args.labeler, args.weights)
     t0 = time.perf_counter()
     labels = []
@@ -91,16 +117,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     check_output_path(args.output, args.predictions)
     t0 = time.perf_counter()
-    ids, preds, refs = [], [], []
+    preds, refs = [], []
+    repeated = DuplicateIds(str(args.predictions))
     for lineno, row in read_records(args.predictions):
         where = f"{args.predictions}, line {lineno}"
         missing = [k for k in ("prediction", "reference") if k not in row]
         if missing:
             raise InputError(f"{where}: missing {', '.join(repr(m) for m in missing)}; "
                              "each line needs 'id', 'prediction' and 'reference'")
-        ids.append(row.get("id", lineno))
-        preds.append("" if row["prediction"] is None else str(row["prediction"]))
-        refs.append("" if row["reference"] is None else str(row["reference"]))
+        pred, ref = (_capped(text_field(row, k, where) or "", where, k, args.max_chars)
+                     for k in ("prediction", "reference"))
+        if "id" in row and not repeated.keep(record_id(row, where), lineno):
+            continue
+        preds.append(pred)
+        refs.append(ref)
+    repeated.warn()
     if not preds:
         raise InputError(f"{args.predictions}: no predictions in the file")
     labeler = get_labeler(args.labeler, args.weights)
@@ -183,6 +214,7 @@ def _model_path(name: str) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from radrl.data.images import SkippedImages
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
     from radrl.recipe import GenerationSettings
@@ -192,18 +224,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     samples = _load_split(args)
     model, processor = load_policy_for_inference(_model_path(args.model), trust_remote_code=args.trust_remote_code)
+    skipped = SkippedImages(str(args.data))
     t0 = time.perf_counter()
-    outputs = generate_reports(model, processor, samples, settings)
+    outputs = generate_reports(model, processor, samples, settings, skipped=skipped)
     seconds = time.perf_counter() - t0
     rows = []
     for s, outs in zip(samples, outputs):
+        if outs is None:  # its image could not be opened: counted in `skipped`
+            continue
         row = {"id": s.id, "prediction": outs[0], "reference": s.report}
         if len(outs) > 1:
             row["predictions"] = outs
         rows.append(row)
     atomic_write_jsonl(args.output, rows)
+    skipped.warn()
     print(f"{len(rows)} reports in {seconds:.1f} s ({len(rows) / seconds:.2f} reports/s, {settings.mode}) "
-          f"-> {args.output}", file=sys.stderr)
+          f"-> {args.output}" + (f"; {skipped.count} sample(s) skipped for unreadable images" if skipped.count
+                                 else ""), file=sys.stderr)
     return 0
 
 
@@ -226,7 +263,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from radrl.recipe import RLRecipe, load_recipe
 
-    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)  # checked: nothing heavy yet
+    overrides = [*args.overrides, *(["data.allow_partial_subset=true"] if args.allow_partial else [])]
+    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=overrides)  # checked: nothing heavy yet
     if not isinstance(recipe, RLRecipe):
         raise InputError(f"{args.recipe}: `radrl train` runs an RL recipe; this one is stage: {recipe.stage} "
                          f"(run it with `radrl {'demo --recipe' if recipe.stage == 'demo' else 'pipeline'}`)")
@@ -339,8 +377,10 @@ def cmd_select(args: argparse.Namespace) -> int:
     if settings.fraction is None and settings.size is None:
         raise InputError("give --fraction F or --size N")
     settings.model = _model_path(settings.model or "tiny-sft")
+    check_output_path(args.output)
     samples = _load_split(args)
-    result = select_subset(settings, samples, args.output)
+    kind, path = _data_arg(args.data)
+    result = select_subset(settings, samples, args.output, source={"kind": kind, "path": path, "split": args.split})
     print(_format_selection(result))
     print(f"-> {args.output} (use it with data.subset={args.output})")
     return 0
@@ -349,18 +389,17 @@ def cmd_select(args: argparse.Namespace) -> int:
 def cmd_analyze_rewards(args: argparse.Namespace) -> int:
     from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
     from radrl.rewards import build_rewards
-    from radrl.selection import read_subset
+    from radrl.selection.subsets import subset_samples
 
     samples = _load_split(args)
-    subsets = {"all": None} if args.all or not args.subset else {}
+    kind, _ = _data_arg(args.data)
+    subsets = {"all": samples} if args.all or not args.subset else {}
     for spec in args.subset or []:
-        subsets[Path(spec).stem] = read_subset(spec)
+        subsets[Path(spec).stem] = subset_samples(spec, samples, kind, args.split, args.allow_partial)
     reward = build_rewards([{"type": args.reward}]).functions[0]
     rows = {}
-    for name, ids in subsets.items():
-        chosen = [s for s in samples if ids is None or str(s.id) in ids][: args.n_prompts]
-        if not chosen:
-            raise InputError(f"subset {name}: none of its ids is in {args.data} ({args.split})")
+    for name, members in subsets.items():
+        chosen = members[: args.n_prompts]
         groups = sample_groups(_model_path(args.model), chosen, args.group_size, args.temperature, seed=args.seed)
         rows[name] = reward_diversity(groups, [s.report for s in chosen], reward, [s.labels for s in chosen])
     if args.output:
@@ -412,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     def labeler_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--labeler", choices=LABELERS.names(), default="rule", help="default: rule (offline)")
         sp.add_argument("--weights", help="checkpoint of a model-backed labeler (chexbert.pth or a folder)")
+        sp.add_argument("--max-chars", type=int, default=MAX_REPORT_CHARS, metavar="N",
+                        help=f"cut longer reports to N characters, with a warning (default {MAX_REPORT_CHARS:,}; "
+                             "0: no cap)")
 
     sp = sub.add_parser("label", help="label reports with the 14 CheXpert observations")
     sp.add_argument("input", help=".jsonl with 'id' and 'report' (or 'findings'/'impression'), or .csv with 'id','report'")
@@ -472,6 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in -o")
     sp.add_argument("-o", "--output", help="run folder (default runs/RECIPE[-tiny])")
     sp.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    sp.add_argument("--allow-partial", action="store_true",
+                    help="train on the subset's ids that are present when some are not (data.allow_partial_subset)")
     _overrides(sp)
     sp.set_defaults(func=cmd_train)
 
@@ -526,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = asub.add_parser("rewards", help="DEER Table 7: zero-variance groups, unique rewards, group std per subset")
     _data_options(ap, "train", required=False, default="synthetic:runs/synthetic", limit=False)
     ap.add_argument("--subset", action="append", help="a subset file (repeatable)")
+    ap.add_argument("--allow-partial", action="store_true", help="accept a subset whose ids are only partly present")
     ap.add_argument("--all", action="store_true", help="also the whole split")
     ap.add_argument("--model", default="tiny-sft")
     ap.add_argument("--reward", default="example_f1", choices=REWARDS.names(), metavar="REWARD",
@@ -547,6 +592,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """radrl's own warnings as one readable line; library warnings as Python prints them."""
+    if category is UserWarning and "radrl" in filename:
+        return f"radrl: warning: {message}\n"
+    return _PYTHON_FORMATWARNING(message, category, filename, lineno, line)
+
+
+_PYTHON_FORMATWARNING = warnings.formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -555,11 +610,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides = [*args.overrides, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    warnings.formatwarning = _format_warning
     try:
         return args.func(args)
-    except InputError as exc:  # a user mistake (ConfigError is one): one message, exit 2
+    except (InputError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        # a user mistake (ConfigError is one; so is a path radrl may not write or that is the
+        # wrong kind of thing): one message, exit 2
         if args.debug:
             raise
+        if isinstance(exc, OSError):
+            exc = f"{exc.filename}: {exc.strerror.lower()}" + (
+                "; choose an output you can write" if isinstance(exc, PermissionError) else "")
         print(f"radrl {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

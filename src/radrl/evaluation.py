@@ -70,15 +70,22 @@ def evaluate_model(model_path: str | Path, samples: Sequence[Sample], out_dir: s
     settings = generation if isinstance(generation, GenerationSettings) else build_checked(
         GenerationSettings, generation or {}, ("generation",))
     model, processor = load_policy_for_inference(str(model_path), **(model_kwargs or {}))
+    from radrl.data.images import SkippedImages
+
+    skipped = SkippedImages("evaluation")
     t0 = time.perf_counter()
-    preds = [o[0] for o in generate_reports(model, processor, samples, settings)]
+    outputs = generate_reports(model, processor, samples, settings, skipped=skipped)
     gen_seconds = time.perf_counter() - t0
+    skipped.warn()
+    samples = [s for s, o in zip(samples, outputs) if o is not None]
+    preds = [o[0] for o in outputs if o is not None]
     atomic_write_jsonl(out / "predictions.jsonl",
                        [{"id": s.id, "prediction": p, "reference": s.report} for s, p in zip(samples, preds)])
     gold = [s.labels for s in samples] if all(s.labels for s in samples) else None
     metrics = evaluate_reports(preds, [s.report for s in samples], labeler, ref_labels=gold, meteor=meteor)
     metrics.update(model=str(model_path), generation=asdict(settings),
                    generation_seconds=round(gen_seconds, 2),
-                   reports_per_second=round(len(samples) / max(gen_seconds, 1e-9), 2))
+                   reports_per_second=round(len(samples) / max(gen_seconds, 1e-9), 2),
+                   skipped_images=skipped.summary())
     atomic_write_json(out / "metrics.json", metrics)
     return metrics, preds

@@ -19,27 +19,48 @@ __all__ = ["GenerationSettings", "build_inputs", "generate_reports", "open_image
 
 
 def open_images(paths: Sequence[str]):
-    from PIL import Image
+    """Each image as RGB (:func:`radrl.data.images.open_image`: pixel cap, clear errors)."""
+    from radrl.data.images import open_image
 
-    out = []
-    for p in paths:
-        with Image.open(p) as im:
-            out.append(im.convert("RGB"))
-    return out
+    return [open_image(p) for p in paths]
 
 
-def build_inputs(processor, samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUCTION):
-    """Left-padded model inputs for a batch of samples (the exact prompt training used)."""
+def build_inputs(processor, samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUCTION, images=None):
+    """Left-padded model inputs for a batch of samples (the exact prompt training used);
+    ``images`` (one list per sample) when the caller has opened them already."""
     texts = [processor.apply_chat_template(prompt_messages(len(s.images), instruction), add_generation_prompt=True,
                                            tokenize=False) for s in samples]
-    images = [img for s in samples for img in open_images(s.images)]
-    return processor(text=texts, images=images or None, padding=True, padding_side="left", return_tensors="pt")
+    if images is None:
+        images = [open_images(s.images) for s in samples]
+    flat = [img for per_sample in images for img in per_sample]
+    return processor(text=texts, images=flat or None, padding=True, padding_side="left", return_tensors="pt")
+
+
+def _open_batch(batch: Sequence[Sample], skipped):
+    """(samples, their images) of a batch; a sample whose image cannot be opened is recorded in
+    ``skipped`` and left out, or, without ``skipped``, stops the run with a clear error."""
+    from radrl.data.images import ImageError
+
+    kept, images = [], []
+    for s in batch:
+        try:
+            images.append(open_images(s.images))
+        except ImageError as err:
+            if skipped is None:
+                raise
+            skipped.add(s.id, err.reason)
+            continue
+        kept.append(s)
+    return kept, images
 
 
 @torch.no_grad()
 def generate_reports(model, processor, samples: Sequence[Sample], settings: GenerationSettings | None = None,
-                     progress: bool = True) -> list[list[str]]:
-    """``num_return_sequences`` reports per sample, in input order."""
+                     progress: bool = True, skipped=None) -> list[list[str] | None]:
+    """``num_return_sequences`` reports per sample, in input order.
+
+    With ``skipped`` (a :class:`radrl.data.images.SkippedImages`), a sample whose image cannot be
+    opened gets ``None`` and is recorded there; without it, such an image raises ``ImageError``."""
     settings = settings or GenerationSettings()
     kwargs = settings.generate_kwargs()
     model.eval()
@@ -52,9 +73,13 @@ def generate_reports(model, processor, samples: Sequence[Sample], settings: Gene
     batches = range(0, len(samples), settings.batch_size)
     for start in tqdm(batches, desc="generate", unit="batch", disable=not progress):
         batch = samples[start:start + settings.batch_size]
-        inputs = build_inputs(processor, batch, settings.instruction).to(device)
-        seqs = model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)
-        texts = tok.batch_decode(seqs[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        k = settings.num_return_sequences
-        out.extend([t.strip() for t in texts[i * k:(i + 1) * k]] for i in range(len(batch)))
+        kept, images = _open_batch(batch, skipped)
+        reports: dict[int, list[str]] = {}
+        if kept:
+            inputs = build_inputs(processor, kept, settings.instruction, images).to(device)
+            seqs = model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)
+            texts = tok.batch_decode(seqs[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            k = settings.num_return_sequences
+            reports = {id(s): [t.strip() for t in texts[i * k:(i + 1) * k]] for i, s in enumerate(kept)}
+        out.extend(reports.get(id(s)) for s in batch)
     return out

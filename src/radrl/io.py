@@ -63,19 +63,83 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, obj
 
 
+_MISSING = object()
+
+
 def read_csv(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) for each row of a CSV file with a header."""
+    """Yield (line number, row) for each row of a CSV file with a header.
+
+    Strict: an unbalanced quote (which would swallow every later row into one field), a stray
+    quote inside an unquoted field, or a row whose number of fields differs from the header's
+    is refused with the line it starts on, instead of being read as fewer, merged rows.
+    """
     path = Path(path)
     csv.field_size_limit(16 * 1024 * 1024)
     with _open_text(path) as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames:
+        reader = csv.DictReader(f, strict=True, restkey=_MISSING, restval=_MISSING)
+        try:
+            header = reader.fieldnames
+        except csv.Error as exc:
+            raise InputError(f"{path}, line 1: malformed CSV header ({exc})") from None
+        if not header:
             raise InputError(f"{path}: empty CSV file (a header line is needed)")
+        start = 2  # the line the next row starts on
         try:
             for row in reader:
-                yield reader.line_num, {k: (v if v is not None else "") for k, v in row.items() if k is not None}
+                if _MISSING in row or _MISSING in row.values():
+                    n = len(header) + len(row.get(_MISSING, ())) - sum(v is _MISSING for v in row.values())
+                    raise InputError(f"{path}, line {start}: {n} fields, but the header has {len(header)}; "
+                                     "quote fields that contain commas")
+                yield start, row
+                start = reader.line_num + 1
         except csv.Error as exc:
-            raise InputError(f"{path}, line {reader.line_num}: malformed CSV ({exc})") from None
+            raise InputError(f"{path}, line {start}: malformed CSV ({exc}); a quote opened on this line is "
+                             "probably never closed") from None
+
+
+def text_field(row: dict[str, Any], key: str, where: str) -> str | None:
+    """``row[key]`` when it is text or null (missing -> None). A number, list or object is
+    refused: stringifying it would label ``"[1, 2]"`` as if it were a report."""
+    value = row.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"{where}: '{key}' must be a string or null, got {type(value).__name__} "
+                     f"({json.dumps(value)[:40]})")
+
+
+def record_id(row: dict[str, Any], where: str) -> str:
+    """A row's ``id`` as text: a string or an integer, never empty."""
+    value = row.get("id")
+    if value is None or value == "":
+        raise InputError(f"{where}: missing 'id'")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"{where}: 'id' must be a string or an integer, got {type(value).__name__}")
+    return str(value)
+
+
+class DuplicateIds:
+    """One policy for repeated ids, in every command that reads rows with ids: the first row of
+    an id is kept, later ones are dropped, and one warning names them (``warn``)."""
+
+    def __init__(self, source: str):
+        self.source, self.first, self.dropped = source, {}, []
+
+    def keep(self, sample_id: str, lineno: int | None = None) -> bool:
+        if sample_id in self.first:
+            self.dropped.append((sample_id, lineno))
+            return False
+        self.first[sample_id] = lineno
+        return True
+
+    def warn(self) -> None:
+        if not self.dropped:
+            return
+        import warnings
+
+        shown = ", ".join(f"{i!r}" + (f" (line {n}, first on line {self.first[i]})" if n else "")
+                          for i, n in self.dropped[:3])
+        warnings.warn(f"{self.source}: {len(self.dropped)} repeated id(s) dropped, the first row of each is "
+                      f"kept: {shown}", stacklevel=2)
 
 
 def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -151,6 +215,11 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> 
     out = Path(output)
     if out.is_dir():
         raise InputError(f"{out} is a folder; -o needs a file name")
+    parent = next((p for p in (out.absolute().parent, *out.absolute().parents) if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"-o {out}: {parent} is a file, not a folder")
+    if parent is not None and not os.access(parent, os.W_OK):  # the file is written beside, then renamed
+        raise InputError(f"-o {out}: the folder {parent} is not writable; choose an output you can write")
     for source in inputs:
         source = Path(source)
         if out.exists() and source.exists() and os.path.samefile(out, source):

@@ -13,14 +13,18 @@ Common options:
   study with its frontal image), ``"per_image"`` (one sample per image, as MRG-R1 trains).
 * ``target``: the ``report`` text: ``"findings"`` (R2Gen's choice for IU and MIMIC),
   ``"impression"`` or ``"both"`` (FINDINGS then IMPRESSION). Falls back to whatever section exists.
-* Broken samples (no report text, missing or unreadable images) are skipped; the count and the
-  first ids are reported in one warning (``LoadReport``). ``strict=True`` raises instead.
-  ``check_images="exists"`` (default) checks files exist; ``"decode"`` also opens them with PIL.
+* Broken samples (no report text, missing or unreadable images, a repeated id: the first is
+  kept) are skipped; the count and the first ids are reported in one warning (``LoadReport``).
+  ``strict=True`` raises instead. ``check_images="exists"`` (default) checks files exist;
+  ``"decode"`` also opens them (:func:`radrl.data.images.image_problem`: header, pixel cap, verify).
+* Image paths must stay inside the image root: ``../`` or an absolute path in a dataset file is
+  skipped as ``image outside the dataset root`` unless ``allow_outside_root=True``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tarfile
 import warnings
 import xml.etree.ElementTree as ET
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from radrl.data.sample import Sample
 from radrl.data.sections import join_sections, split_sections
-from radrl.io import InputError, read_records
+from radrl.io import InputError, read_records, record_id, text_field
 
 VIEWS = ("all", "frontal", "per_image")
 TARGETS = ("findings", "impression", "both")
@@ -47,6 +51,7 @@ class LoadReport:
     source: str
     kept: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
     def skip(self, reason: str, sample_id: str, strict: bool) -> None:
         if strict:
@@ -78,20 +83,30 @@ def _target_text(findings: str | None, impression: str | None, target: str) -> s
     return join_sections(findings, impression)
 
 
-def _image_ok(path: Path, check_images: str) -> str | None:
+_CHECKS = ("none", "exists", "decode")
+
+
+def _inside(path: Path, root: Path | None) -> bool:
+    """``path`` lies under ``root`` once ``..`` is resolved (lexically: a symlinked image folder
+    is the user's own layout and stays allowed)."""
+    if root is None:
+        return True
+    root_s = os.path.normpath(os.path.abspath(root))
+    return os.path.normpath(os.path.abspath(path)).startswith(root_s.rstrip(os.sep) + os.sep)
+
+
+def _image_ok(path: Path, check_images: str, root: Path | None = None, allow_outside_root: bool = False) -> str | None:
     """None when usable, else the reason."""
+    if not allow_outside_root and not _inside(path, root):
+        return "image outside the dataset root"
     if check_images == "none":
         return None
+    if check_images == "decode":
+        from radrl.data.images import image_problem
+
+        return image_problem(path)
     if not path.is_file():
         return "missing image"
-    if check_images == "decode":
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                im.verify()
-        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-            return "unreadable image"
     return None
 
 
@@ -108,13 +123,22 @@ def _emit(
     check_images: str,
     labels: dict | None = None,
     meta: dict | None = None,
+    root: Path | None = None,
+    allow_outside_root: bool = False,
 ) -> Iterator[Sample]:
+    if not sample_id:
+        report.skip("no id", f"#{report.kept + report.n_skipped + 1}", strict)
+        return
+    if sample_id in report.seen:
+        report.skip("repeated id (the first is kept)", sample_id, strict)
+        return
+    report.seen.add(sample_id)
     text = _target_text(findings, impression, target)
     if not text:
         report.skip("empty report", sample_id, strict)
         return
     for img in images:
-        reason = _image_ok(img, check_images)
+        reason = _image_ok(img, check_images, root, allow_outside_root)
         if reason:
             report.skip(reason, sample_id, strict)
             return
@@ -144,6 +168,7 @@ def load_r2gen(
     target: str = "findings",
     strict: bool = False,
     check_images: str = "exists",
+    allow_outside_root: bool = False,
 ) -> list[Sample]:
     """R2Gen ``annotation.json``: ``{"train": [...], "val": [...], "test": [...]}``.
 
@@ -154,6 +179,7 @@ def load_r2gen(
     """
     _check_choice("views", views, VIEWS)
     _check_choice("target", target, TARGETS)
+    _check_choice("check_images", check_images, _CHECKS)
     annotation = Path(annotation)
     root = Path(image_root) if image_root is not None else annotation.parent / "images"
     try:
@@ -168,18 +194,24 @@ def load_r2gen(
     for name in splits:
         if name not in data:
             raise InputError(f"{annotation}: no split {name!r}; it has {sorted(data)}")
-        for entry in data[name]:
+        for index, entry in enumerate(data[name]):
+            where = f"{annotation}: {name}[{index}]"
+            if not isinstance(entry, dict):
+                raise InputError(f"{where}: expected an object with 'id', 'report' and 'image_path'")
             sid = str(entry.get("id") or entry.get("study_id") or "")
-            raw = entry.get("report") or ""
+            raw = text_field(entry, "report", where) or ""
+            paths = entry.get("image_path", [])
+            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+                raise InputError(f"{where}: 'image_path' must be a list of paths")
             sec = split_sections(raw)
             findings = sec.findings or (sec.body or None)
-            images = [root / p for p in entry.get("image_path", [])]
-            frontal = [Path(p).stem == "0" for p in entry.get("image_path", [])]
+            images = [root / p for p in paths]
+            frontal = [Path(p).stem == "0" for p in paths]
             if not any(frontal):
                 frontal = None
             meta = {"split": name, **{k: entry[k] for k in ("subject_id", "study_id") if k in entry}}
             samples.extend(_emit(report, sid, images, frontal, findings, sec.impression, target, views,
-                                 strict, check_images, meta=meta))
+                                 strict, check_images, meta=meta, root=root, allow_outside_root=allow_outside_root))
     report.warn()
     return samples
 
@@ -192,6 +224,7 @@ def load_chexpert_plus(
     target: str = "findings",
     strict: bool = False,
     check_images: str = "exists",
+    allow_outside_root: bool = False,
 ) -> list[Sample]:
     """CheXpert Plus CSV: one row per image (``path_to_image``, ``frontal_lateral``,
     ``section_findings``, ``section_impression``, ``deid_patient_id``,
@@ -200,6 +233,7 @@ def load_chexpert_plus(
     """
     _check_choice("views", views, VIEWS)
     _check_choice("target", target, TARGETS)
+    _check_choice("check_images", check_images, _CHECKS)
     csv_path = Path(csv_path)
     root = Path(image_root) if image_root is not None else csv_path.parent
     studies: dict[str, dict] = {}
@@ -220,7 +254,8 @@ def load_chexpert_plus(
         samples.extend(_emit(report, key, study["images"], study["frontal"],
                              (row.get("section_findings") or "").strip() or None,
                              (row.get("section_impression") or "").strip() or None,
-                             target, views, strict, check_images, meta=meta))
+                             target, views, strict, check_images, meta=meta, root=root,
+                             allow_outside_root=allow_outside_root))
     report.warn()
     return samples
 
@@ -248,6 +283,7 @@ def load_openi(
     strict: bool = False,
     check_images: str = "exists",
     image_ext: str = ".png",
+    allow_outside_root: bool = False,
 ) -> list[Sample]:
     """Open-i (IU X-Ray) XML reports: ``AbstractText Label="FINDINGS"/"IMPRESSION"``, images from
     ``parentImage id`` + ``image_ext`` under ``image_root`` (the ``NLMCXR_png`` folder). MeSH
@@ -255,6 +291,7 @@ def load_openi(
     """
     _check_choice("views", views, VIEWS)
     _check_choice("target", target, TARGETS)
+    _check_choice("check_images", check_images, _CHECKS)
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: no such file or folder")
@@ -276,7 +313,8 @@ def load_openi(
         samples.extend(_emit(report, sid, images, None, sections.get("FINDINGS") or None,
                              sections.get("IMPRESSION") or None, target, views, strict,
                              check_images if root is not None else "none",
-                             meta={"mesh": mesh, "image_ids": image_ids, "file": name}))
+                             meta={"mesh": mesh, "image_ids": image_ids, "file": name}, root=root,
+                             allow_outside_root=allow_outside_root))
     report.warn()
     return samples
 
@@ -288,30 +326,38 @@ def load_records(
     target: str = "both",
     strict: bool = False,
     check_images: str = "exists",
+    allow_outside_root: bool = False,
 ) -> list[Sample]:
     """Generic ``.jsonl`` / ``.csv``: ``id``; ``images`` (list, or ``;``-separated in CSV) or
     ``image``; ``report`` or ``findings``/``impression``; optional ``labels`` (JSONL)."""
     _check_choice("views", views, VIEWS)
     _check_choice("target", target, TARGETS)
+    _check_choice("check_images", check_images, _CHECKS)
     path = Path(path)
     root = Path(image_root) if image_root is not None else path.parent
     report = LoadReport(str(path))
     samples: list[Sample] = []
     for lineno, row in read_records(path):
-        if "id" not in row:
-            raise InputError(f"{path}, line {lineno}: missing 'id'")
+        where = f"{path}, line {lineno}"
+        sample_id = record_id(row, where)
         raw_images = row.get("images", row.get("image", []))
         if isinstance(raw_images, str):
             raw_images = [p for p in raw_images.split(";") if p.strip()]
+        if not isinstance(raw_images, list) or not all(isinstance(p, str) for p in raw_images):
+            raise InputError(f"{where}: 'images' must be a list of paths (or 'image' one path)")
         images = [root / p.strip() for p in raw_images]
-        findings, impression = row.get("findings"), row.get("impression")
+        findings, impression = text_field(row, "findings", where), text_field(row, "impression", where)
         if findings is None and impression is None:
-            sec = split_sections(row.get("report"))
+            sec = split_sections(text_field(row, "report", where))
             findings = sec.findings or sec.body or None
             impression = sec.impression
-        samples.extend(_emit(report, str(row["id"]), images, None, findings, impression, target, views,
-                             strict, check_images, labels=row.get("labels") if isinstance(row.get("labels"), dict) else None,
-                             meta=row.get("meta") if isinstance(row.get("meta"), dict) else None))
+        labels = row.get("labels")
+        if labels is not None and not isinstance(labels, dict):
+            raise InputError(f"{where}: 'labels' must be an object (observation -> value)")
+        samples.extend(_emit(report, sample_id, images, None, findings, impression, target, views,
+                             strict, check_images, labels=labels or None,
+                             meta=row.get("meta") if isinstance(row.get("meta"), dict) else None,
+                             root=root, allow_outside_root=allow_outside_root))
     report.warn()
     return samples
 

@@ -174,19 +174,45 @@ def config_from_state_dict(state: dict[str, torch.Tensor], path: str | Path = "c
                       max_position_embeddings=max_pos, type_vocab_size=type_vocab)
 
 
-def load_state_dict_strict(model: ChexbertModel, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    """Load with every key checked; a clear error listing what is missing, extra or mis-shaped."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    extra = [k for k in state if k not in expected]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in state and state[k].shape != v.shape]
+def _shape_problems(expected: dict[str, tuple], found: dict[str, tuple], path) -> None:
+    missing = [k for k in expected if k not in found]
+    extra = [k for k in found if k not in expected]
+    shapes = [f"{k} {tuple(found[k])} vs {tuple(v)}" for k, v in expected.items()
+              if k in found and tuple(found[k]) != tuple(v)]
     if missing or extra or shapes:
         parts = []
         for what, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", shapes)):
             if keys:
                 parts.append(f"{len(keys)} {what} (e.g. {', '.join(keys[:3])})")
         raise CheckpointError(f"{path}: does not match the CheXbert architecture: {'; '.join(parts)}")
+
+
+def build_checked(config: BertConfig, shapes: dict[str, tuple], path: str | Path) -> ChexbertModel:
+    """The model ``config`` describes, built only once its parameter shapes match the weights'
+    ``shapes``: the check runs on the meta device (no memory), so a ``config.json`` with huge
+    sizes is refused before it allocates anything."""
+    with torch.device("meta"):
+        skeleton = ChexbertModel(config)
+    _shape_problems({k: tuple(v.shape) for k, v in skeleton.state_dict().items()}, shapes, path)
+    return ChexbertModel(config)
+
+
+def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors; a truncated or corrupt file is a :class:`CheckpointError`."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a complete safetensors file ({exc}); copy it again or "
+                              "re-save the labeler") from None
+
+
+def load_state_dict_strict(model: ChexbertModel, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load with every key checked; a clear error listing what is missing, extra or mis-shaped."""
+    _shape_problems({k: tuple(v.shape) for k, v in model.state_dict().items()},
+                    {k: tuple(v.shape) for k, v in state.items()}, path)
     model.load_state_dict(state, strict=True)
 
 
@@ -265,6 +291,13 @@ def encode_reports(tokenizer: BertTokenizer, texts: Sequence[str], max_len: int 
     return out
 
 
+def _read_config(folder: Path) -> BertConfig:
+    try:
+        return BertConfig.from_pretrained(folder)
+    except (OSError, ValueError) as exc:  # transformers wraps a broken JSON in OSError/ValueError
+        raise CheckpointError(f"{folder / 'config.json'}: not a readable BERT config ({exc})") from None
+
+
 class ChexbertLabeler(CachedLabeler):
     """Batched CheXbert-architecture labeler (GPU when present), with gradient saliency."""
 
@@ -294,19 +327,18 @@ class ChexbertLabeler(CachedLabeler):
             if not (path / "model.safetensors").is_file() or not (path / "config.json").is_file():
                 raise CheckpointError(f"{path}: a labeler folder needs config.json and model.safetensors "
                                       "(written by `radrl labeler train`)")
-            config = BertConfig.from_pretrained(path)
-            model = ChexbertModel(config)
-            from safetensors.torch import load_file
-
-            load_state_dict_strict(model, load_file(path / "model.safetensors"), path / "model.safetensors")
+            config = _read_config(path)
+            state = read_safetensors(path / "model.safetensors")
+            model = build_checked(config, {k: tuple(v.shape) for k, v in state.items()}, path / "model.safetensors")
+            load_state_dict_strict(model, state, path / "model.safetensors")
             vocab_path = Path(vocab) if vocab else path / "vocab.txt"
             if not vocab_path.is_file():
                 raise CheckpointError(f"{path}: no vocab.txt")
             return cls(model, load_tokenizer(vocab_path), source=str(path), **kwargs)
         state = read_official_state_dict(path)
         beside = path.parent / "config.json"
-        config = BertConfig.from_pretrained(path.parent) if beside.is_file() else config_from_state_dict(state, path)
-        model = ChexbertModel(config)
+        config = _read_config(path.parent) if beside.is_file() else config_from_state_dict(state, path)
+        model = build_checked(config, {k: tuple(v.shape) for k, v in state.items()}, path)
         load_state_dict_strict(model, state, path)
         return cls(model, load_tokenizer(find_vocab(path, vocab)), source=str(path), **kwargs)
 

@@ -22,10 +22,12 @@ bf16 and trained as bf16 weights at DEER's lr 1e-6 barely moves (:func:`low_prec
 from __future__ import annotations
 
 import importlib.util
+import re
+from pathlib import Path
 
 import torch
 
-from radrl.io import ConfigError
+from radrl.io import ConfigError, InputError
 from radrl.recipe.sections import LoraSettings
 
 FREEZE_CHOICES = ("none", "lm", "vision", "all")
@@ -87,7 +89,14 @@ def load_policy(
                           "(pip install flash-attn); sdpa needs nothing")
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+    check_model_source(name_or_path)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
+    except Exception as exc:
+        if type(exc).__name__ == "SafetensorError" or "safetensors" in str(exc).lower():
+            raise InputError(f"{name_or_path}: its weights do not load ({str(exc).splitlines()[0]}); a truncated or "
+                             "corrupt model.safetensors: copy or save the model again") from None
+        raise
     processor = load_processor(name_or_path, trust_remote_code=trust_remote_code, **(processor_kwargs or {}))
     apply_freezing(model, freeze if lora is None else "all")
     if lora is not None:
@@ -106,6 +115,26 @@ def load_policy(
             if any(n.endswith(k) for k in keep):
                 p.requires_grad_(True)
     return model, processor
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def check_model_source(name_or_path: str) -> None:
+    """A clear error, before transformers looks anything up, for a model that is neither a model
+    folder nor a hub id: a file, a folder without ``config.json``, a missing local path (a typo
+    like ``tiny_sft`` would otherwise be looked up on the Hub)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        raise InputError(f"{name_or_path} is a file; a model is a folder with config.json and model.safetensors")
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(f"{name_or_path}: no config.json; a model folder is what save_pretrained writes "
+                             "(e.g. RUN/final)")
+        return
+    if not _HUB_ID.match(str(name_or_path)):
+        raise InputError(f"{name_or_path}: no such model folder (nor a hub id like Qwen/Qwen2.5-VL-3B-Instruct; "
+                         "tiny-sft names the shipped tiny model)")
 
 
 def load_policy_for_inference(name_or_path: str, *, trust_remote_code: bool = False, device: str | None = None,

@@ -117,6 +117,8 @@ class DataSection:
     split: str = field(default="train", metadata=_help("split to train on"))
     limit: int | None = field(default=None, metadata=_help("use the first N samples only"))
     subset: str | None = field(default=None, metadata=_help("subset file from `radrl select`"))
+    allow_partial_subset: bool = field(default=False, metadata=_help(
+        "train on the subset's ids that are present when some are not (refused by default)"))
     synthetic: SyntheticConfig | None = field(default=None, metadata=_help(
         "build (or reuse) the synthetic benchmark at path with these settings"))
     options: dict = field(default_factory=dict, metadata=_help("loader options"))

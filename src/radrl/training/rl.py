@@ -100,28 +100,27 @@ def ensure_subset(recipe: RLRecipe, train: list | None = None, progress: bool = 
                        model_kwargs={**recipe.model.inference_kwargs(), **recipe.select.model_kwargs})
     train = train if train is not None else load_split(recipe.data, recipe.data.split, recipe.data.limit)
     print(f"selecting the training subset ({settings.method}) -> {path}")
-    result = select_subset(settings, train, path, progress=progress)
+    result = select_subset(settings, train, path, progress=progress,
+                           source={"kind": recipe.data.kind, "path": recipe.data.path, "split": recipe.data.split})
     print(f"kept {len(result['ids'])} of {result['n_source']} training samples")
     return path
 
 
 def apply_subset(recipe: RLRecipe, train: list) -> list:
-    """The training samples listed in ``data.subset``."""
-    from radrl.selection import read_subset
+    """The training samples listed in ``data.subset``, once the file is checked against them
+    (:func:`radrl.selection.subsets.subset_samples`)."""
+    from radrl.selection.subsets import subset_samples
 
     path = Path(recipe.data.subset)
     if not path.is_file():
         raise InputError(f"subset file {path} does not exist: write it with `radrl select` or give the "
                          "recipe a select: section")
-    ids = read_subset(path)
-    kept = [s for s in train if str(s.id) in ids]
-    if not kept:
-        raise InputError(f"{path}: none of its ids is in the training split; was it made for this dataset?")
-    return kept
+    return subset_samples(path, train, recipe.data.kind, recipe.data.split, recipe.data.allow_partial_subset)
 
 
 def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
+    from radrl.data.images import drop_unreadable
     from radrl.judges import JudgeClient
     from radrl.models.policy import load_policy, low_precision_warning
     from radrl.models.prompts import DEFAULT_INSTRUCTION
@@ -135,6 +134,9 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     train = load_split(recipe.data, recipe.data.split, recipe.data.limit)
     if recipe.data.subset:
         train = apply_subset(recipe, train)
+    train, skipped_images = drop_unreadable(train, "training data", progress=True)  # a bad film costs one sample
+    if not train:
+        raise InputError(f"{recipe.data.path}: no training sample has readable images")
     with args.main_process_first(desc="labeler", local=False):  # one process trains a missing labeler
         labeler = build_labeler(recipe.labeler, device=args.device, train_reports=[s.report for s in train])
     judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
@@ -158,6 +160,7 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
                            processing_class=processor, token_weigher=weigher,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
+    trainer.skipped_images = skipped_images
     return trainer, train
 
 
@@ -236,9 +239,12 @@ def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks
             model.save_pretrained(tmp, safe_serialization=True)
             trainer.processing_class.save_pretrained(tmp)
             (tmp / "radrl_rl.json").write_text(json.dumps(
-                {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema},
+                {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema,
+                 "skipped_images": trainer.skipped_images.summary()},
                 indent=1, default=str))
     trainer.accelerator.wait_for_everyone()
+    if trainer.skipped_images.count:  # the end-of-run summary (the warning was at the start)
+        print(trainer.skipped_images.message())
     result = {"model": final, "metrics": None, "predictions": None}
     ev = recipe.evaluate
     if evaluate and ev is not None and trainer.accelerator.is_main_process:

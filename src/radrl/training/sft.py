@@ -80,6 +80,12 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):  # a second SFT run into the same folder is refused
+        from radrl.data.images import drop_unreadable
+        from radrl.io import InputError
+
+        train, skipped = drop_unreadable(train, "SFT data", progress=True)  # a bad film costs one sample
+        if not train:
+            raise InputError("no SFT sample has readable images")
         model, processor = load_policy(model_path, freeze=settings.freeze, lora=settings.lora,
                                        trust_remote_code=trust_remote_code)
         print(f"SFT of {model_path}: {trainable_summary(model)}")
@@ -100,9 +106,12 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
                 model_to_save.save_pretrained(tmp, safe_serialization=True)
                 processor.save_pretrained(tmp)
                 (tmp / "radrl_sft.json").write_text(json.dumps(
-                    {"base_model": str(model_path), "n_train": len(train), "settings": _jsonable(asdict(settings)),
+                    {"base_model": str(model_path), "n_train": len(train), "skipped_images": skipped.summary(),
+                     "settings": _jsonable(asdict(settings)),
                      "log_history": trainer.state.log_history}, indent=1))
         trainer.accelerator.wait_for_everyone()
+        if skipped.count:
+            print(skipped.message())
     return final
 
 

@@ -147,6 +147,8 @@ def load_synthetic(root: str | Path, split: str = "train", target: str = "both")
     """
     root = Path(root)
     ann = root / "annotation.json"
+    if root.is_file():
+        raise InputError(f"{root} is a file; a synthetic benchmark is a folder (written by radrl synth)")
     if not ann.is_file():
         raise InputError(f"{ann}: no such file; build the benchmark first (radrl synth {root})")
     data = json.loads(ann.read_text(encoding="utf-8"))
