@@ -35,3 +35,95 @@ def test_two_cpu_processes_gather_rewards_and_weight_whole_groups(tiny_vlm, tiny
         assert c["advantages_match"], c
     assert any(c["group_has_signal"] for c in checks)
     assert [h["step"] for h in result["log_history"] if "loss" in h] == [1, 2]
+
+
+def _launcher():
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
+    if launcher is None:
+        pytest.skip("accelerate's launcher is not installed")
+    return launcher
+
+
+def test_sharded_select_on_two_processes_equals_one_process_and_resumes(tiny_vlm, tiny_bench, tmp_path):
+    """`accelerate launch ... select`: each rank measures its shard, rank 0 merges (no collective);
+    the subset file is the one a single process writes. So is --shard K/N then --merge N."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    common = ["select", "ddsampling", "--data", f"synthetic:{tiny_bench}", "--split", "train", "--limit", "12",
+              "--model", str(tiny_vlm), "--k", "3", "--size", "4", "--max-new-tokens", "12", "--batch-size", "4"]
+    cli = [sys.executable, "-m", "radrl.cli"]
+
+    def run(cmd):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+    one, two, jobs = tmp_path / "one.json", tmp_path / "two.json", tmp_path / "jobs.json"
+    run([*cli, *common, "-o", str(one)])
+    run([_launcher(), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
+         "no", "--dynamo_backend", "no", "-m", "radrl.cli", *common, "-o", str(two)])
+    for k in (1, 0):  # two jobs of an array, in any order, then the merge
+        run([*cli, *common, "--shard", f"{k}/2", "-o", str(jobs)])
+    assert not jobs.exists()
+    shard = jobs.with_name("jobs.json.shards") / "shard-001-of-002.json"
+    before = shard.stat().st_mtime_ns
+    run([*cli, *common, "--shard", "1/2", "-o", str(jobs)])  # a finished shard is kept, not measured again
+    assert shard.stat().st_mtime_ns == before
+    run([*cli, *common, "--merge", "2", "-o", str(jobs)])
+    results = [json.loads(p.read_text()) for p in (one, two, jobs)]
+    shards = sorted((tmp_path / "two.json.shards").glob("shard-*.json"))
+    assert [p.name for p in shards] == ["shard-000-of-002.json", "shard-001-of-002.json"]
+    assert [json.loads(p.read_text())["range"] for p in shards] == [[0, 4], [4, 12]]  # whole batches of 4
+    for other in results[1:]:
+        assert other["ids"] == results[0]["ids"]
+        assert other["per_sample_scores"] == results[0]["per_sample_scores"]
+        assert other["dataset"] == results[0]["dataset"]
+    assert len(set(results[0]["per_sample_scores"].values())) > 1  # the samples differ: the check has teeth
+
+
+def _train_on_two_processes(config: str, run: Path, tiny_vlm, tiny_bench, *extra):
+    """`accelerate launch --config_file configs/accelerate/CONFIG.yaml -m radrl.cli train` on 2 CPU
+    processes, the tiny OraPO recipe shrunk to the test model and benchmark."""
+    from radrl.assets import package_config
+
+    env = {**os.environ, "PYTHONWARNINGS": "default", "OMP_NUM_THREADS": "1"}
+    cmd = [_launcher(), "launch", "--config_file", str(package_config(f"accelerate/{config}")), "--num_processes", "2",
+           "--mixed_precision", "no", "-m", "radrl.cli", "train", "--recipe", "orapo", "--tiny", "-o", str(run), "--no-eval",
+           f"model.path={tiny_vlm}", "model.max_pixels=12544", f"data.path={tiny_bench}", "data.synthetic=null",
+           f"data.subset={run.parent / 'subset.json'}", "select.size=8", "rl.per_device_train_batch_size=4",
+           "rl.num_generations=4", "rl.max_completion_length=16", "rl.save_steps=1", "rl.learning_rate=0.01",
+           "rl.report_to=[]", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def test_radrl_train_with_orapo_on_two_processes_saves_and_resumes(tiny_vlm, tiny_bench, tmp_path):
+    """The DDP config, 2 gloo processes: one run (not two runs of rank 0), OraPO's reference built
+    as TRL builds its own, the final model saved with its weights, --resume continuing it."""
+    from safetensors.torch import load_file
+
+    run = tmp_path / "run"
+    proc = _train_on_two_processes("ddp.yaml", run, tiny_vlm, tiny_bench, "rl.max_steps=2")
+    assert proc.stdout.count("RL model ->") == 2  # both ranks finished ...
+    record = json.loads((run / "final" / "radrl_rl.json").read_text())
+    steps = [h for h in record["log_history"] if "loss" in h]
+    assert [h["step"] for h in steps] == [1, 2] and "orapo/dpo_loss" in steps[0]
+    assert steps[0]["num_tokens"] > 0 and (run / "checkpoints" / "checkpoint-2").is_dir()
+    # ... as one run: 2 processes x 4 completions = 2 of the 8 prompts per step (epoch 0.25 after
+    # step 1; two lone rank-0 runs would each log 0.125)
+    assert steps[0]["epoch"] == 0.25
+    start, final = load_file(tiny_vlm / "model.safetensors"), load_file(run / "final" / "model.safetensors")
+    assert start.keys() == final.keys()
+    moved = sum(int((final[k] != start[k]).sum()) for k in start) / sum(v.numel() for v in start.values())
+    assert moved > 0.5, moved  # the saved weights are the trained ones
+    _train_on_two_processes("ddp.yaml", run, tiny_vlm, tiny_bench, "rl.max_steps=3", "--resume")
+    resumed = json.loads((run / "final" / "radrl_rl.json").read_text())
+    assert [h["step"] for h in resumed["log_history"] if "loss" in h] == [1, 2, 3]
+
+
+def test_an_fsdp_launch_on_cpus_says_it_trains_as_ddp(tiny_vlm, tiny_bench, tmp_path):
+    """accelerate turns FSDP (and DeepSpeed) on for accelerators only: on CPUs the FSDP config
+    trains as DDP. radrl says so instead of pretending to shard, and still saves real weights."""
+    run = tmp_path / "run"
+    proc = _train_on_two_processes("fsdp.yaml", run, tiny_vlm, tiny_bench, "rl.max_steps=1")
+    assert "asks for FSDP, but accelerate runs FSDP on GPUs only" in proc.stderr
+    assert (run / "final" / "model.safetensors").is_file() and (run / "final" / "config.json").is_file()

@@ -105,6 +105,30 @@ def test_ditpo_capo_orapo_train_and_log_diagnostics(tiny_vlm, rl_data, tmp_path)
     assert logs[0]["token_weights/max"] >= logs[0]["token_weights/mean"] >= 1.0
     assert 0.05 <= logs[0]["orapo/lambda_mean"] <= 0.5
     assert set(trainer.zrr_ema) <= {s.id for s in samples} and trainer.zrr_ema
+    # OraPO's reference is the initial checkpoint, loaded afresh as TRL loads its reference model
+    # (a deepcopy would copy one rank's shards under ZeRO-3), frozen while the policy moved
+    start = load_policy(str(tiny_vlm))[0].state_dict()
+    ref = dict(trainer.accelerator.unwrap_model(trainer._orapo_ref).state_dict())
+    policy = dict(trainer.accelerator.unwrap_model(trainer.model).state_dict())
+    matched = [k for k in start if k in ref]
+    assert len(matched) == len(start) == len(ref)
+    for key in matched:
+        torch.testing.assert_close(ref[key], start[key].to(ref[key].dtype), rtol=0, atol=0, msg=key)
+    assert any(not torch.equal(policy[k], ref[k]) for k in matched)  # the policy trained, its reference did not
+    assert not any(p.requires_grad for p in trainer._orapo_ref.parameters())
+
+
+def test_orapo_with_lora_uses_the_disabled_adapters_as_reference(tiny_vlm, rl_data, tmp_path):
+    from radrl.recipe.sections import LoraSettings
+
+    _, dataset = rl_data
+    model, processor = load_policy(str(tiny_vlm), lora=LoraSettings(r=2, alpha=4))
+    args = RadRLConfig(output_dir=str(tmp_path / "lora"), **{**COMMON, "orapo": True, "loss_type": "grpo"})
+    trainer = RadRLTrainer(model=model, reward_funcs=[ExampleF1Reward()], args=args, train_dataset=dataset,
+                           processing_class=processor)
+    assert trainer._orapo_ref is None and trainer.ref_model is None  # no second copy of the model
+    trainer.train()
+    assert "orapo/dpo_loss" in trainer.state.log_history[0]
 
 
 def test_token_weighted_advantages_are_weights_times_sequence_advantage(tiny_vlm, rl_data, tmp_path):

@@ -24,6 +24,25 @@ KEEP = ("model.safetensors", "config.json", "generation_config.json", "tokenizer
         "radrl_tiny.json", "special_tokens_map.json", "preprocessor_config.json")
 
 
+CONFIGS = PACKAGE_ROOT / "configs"
+
+
+def package_configs() -> list[str]:
+    """The configs shipped in the package, as ``accelerate/zero3.yaml``-style names."""
+    return sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*") if p.is_file() and p.suffix in (".yaml", ".json"))
+
+
+def package_config(name: str) -> Path:
+    """A shipped config by name: ``accelerate/zero3`` (or ``.yaml``), ``zero3`` alone if unique."""
+    names = package_configs()
+    stem = {n: n.rsplit(".", 1)[0] for n in names}
+    hits = [n for n in names if name in (n, stem[n]) or name == Path(stem[n]).name]
+    if len(hits) != 1:
+        raise InputError(f"no shipped config {name!r}" if not hits else f"{name!r} is ambiguous: {', '.join(hits)}"
+                         + f"; shipped: {', '.join(names)}")
+    return CONFIGS / hits[0]
+
+
 def tiny_sft_checkpoint() -> Path:
     """Folder of the committed tiny SFT checkpoint; a clear error when it is not there."""
     if not (TINY_SFT / "model.safetensors").is_file():

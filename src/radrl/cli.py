@@ -278,6 +278,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_configs(args: argparse.Namespace) -> int:
+    from radrl.assets import package_config, package_configs
+
+    if args.name is None:
+        print("\n".join(package_configs()))
+    else:
+        print(package_config(args.name))
+    return 0
+
+
 def cmd_recipes_list(args: argparse.Namespace) -> int:
     from radrl.recipe import recipe_summaries
 
@@ -380,10 +390,29 @@ def cmd_select(args: argparse.Namespace) -> int:
     check_output_path(args.output)
     samples = _load_split(args)
     kind, path = _data_arg(args.data)
-    result = select_subset(settings, samples, args.output, source={"kind": kind, "path": path, "split": args.split})
+    shard, merge = None, None
+    if args.shard:
+        shard, merge = _shard_arg(args.shard), False
+    elif args.merge:
+        shard, merge = (-1, args.merge), True
+    result = select_subset(settings, samples, args.output, source={"kind": kind, "path": path, "split": args.split},
+                           shard=shard, merge=merge)
+    if result is None:
+        from radrl.selection.shards import shard_folder
+
+        print(f"shard measured -> {shard_folder(args.output)} (merge with radrl select ... --merge N, or let rank 0 "
+              "of the launch merge)", file=sys.stderr)
+        return 0
     print(_format_selection(result))
     print(f"-> {args.output} (use it with data.subset={args.output})")
     return 0
+
+
+def _shard_arg(spec: str) -> tuple[int, int]:
+    index, sep, count = spec.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
+        raise InputError(f"--shard must be K/N with 0 <= K < N (e.g. 0/8); got {spec!r}")
+    return int(index), int(count)
 
 
 def cmd_analyze_rewards(args: argparse.Namespace) -> int:
@@ -519,6 +548,11 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(sp)
     sp.set_defaults(func=cmd_train)
 
+    sp = sub.add_parser("configs", help="the shipped accelerate and model configs: list them, or print one's path")
+    sp.add_argument("name", nargs="?", help="e.g. zero3 or accelerate/fsdp.yaml: print its path "
+                    "(accelerate launch --config_file $(radrl configs zero3) -m radrl.cli train ...)")
+    sp.set_defaults(func=cmd_configs)
+
     sp = sub.add_parser("recipes", help="list, show (resolved) or copy the shipped recipes")
     rsub = sp.add_subparsers(dest="recipes_command", required=True)
     rp = rsub.add_parser("list", help="names, stages and one-line descriptions")
@@ -551,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("method", choices=SELECTION_METHODS.names())
     _data_options(sp, "train")
     sp.add_argument("-o", "--output", required=True, help="subset file (.json) for data.subset")
+    sp.add_argument("--shard", metavar="K/N", help="measure only shard K of N (0-based; e.g. one job of an array) "
+                    "into OUTPUT.shards/; `accelerate launch` shards by rank without this")
+    sp.add_argument("--merge", type=int, metavar="N", help="measure nothing: merge the N finished shards and write OUTPUT")
     add_dataclass_options(sp, SelectionSettings, exclude=("method",))
     sp.set_defaults(func=cmd_select)
 

@@ -56,8 +56,12 @@ def _open_batch(batch: Sequence[Sample], skipped):
 
 @torch.no_grad()
 def generate_reports(model, processor, samples: Sequence[Sample], settings: GenerationSettings | None = None,
-                     progress: bool = True, skipped=None) -> list[list[str] | None]:
+                     progress: bool = True, skipped=None, index_offset: int = 0) -> list[list[str] | None]:
     """``num_return_sequences`` reports per sample, in input order.
+
+    Each batch is seeded with ``settings.seed + index_offset + (its first sample's index)``: a
+    batch samples the same reports whatever ran before it, so a shard of a list (starting at
+    ``index_offset``, on a batch boundary) gives what the whole list gives for those samples.
 
     With ``skipped`` (a :class:`radrl.data.images.SkippedImages`), a sample whose image cannot be
     opened gets ``None`` and is recorded there; without it, such an image raises ``ImageError``."""
@@ -65,7 +69,6 @@ def generate_reports(model, processor, samples: Sequence[Sample], settings: Gene
     kwargs = settings.generate_kwargs()
     model.eval()
     device = next(model.parameters()).device
-    torch.manual_seed(settings.seed)
     tok = processor.tokenizer
     out: list[list[str]] = []
     from tqdm.auto import tqdm
@@ -73,6 +76,7 @@ def generate_reports(model, processor, samples: Sequence[Sample], settings: Gene
     batches = range(0, len(samples), settings.batch_size)
     for start in tqdm(batches, desc="generate", unit="batch", disable=not progress):
         batch = samples[start:start + settings.batch_size]
+        torch.manual_seed(settings.seed + index_offset + start)
         kept, images = _open_batch(batch, skipped)
         reports: dict[int, list[str]] = {}
         if kept:

@@ -145,6 +145,8 @@ class DuplicateIds:
 def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
     """JSONL or CSV by extension (.jsonl/.json lines, .csv)."""
     suffix = Path(path).suffix.lower()
+    if Path(path).is_dir():
+        raise InputError(f"{path}: is a folder, expected a .jsonl or .csv file")
     if suffix in (".jsonl", ".ndjson", ".json"):
         return read_jsonl(path)
     if suffix == ".csv":

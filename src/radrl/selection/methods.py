@@ -1,13 +1,20 @@
 """The selection methods ``radrl select`` and a recipe's ``select:`` can name, in one registry.
 
-Each method is ``(samples, labels, n, settings, labeler, progress) -> Chosen``: the indices of
-the ``n`` samples it keeps, and what it measured on the way (kept in the subset file). A method
-that samples reports from the SFT model has ``needs_model = True``.
+A method has up to two parts:
+
+* ``measure(samples, settings, labeler, progress, index_offset) -> {name: per-sample array}``: the expensive
+  part (reports sampled from the SFT model, labelled, scored). Each value depends on its own
+  sample only, so the samples can be split into shards measured by different processes and
+  the shards concatenated (:mod:`radrl.selection.shards`). Methods that need no model have none.
+* ``choose(samples, labels, measured, n, settings) -> Chosen``: the indices of the ``n`` samples
+  kept and what was measured on the way (kept in the subset file). Cheap, on one process.
+
+``method.needs_model`` is true for the methods that measure with the SFT model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,26 +32,45 @@ class Chosen:
     scores: dict = field(default_factory=dict)  # summary statistics
 
 
+@dataclass(frozen=True)
+class SelectionMethod:
+    name: str
+    choose: Callable[..., Chosen]
+    measure: Callable[..., dict[str, np.ndarray]] | None = None
+    measure_keys: tuple[str, ...] = ()  # the settings that change what ``measure`` returns
+
+    @property
+    def needs_model(self) -> bool:
+        return self.measure is not None
+
+    def __call__(self, samples, labels, n, settings, labeler, progress) -> Chosen:
+        """Measure (when the method does) and choose, in one process."""
+        measured = self.measure(samples, settings, labeler, progress) if self.measure else {}
+        return self.choose(samples, labels, measured, n, settings)
+
+
 def _stats(values) -> dict:
     values = np.asarray(values, dtype=np.float64)
     return {"mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
             "max": float(values.max())} if len(values) else {}
 
 
-def _method(name: str, needs_model: bool = False):
-    def register(fn):
-        fn.needs_model = needs_model
-        return SELECTION_METHODS.register(name, fn)
-    return register
+GENERATION_KEYS = ("model", "temperature", "top_p", "max_new_tokens", "batch_size", "seed", "model_kwargs")
 
 
-@_method("ddsampling", needs_model=True)
-def ddsampling(samples, labels, n, settings, labeler, progress) -> Chosen:
+# ---------------------------------------------------------------------------------- DDSampling
+def _dds_measure(samples, settings, labeler, progress, index_offset=0) -> dict[str, np.ndarray]:
+    from radrl.selection.ddsampling import diagnostic_diversity
+
+    groups = generate_reports_for(settings, samples, settings.k, "sample", progress, index_offset)
+    return {"diversity": diagnostic_diversity([labeler.label_batch(g) for g in groups])}
+
+
+def _dds_choose(samples, labels, measured, n, settings) -> Chosen:
     """DEER: K sampled reports per image, diagnostic diversity, the log-rank draw (or ``top``)."""
-    from radrl.selection.ddsampling import diagnostic_diversity, log_rank_sample
+    from radrl.selection.ddsampling import log_rank_sample
 
-    groups = generate_reports_for(settings, samples, settings.k, "sample", progress)
-    diversity = diagnostic_diversity([labeler.label_batch(g) for g in groups])
+    diversity = np.asarray(measured["diversity"], dtype=np.float64)
     chosen = log_rank_sample(diversity, n, settings.seed) if settings.draw == "log_rank" else sorted(
         np.argsort(-diversity, kind="stable")[:n].tolist())
     return Chosen(chosen, diversity,
@@ -55,13 +81,23 @@ def ddsampling(samples, labels, n, settings, labeler, progress) -> Chosen:
                    "zero_diversity_share_subset": float((diversity[chosen] == 0).mean())})
 
 
-@_method("target_exploration", needs_model=True)
-def target_exploration(samples, labels, n, settings, labeler, progress) -> Chosen:
-    """RadFlow: the composite score of each SFT report, bottom ``n``."""
-    from radrl.selection.target_exploration import bottom_fraction, composite_scores, per_sample_metrics
+SELECTION_METHODS.register("ddsampling", SelectionMethod("ddsampling", _dds_choose, _dds_measure,
+                                                         (*GENERATION_KEYS, "k")))
 
-    preds = [g[0] for g in generate_reports_for(settings, samples, 1, "greedy", progress)]
-    metrics = per_sample_metrics(preds, [s.report for s in samples], labeler, [s.labels for s in samples])
+
+# ------------------------------------------------------------------------ Target Exploration
+def _te_measure(samples, settings, labeler, progress, index_offset=0) -> dict[str, np.ndarray]:
+    from radrl.selection.target_exploration import per_sample_metrics
+
+    preds = [g[0] for g in generate_reports_for(settings, samples, 1, "greedy", progress, index_offset)]
+    return per_sample_metrics(preds, [s.report for s in samples], labeler, [s.labels for s in samples])
+
+
+def _te_choose(samples, labels, measured, n, settings) -> Chosen:
+    """RadFlow: the composite score of each SFT report (min-max over the whole set), bottom ``n``."""
+    from radrl.selection.target_exploration import bottom_fraction, composite_scores
+
+    metrics = {k: np.asarray(v, dtype=np.float64) for k, v in measured.items()}
     composite = composite_scores(metrics, settings.weights)
     chosen = bottom_fraction(composite, n / len(samples))[:n]
     return Chosen(chosen, composite, {"model": str(settings.model), "weights": settings.weights or "default"},
@@ -70,29 +106,40 @@ def target_exploration(samples, labels, n, settings, labeler, progress) -> Chose
                    **{f"{m}_subset": _stats(v[chosen]) for m, v in metrics.items()}})
 
 
-@_method("balanced")
-def balanced(samples, labels, n, settings, labeler, progress) -> Chosen:
+SELECTION_METHODS.register("target_exploration", SelectionMethod("target_exploration", _te_choose, _te_measure,
+                                                                 GENERATION_KEYS))
+
+
+# ---------------------------------------------------------------------------- label-only ones
+def _balanced(samples, labels, measured, n, settings) -> Chosen:
     """OraPO: a label-balanced subset of ``n`` studies."""
     from radrl.selection.balanced import label_balanced_subset
 
     return Chosen(label_balanced_subset(labels, n, settings.seed))
 
 
-@_method("random")
-def uniform(samples, labels, n, settings, labeler, progress) -> Chosen:
+def _uniform(samples, labels, measured, n, settings) -> Chosen:
     """``n`` samples drawn uniformly without replacement (the baseline)."""
     return Chosen(sorted(np.random.default_rng(settings.seed).choice(len(samples), size=n, replace=False).tolist()))
 
 
-def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progress: bool) -> list[list[str]]:
-    """``k`` reports per sample from ``settings.model``."""
+SELECTION_METHODS.register("balanced", SelectionMethod("balanced", _balanced))
+SELECTION_METHODS.register("random", SelectionMethod("random", _uniform))
+
+
+def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progress: bool,
+                         index_offset: int = 0) -> list[list[str]]:
+    """``k`` reports per sample from ``settings.model``, on this process's device. Each batch is
+    seeded from its position in the whole sample list (``index_offset`` + its start), so a shard
+    samples the same reports as the unsharded run."""
+    from radrl.distributed import local_device
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
     from radrl.recipe.sections import GenerationSettings
 
-    policy, processor = load_policy_for_inference(str(settings.model), **settings.model_kwargs)
+    policy, processor = load_policy_for_inference(str(settings.model), **{"device": local_device(), **settings.model_kwargs})
     generation = GenerationSettings(mode=mode, num_return_sequences=k, temperature=settings.temperature,
                                     top_p=settings.top_p if mode == "sample" else 1.0,
                                     max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                                     seed=settings.seed)
-    return generate_reports(policy, processor, list(samples), generation, progress=progress)
+    return generate_reports(policy, processor, list(samples), generation, progress=progress, index_offset=index_offset)

@@ -57,14 +57,22 @@ def dataset_fingerprint(samples: Sequence[Sample], kind: str | None = None, path
 
 
 def select_subset(settings: SelectionSettings, samples: Sequence[Sample], out: str | Path, labeler=None,
-                  progress: bool = True, source: dict | None = None) -> dict:
+                  progress: bool = True, source: dict | None = None, shard: tuple[int, int] | None = None,
+                  merge: bool | None = None) -> dict | None:
     """Choose a subset of ``samples`` with ``settings.method``, write the subset file ``out``,
     return it. The file keeps each sample's score (``per_sample_scores``) when the method has
     one, so another draw needs no new sampling. ``source`` (``kind``, ``path``, ``split``) goes
-    into the dataset fingerprint; samples whose images cannot be opened are left out (counted in
-    ``skipped_images``) before a method that looks at the images runs."""
-    from radrl.data.images import SkippedImages, drop_unreadable
+    into the dataset fingerprint.
+
+    Methods that measure with the SFT model run in shards (:mod:`radrl.selection.shards`):
+    ``shard=(K, N)`` measures shard K of N; by default this process's rank of the launch's
+    world size; ``(-1, N)`` measures nothing and only merges. ``merge`` (default: on rank 0)
+    waits for every shard file, without a collective, then chooses and writes ``out``; a process
+    that does not merge returns ``None``. Samples
+    whose images cannot be opened are left out and counted in ``skipped_images``."""
+    from radrl.distributed import is_main, rank, wait_for, world_size
     from radrl.labelers import get_labeler, labels_or_labelled
+    from radrl.selection.shards import measure_shard, merge_shards, shard_folder, shards_ready
 
     method = SELECTION_METHODS.get(settings.method)
     if method.needs_model and settings.model is None:  # before any labelling
@@ -72,21 +80,31 @@ def select_subset(settings: SelectionSettings, samples: Sequence[Sample], out: s
     if not samples:
         raise ConfigError("no samples to select from")
     fingerprint = dataset_fingerprint(samples, **(source or {}))
-    skipped = SkippedImages("selection")
+    labeler = labeler or get_labeler("rule")
+    index, count = shard if shard is not None else (rank(), world_size())
+    merge = (is_main() if shard is None else False) if merge is None else merge
+    skipped = {"skipped": 0, "reasons": {}}
+    measured: dict = {}
     if method.needs_model:
-        samples, skipped = drop_unreadable(samples, "selection", progress)
+        if index >= 0:
+            measure_shard(method, settings, samples, out, index, count, fingerprint, labeler, progress)
+        if not merge:
+            return None
+        wait_for(lambda: shards_ready(out, count), f"the {count} selection shards in {shard_folder(out)}")
+        samples, measured, skipped = merge_shards(method, settings, samples, out, count, fingerprint)
         if not samples:
             raise InputError("no sample has a readable image; nothing to select from")
-    labeler = labeler or get_labeler("rule")
+    elif not merge:
+        return None
     n = subset_size(len(samples), settings.fraction, settings.size)
     if not 0 < n <= len(samples):
         raise ConfigError(f"subset size {n} is not in 1..{len(samples)}")
     labels = labels_or_labelled([s.labels for s in samples], [s.report for s in samples], labeler)
-    chosen = method(samples, labels, n, settings, labeler, progress)
+    chosen = method.choose(samples, labels, measured, n, settings)
     params = {"fraction": settings.fraction, "size": n, "seed": settings.seed, **chosen.params}
     result = {"method": settings.method, "params": params, "n_source": len(samples),
               "ids": [str(samples[i].id) for i in chosen.indices], "dataset": fingerprint,
-              "skipped_images": skipped.summary(),
+              "skipped_images": skipped,
               "summary": {"label_positives": {"before": label_positives(labels),
                                               "after": label_positives([labels[i] for i in chosen.indices])},
                           "scores": chosen.scores}}

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from radrl.assets import resolve_model_path
-from radrl.io import ConfigError, InputError, atomic_folder, atomic_write_json, run_lock
+from radrl.io import ConfigError, InputError, atomic_write_json, run_lock
 from radrl.recipe import DataSection, LabelerSection, RLRecipe
 
 
@@ -38,8 +38,14 @@ def load_split(data: DataSection, split: str, limit: int | None = None):
         # build (or reuse, when the config matches) the benchmark the recipe describes; a folder
         # given without a `synthetic:` block is read as it is
         from radrl.data.synthetic import SyntheticConfig, build_synthetic
+        from radrl.data.synthetic.build import synthetic_ready
+        from radrl.distributed import is_main, wait_for
 
-        path = build_synthetic(path, data.synthetic or SyntheticConfig())
+        config = data.synthetic or SyntheticConfig()
+        if is_main():  # one writer; the other ranks wait on the file, not in a collective
+            path = build_synthetic(path, config)
+        else:
+            wait_for(lambda: synthetic_ready(path, config), f"the synthetic benchmark in {path} (rank 0 builds it)")
     return load_dataset(data.kind, path, split=split, limit=limit, **data.options)
 
 
@@ -54,6 +60,9 @@ def rl_config(recipe: RLRecipe, out: Path):
         logging_steps=1, save_strategy="steps", save_steps=50, save_total_limit=3,
         gradient_checkpointing=False, bf16=cuda and torch.cuda.is_bf16_supported(),
         dataloader_pin_memory=cuda, disable_tqdm=False, seed=0,
+        # without CUDA, a multi-process launch needs use_cpu to join one gloo group; otherwise
+        # every process trains alone as rank 0 of its own run (and they overwrite each other)
+        use_cpu=not cuda,
     )
     for key, value in defaults.items():
         cfg.setdefault(key, value)
@@ -98,11 +107,17 @@ def ensure_subset(recipe: RLRecipe, train: list | None = None, progress: bool = 
         return path
     settings = replace(recipe.select, model=resolve_model_path(recipe.select.model or recipe.model.path),
                        model_kwargs={**recipe.model.inference_kwargs(), **recipe.select.model_kwargs})
+    from radrl.distributed import wait_for
+
     train = train if train is not None else load_split(recipe.data, recipe.data.split, recipe.data.limit)
     print(f"selecting the training subset ({settings.method}) -> {path}")
+    # every rank measures its shard; rank 0 merges and writes the file; no rank waits in a collective
     result = select_subset(settings, train, path, progress=progress,
                            source={"kind": recipe.data.kind, "path": recipe.data.path, "split": recipe.data.split})
-    print(f"kept {len(result['ids'])} of {result['n_source']} training samples")
+    if result is None:
+        wait_for(path.is_file, f"the subset file {path} (rank 0 merges the shards)")
+    else:
+        print(f"kept {len(result['ids'])} of {result['n_source']} training samples")
     return path
 
 
@@ -161,7 +176,23 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
                            processing_class=processor, token_weigher=weigher,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
     trainer.skipped_images = skipped_images
+    engine = engine_mismatch(trainer)
+    if engine:
+        warnings.warn(engine, stacklevel=2)
     return trainer, train
+
+
+def engine_mismatch(trainer) -> str | None:
+    """A warning when the launch asked for FSDP or DeepSpeed and the trainer does not run it:
+    accelerate enables both on accelerators only, so a CPU launch trains as plain DDP (gloo)."""
+    import os
+
+    flags = {"FSDP": "ACCELERATE_USE_FSDP", "DeepSpeed": "ACCELERATE_USE_DEEPSPEED"}
+    wanted = [name for name, var in flags.items() if os.environ.get(var, "false").lower() == "true"]
+    if wanted and not (trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled):
+        return (f"the launch asks for {wanted[0]}, but accelerate runs {wanted[0]} on GPUs only; these "
+                f"{trainer.accelerator.num_processes} process(es) train as plain DDP, each holding the whole model")
+    return None
 
 
 def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate: bool = True,
@@ -215,6 +246,7 @@ def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
 
 def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks: list | None) -> dict:
     from radrl.training.checkpoints import latest_checkpoint
+    from radrl.training.saving import save_final_model
 
     checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
     if not resume and (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("checkpoint-*")):
@@ -230,19 +262,9 @@ def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     final = out / "final"
-    if trainer.accelerator.is_main_process:
-        with atomic_folder(final) as tmp:
-            model = trainer.accelerator.unwrap_model(trainer.model)
-            if hasattr(model, "merge_and_unload"):
-                model = model.merge_and_unload()
-            model = model.to(getattr(torch, recipe.model.save_dtype))  # training is over: cast for the save
-            model.save_pretrained(tmp, safe_serialization=True)
-            trainer.processing_class.save_pretrained(tmp)
-            (tmp / "radrl_rl.json").write_text(json.dumps(
-                {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema,
-                 "skipped_images": trainer.skipped_images.summary()},
-                indent=1, default=str))
-    trainer.accelerator.wait_for_everyone()
+    save_final_model(trainer, final, recipe.model.save_dtype, "radrl_rl.json",
+                     {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema,
+                      "skipped_images": trainer.skipped_images.summary()})
     if trainer.skipped_images.count:  # the end-of-run summary (the warning was at the start)
         print(trainer.skipped_images.message())
     result = {"model": final, "metrics": None, "predictions": None}

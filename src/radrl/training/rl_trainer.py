@@ -21,7 +21,6 @@ With every extension off the loss, advantages and gradients equal stock ``GRPOTr
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from dataclasses import dataclass
@@ -104,10 +103,47 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         self._last_rewards_per_func: torch.Tensor | None = None
         self._orapo_ref = None
         if cfg.orapo and self.ref_model is None and not self._is_peft():
-            # OraPO's DPO term needs the initial policy as reference even when beta = 0.
-            ref = copy.deepcopy(self.accelerator.unwrap_model(self.model))
-            ref.eval().requires_grad_(False)
-            self._orapo_ref = self.accelerator.prepare_model(ref, evaluation_mode=True)
+            # OraPO's DPO term needs the initial policy as reference even when beta = 0 (with LoRA,
+            # the disabled adapters are that reference, as for TRL's KL term).
+            self._orapo_ref = self._build_reference()
+
+    def _build_reference(self):
+        """The frozen initial policy, built as TRL's ``GRPOTrainer.__init__`` builds its reference
+        model: loaded afresh from the policy's checkpoint with its dtype and attention kernel
+        (a deepcopy would copy only this rank's shards under ZeRO-3), dropout off, then wrapped
+        for the engine: ``prepare_deepspeed`` (ZeRO-3 partitions it too), ``prepare_fsdp`` (an
+        FSDP copy instead of a CPU one), or ``prepare_model(evaluation_mode=True)`` (DDP, one
+        process)."""
+        from trl.models import prepare_deepspeed, prepare_fsdp
+        from trl.trainer.utils import (
+            add_fused_lm_head,
+            create_model_from_path,
+            disable_dropout_in_model,
+            get_config_model_id,
+        )
+
+        if self.args.cast_lm_head_to_fp32:
+            raise ValueError("OraPO's reference model does not support cast_lm_head_to_fp32 yet; leave it off")
+        policy = self.accelerator.unwrap_model(self.model)
+        if not get_config_model_id(policy.config):
+            raise ValueError("OraPO's reference is loaded from the policy's checkpoint, and this policy has none "
+                             "(config._name_or_path is empty): load the policy with from_pretrained")
+        kwargs = dict(self.args.model_init_kwargs or {})
+        if self.args.distributed_state.distributed_type in ("MULTI_GPU", "DEEPSPEED"):
+            kwargs["device_map"] = None
+        kwargs.setdefault("trust_remote_code", self.args.trust_remote_code)
+        kwargs.setdefault("dtype", policy.dtype)
+        kwargs.setdefault("attn_implementation", policy.config._attn_implementation)
+        ref = create_model_from_path(get_config_model_id(policy.config), **kwargs)
+        if self.args.disable_dropout:
+            disable_dropout_in_model(ref)
+        ref.eval().requires_grad_(False)
+        add_fused_lm_head(ref, temperature=self.temperature, cast_lm_head_to_fp32=False)  # as TRL's ref model
+        if self.is_deepspeed_enabled:
+            return prepare_deepspeed(ref, self.accelerator)
+        if self.is_fsdp_enabled:
+            return prepare_fsdp(ref, self.accelerator)
+        return self.accelerator.prepare_model(ref, evaluation_mode=True)
 
     # ------------------------------------------------------------------ helpers
     def _is_peft(self) -> bool:

@@ -18,11 +18,12 @@ from pathlib import Path
 import torch
 
 from radrl.data.sample import Sample
-from radrl.io import atomic_folder, run_lock
+from radrl.io import run_lock
 from radrl.models.policy import load_policy, trainable_summary
 from radrl.recipe.sections import SFTSettings
 from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
 from radrl.training.datasets import to_trl_dataset
+from radrl.training.saving import save_final_model
 
 __all__ = ["SFTSettings", "latest_checkpoint", "run_sft", "sft_config"]
 
@@ -62,6 +63,7 @@ def sft_config(settings: SFTSettings, output_dir: Path):
             report_to=[],
             dataloader_num_workers=0,
             dataloader_pin_memory=torch.cuda.is_available(),
+            use_cpu=not torch.cuda.is_available(),  # a CPU multi-process launch joins one gloo group
             disable_tqdm=False,
             **extra,
         )
@@ -97,19 +99,10 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
             print(f"resuming from {checkpoint}")
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
-        model_to_save = trainer.model
-        if settings.lora is not None and hasattr(model_to_save, "merge_and_unload"):
-            model_to_save = model_to_save.merge_and_unload()  # a plain checkpoint any loader opens
         final = out / "final"
-        if trainer.accelerator.is_main_process:  # one writer: every rank renaming `final` at once races
-            with atomic_folder(final) as tmp:
-                model_to_save.save_pretrained(tmp, safe_serialization=True)
-                processor.save_pretrained(tmp)
-                (tmp / "radrl_sft.json").write_text(json.dumps(
-                    {"base_model": str(model_path), "n_train": len(train), "skipped_images": skipped.summary(),
-                     "settings": _jsonable(asdict(settings)),
-                     "log_history": trainer.state.log_history}, indent=1))
-        trainer.accelerator.wait_for_everyone()
+        save_final_model(trainer, final, "float32", "radrl_sft.json",  # every rank: gathers sharded weights
+                         {"base_model": str(model_path), "n_train": len(train), "skipped_images": skipped.summary(),
+                          "settings": _jsonable(asdict(settings)), "log_history": trainer.state.log_history})
         if skipped.count:
             print(skipped.message())
     return final

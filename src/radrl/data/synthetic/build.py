@@ -83,18 +83,29 @@ def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, 
     return entry, image
 
 
+def synthetic_ready(root: str | Path, config: SyntheticConfig | None = None) -> bool:
+    """``root`` holds the complete benchmark ``config`` describes (its ``config.json`` is written
+    last and matches)."""
+    config = config or SyntheticConfig()
+    root = Path(root)
+    cfg_path, ann_path = root / "config.json", root / "annotation.json"
+    if not (cfg_path.is_file() and ann_path.is_file()):
+        return False
+    try:
+        return json.loads(cfg_path.read_text()) == {"format_version": FORMAT_VERSION, **asdict(config)}
+    except (json.JSONDecodeError, OSError):
+        return False
+
+
 def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, progress: bool = True) -> Path:
-    """Write the benchmark under ``root`` (reused as is when ``config.json`` matches)."""
+    """Write the benchmark under ``root`` (reused as is when ``config.json`` matches). Under a
+    multi-process launch, call it on one rank (the others :func:`synthetic_ready`-wait)."""
     config = config or SyntheticConfig()
     root = Path(root)
     cfg = {"format_version": FORMAT_VERSION, **asdict(config)}
     cfg_path, ann_path = root / "config.json", root / "annotation.json"
-    if cfg_path.is_file() and ann_path.is_file():
-        try:
-            if json.loads(cfg_path.read_text()) == cfg:
-                return root
-        except json.JSONDecodeError:
-            pass
+    if synthetic_ready(root, config):
+        return root
     if root.is_dir() and any(root.iterdir()) and not _is_synthetic(root):
         raise InputError(f"{root} holds files that are not a radrl synthetic benchmark (no config.json of one); "
                          "radrl builds the benchmark only into an empty or new folder, so that a real dataset is "

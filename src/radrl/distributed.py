@@ -1,0 +1,53 @@
+"""Coordination between the processes of one ``accelerate launch`` (or ``torchrun``) without
+collectives: long one-off work (building the synthetic benchmark, choosing the RL subset) must
+never run while other ranks sit in a barrier, where NCCL's timeout (30 min by default) kills
+the job. Ranks here meet through files instead: one writes, the others poll for it.
+
+Rank and world size come from the launcher's environment (``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``), so nothing here initialises a process group.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def local_device() -> str:
+    """This process's accelerator: ``cuda:LOCAL_RANK`` when CUDA is there, else ``cpu``."""
+    import torch
+
+    return f"cuda:{local_rank()}" if torch.cuda.is_available() else "cpu"
+
+
+def wait_for(ready: Callable[[], bool], what: str, poll: float = 2.0, timeout: float | None = None) -> None:
+    """Block until ``ready()`` (a file another rank writes) holds. Prints what it waits for once
+    a minute. Without a timeout it waits as long as the writer works; if the writer dies, the
+    launcher stops this process too."""
+    start = last = time.monotonic()
+    while not ready():
+        now = time.monotonic()
+        if timeout is not None and now - start > timeout:
+            raise TimeoutError(f"rank {rank()}: {what} not ready after {timeout:.0f} s")
+        if now - last >= 60:
+            print(f"rank {rank()}: waiting for {what} ({now - start:.0f} s)", file=sys.stderr)
+            last = now
+        time.sleep(poll)

@@ -1,0 +1,55 @@
+"""Saving the trained policy from a (possibly sharded) trainer: ``OUT/final``, atomically.
+
+Every rank calls :func:`save_final_model`. The weights are gathered with
+``accelerator.get_state_dict``, a collective under FSDP and ZeRO-3, where the main process's own
+module holds only its shards (TRL and transformers save through the same call). LoRA adapters are
+merged into the base weights so that ``final`` loads like any checkpoint; under a sharded engine
+the merge runs on a CPU copy rebuilt from the gathered state.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from radrl.io import atomic_folder
+
+
+def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_name: str | None = None,
+                     record: dict | None = None) -> None:
+    """Write the trained policy (safetensors, cast to ``save_dtype``) and the trainer's processor
+    to ``final``, with ``record`` as JSON in ``final/record_name``. Call it on every rank."""
+    acc = trainer.accelerator
+    state = acc.get_state_dict(trainer.model)  # full on the main process; collective when sharded
+    if acc.is_main_process:
+        dtype = getattr(torch, save_dtype)
+        model = acc.unwrap_model(trainer.model)
+        with atomic_folder(final) as tmp:
+            if hasattr(model, "merge_and_unload"):  # peft
+                sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
+                merged = merged_lora_copy(model, state) if sharded else model.merge_and_unload()
+                merged.to(dtype).save_pretrained(tmp, safe_serialization=True)
+            else:
+                model.save_pretrained(tmp, state_dict={k: v.to(dtype) for k, v in state.items()},
+                                      safe_serialization=True)
+            trainer.processing_class.save_pretrained(tmp)
+            if record_name:
+                (tmp / record_name).write_text(json.dumps(record or {}, indent=1, default=str))
+    acc.wait_for_everyone()
+
+
+def merged_lora_copy(peft_model, state: dict):
+    """The LoRA policy merged, rebuilt on the CPU from the gathered ``state`` (under FSDP/ZeRO-3 the
+    process's own modules hold shards, which cannot be merged in place)."""
+    from peft import get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    fresh = AutoModelForImageTextToText.from_config(peft_model.get_base_model().config, dtype=torch.float32)
+    rebuilt = get_peft_model(fresh, peft_model.peft_config[peft_model.active_adapter])
+    missing, unexpected = rebuilt.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"the gathered LoRA state does not fit the policy: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}")
+    return rebuilt.merge_and_unload()
