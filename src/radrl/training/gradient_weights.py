@@ -5,9 +5,9 @@ as in the paper), the labeler's saliency of o_i for T (``ChexbertLabeler.salienc
 the policy's own tokens by character offsets (max over overlapping labeler tokens), then
 w = 1 + beta * s (``radrl.algorithms.saliency_token_weights``).
 
-The policy tokens' character spans come from decoding growing prefixes of the completion, so
-they match the text the labeler reads exactly, for any tokenizer (byte-level BPE pieces of one
-unicode character share that character's span).
+The policy tokens' character spans come from incremental decoding of the completion (linear
+time), so they match the text the labeler reads exactly, for any tokenizer (byte-level BPE
+pieces of one unicode character share that character's span).
 """
 
 from __future__ import annotations
@@ -20,28 +20,37 @@ from radrl.algorithms import align_scores_by_offsets, saliency_token_weights
 from radrl.schema import NO_FINDING, OBSERVATION_INDEX, OBSERVATIONS, POSITIVE
 
 
-def token_char_spans(tokenizer, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
+def token_char_spans(tokenizer, ids: Sequence[int], window: int = 6) -> tuple[str, list[tuple[int, int]]]:
     """The decoded text of ``ids`` (special tokens skipped) and each token's ``(start, end)`` in it.
 
-    Token t covers the characters its prefix decode adds. A token that completes no character on
-    its own (the first bytes of a multi-byte character) gets the span of the character it starts.
-    Special tokens get an empty span.
+    Token t covers the characters that decoding up to t adds. A token that completes no character
+    on its own (the first bytes of a multi-byte character) gets the span of the character it
+    starts. Special tokens get an empty span.
+
+    Linear time: incremental detokenization as in TGI and vLLM. Each step decodes only the tokens
+    since the last emitted text plus a few before them (``window``; they carry context such as
+    SentencePiece's leading space) and keeps what the newest token adds, instead of decoding
+    every prefix (quadratic: 512 tokens decoded 131k tokens). Equal to the prefix method, which
+    tests keep as the reference.
     """
     ids = [int(i) for i in ids]
     text = tokenizer.decode(ids, skip_special_tokens=True)
-    prefixes = tokenizer.batch_decode([ids[:k] for k in range(1, len(ids) + 1)], skip_special_tokens=True)
-    spans = []
-    previous = 0
-    for prefix in prefixes:
-        end = len(prefix.rstrip("\ufffd"))           # an unfinished character decodes to U+FFFD
-        end = max(previous, min(end, len(text)))
-        if end > previous:
-            spans.append((previous, end))
-        elif len(prefix) > end and end < len(text):  # partial character: point at it
+    spans: list[tuple[int, int]] = []
+    prefix_offset = read_offset = 0  # context starts at prefix_offset; text emitted up to read_offset
+    end = 0
+    for k in range(1, len(ids) + 1):
+        context = tokenizer.decode(ids[prefix_offset:read_offset], skip_special_tokens=True)
+        current = tokenizer.decode(ids[prefix_offset:k], skip_special_tokens=True)
+        complete = current.rstrip("\ufffd")  # an unfinished character decodes to U+FFFD
+        grown = min(end + max(len(complete) - len(context), 0), len(text))
+        if grown > end:
+            spans.append((end, grown))
+            end = grown
+            prefix_offset, read_offset = max(0, k - window), k
+        elif len(current) > len(complete) and end < len(text):  # partial character: point at it
             spans.append((end, end + 1))
         else:
             spans.append((end, end))
-        previous = end
     return text, spans
 
 
