@@ -278,6 +278,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from radrl.planning import format_plan, plan_recipe
+    from radrl.recipe import RLRecipe, load_recipe
+
+    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)
+    if not isinstance(recipe, RLRecipe):
+        raise InputError(f"{args.recipe}: radrl plan sizes RL recipes; this one is stage: {recipe.stage}")
+    width, sep, height = args.image_size.partition("x")
+    if not (sep and width.isdigit() and height.isdigit()):
+        raise InputError(f"--image-size must be WIDTHxHEIGHT in pixels, e.g. 3056x2544; got {args.image_size!r}")
+    plan = plan_recipe(recipe, gpus=args.gpus, gpu_memory_gb=args.gpu_memory, image_size=(int(width), int(height)),
+                       images_per_sample=args.images, architecture=args.architecture)
+    print(json.dumps(plan.to_dict(), indent=2) if args.json else format_plan(plan))
+    return 0
+
+
 def cmd_configs(args: argparse.Namespace) -> int:
     from radrl.assets import package_config, package_configs
 
@@ -547,6 +565,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train on the subset's ids that are present when some are not (data.allow_partial_subset)")
     _overrides(sp)
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("plan", help="offline: parameters, visual tokens, memory per GPU of a recipe on ddp/zero2/zero3/fsdp")
+    sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
+    sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
+    sp.add_argument("--json", action="store_true", help="print the plan as JSON")
+    sp.add_argument("--gpus", type=int, default=8, help="devices the run is spread over (default 8)")
+    sp.add_argument("--gpu-memory", type=float, default=80.0, help="GB per device (default 80)")
+    sp.add_argument("--image-size", default="3056x2544", help="WIDTHxHEIGHT of the films before resizing "
+                    "(default: a MIMIC-CXR film)")
+    sp.add_argument("--images", type=int, default=1, help="images per sample (default 1)")
+    sp.add_argument("--architecture", help="size this architecture instead of model.path's (a shipped name such as "
+                    "qwen2.5-vl-7b-instruct, or a folder with config.json): for a fine-tune of one")
+    _overrides(sp)
+    sp.set_defaults(func=cmd_plan)
 
     sp = sub.add_parser("configs", help="the shipped accelerate and model configs: list them, or print one's path")
     sp.add_argument("name", nargs="?", help="e.g. zero3 or accelerate/fsdp.yaml: print its path "
