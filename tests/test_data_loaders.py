@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 import tarfile
 
 import pytest
@@ -197,3 +198,45 @@ def test_generic_jsonl_and_csv(tmp_path):
     bad.write_text('{"images": []}\n')
     with pytest.raises(InputError, match="line 1: missing 'id'"):
         load_records(bad)
+
+
+def test_prepare_images_writes_a_resumable_resized_cache_loaders_read(tiny_bench, tmp_path, capsys):
+    """`radrl prepare-images`: every image at <= max_pixels under the same relative path, read back
+    through data.options.image_root; a rerun keeps finished files; another cap is refused."""
+    from PIL import Image
+
+    from radrl.cli import main
+    from radrl.data.registry import load_dataset
+
+    cache = tmp_path / "cache"
+    assert main(["prepare-images", "--data", f"synthetic:{tiny_bench}", "--max-pixels", "12544", "-o", str(cache),
+                 "--workers", "1"]) == 0
+    manifest = json.loads((cache / "prepare_images.json").read_text())
+    assert manifest["n_images"] == 52 and manifest["n_skipped"] == 0  # 40 + 4 + 8 studies, one film each
+    original = load_dataset("synthetic", tiny_bench, split="val")
+    cached = load_dataset("synthetic", tiny_bench, split="val", image_root=str(cache))
+    assert [s.id for s in cached] == [s.id for s in original]
+    for a, b in zip(original, cached):
+        with Image.open(a.images[0]) as big, Image.open(b.images[0]) as small:
+            assert big.size == (224, 224) and small.size == (112, 112) and small.mode == big.mode == "L"
+    first = Path(cached[0].images[0]).stat().st_mtime_ns
+    assert main(["prepare-images", "--data", f"synthetic:{tiny_bench}", "--max-pixels", "12544", "-o", str(cache),
+                 "--workers", "1"]) == 0
+    assert Path(cached[0].images[0]).stat().st_mtime_ns == first  # resumed: not written again
+    assert main(["prepare-images", "--data", f"synthetic:{tiny_bench}", "--max-pixels", "50000", "-o", str(cache)]) == 2
+    assert "prepared with max_pixels 12544" in capsys.readouterr().err
+    assert main(["prepare-images", "--data", f"synthetic:{tiny_bench}", "--max-pixels", "50000", "-o",
+                 str(tiny_bench / "images" / "cache")]) == 2  # never into the dataset's own images
+    # a broken image is skipped and counted (records loader, image root beside the file)
+    root = tmp_path / "records"
+    root.mkdir()
+    Image.new("L", (300, 200), 90).save(root / "a.png")
+    (root / "b.png").write_bytes(b"")
+    rows = root / "r.jsonl"
+    rows.write_text("".join(json.dumps({"id": i, "image": f"{i}.png", "report": "Clear."}) + "\n" for i in "ab"))
+    assert main(["prepare-images", "--data", f"records:{rows}", "--max-pixels", "6000", "-o",
+                 str(tmp_path / "c2"), "--workers", "1"]) == 0
+    manifest = json.loads((tmp_path / "c2" / "prepare_images.json").read_text())
+    assert manifest["n_skipped"] == 1 and "empty image file" in manifest["skipped"]
+    with Image.open(tmp_path / "c2" / "a.png") as im:
+        assert im.size == (94, 63) and im.width * im.height <= 6000  # aspect ratio kept

@@ -296,6 +296,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare_images(args: argparse.Namespace) -> int:
+    from radrl.data.prepare import prepare_images
+    from radrl.data.registry import load_dataset
+
+    kind, path = _data_arg(args.data)
+    splits = args.split or (["train", "val", "test"] if kind == "synthetic" else [None])
+    samples = [s for split in splits for s in load_dataset(kind, path, split=split)]
+    if not samples:
+        raise InputError(f"{path}: no samples")
+    t0 = time.perf_counter()
+    manifest = prepare_images(samples, args.output, args.max_pixels, args.data, workers=args.workers)
+    seconds = time.perf_counter() - t0
+    print(f"{manifest['n_images'] - manifest['n_skipped']} images at <= {args.max_pixels:,} pixels in {seconds:.1f} s "
+          f"-> {args.output} ({manifest['n_skipped']} skipped). Use it with data.options.image_root={args.output}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_configs(args: argparse.Namespace) -> int:
     from radrl.assets import package_config, package_configs
 
@@ -579,6 +597,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "qwen2.5-vl-7b-instruct, or a folder with config.json): for a fine-tune of one")
     _overrides(sp)
     sp.set_defaults(func=cmd_plan)
+
+    sp = sub.add_parser("prepare-images", help="write a resized copy of a dataset's images (a cache loaders read)")
+    sp.add_argument("--data", required=True, help="KIND:PATH of the dataset")
+    sp.add_argument("--split", action="append", help="a split to prepare (repeatable; default: every split the "
+                    "loader reads without one)")
+    sp.add_argument("--max-pixels", type=int, required=True, help="pixels per image at most (e.g. the recipe's "
+                    "model.max_pixels, 200704 = 448 x 448)")
+    sp.add_argument("--workers", type=int, help="processes (default: one per CPU)")
+    sp.add_argument("-o", "--output", required=True, help="cache folder; point data.options.image_root at it")
+    sp.set_defaults(func=cmd_prepare_images)
 
     sp = sub.add_parser("configs", help="the shipped accelerate and model configs: list them, or print one's path")
     sp.add_argument("name", nargs="?", help="e.g. zero3 or accelerate/fsdp.yaml: print its path "

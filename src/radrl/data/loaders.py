@@ -157,7 +157,8 @@ def _emit(
         chosen = [(f"{sample_id}#{i}", [p]) for i, p in enumerate(paths)]
     for sid, imgs in chosen:
         report.kept += 1
-        yield Sample(sid, imgs, text, findings or None, impression or None, labels, dict(meta, study_id=sample_id))
+        yield Sample(sid, imgs, text, findings or None, impression or None, labels,
+                     dict(meta, study_id=sample_id, **({"image_root": str(root)} if root is not None else {})))
 
 
 def load_r2gen(

@@ -27,10 +27,11 @@ DATASETS: Registry = Registry("dataset kind")
 
 
 @DATASETS.register("synthetic")
-def load_synthetic_split(path, split: str | None = "train", target: str = "both") -> list[Sample]:
+def load_synthetic_split(path, split: str | None = "train", target: str = "both",
+                         image_root: str | None = None) -> list[Sample]:
     from radrl.data.synthetic import load_synthetic
 
-    return load_synthetic(path, split or "train", target=target)
+    return load_synthetic(path, split or "train", target=target, image_root=image_root)
 
 
 DATASETS.register("r2gen", load_r2gen)

@@ -60,6 +60,9 @@ def rl_config(recipe: RLRecipe, out: Path):
         logging_steps=1, save_strategy="steps", save_steps=50, save_total_limit=3,
         gradient_checkpointing=False, bf16=cuda and torch.cuda.is_bf16_supported(),
         dataloader_pin_memory=cuda, disable_tqdm=False, seed=0,
+        # images are decoded (and resized by the processor) as rows are read: worker processes
+        # overlap that with the GPU; on CPUs the cores belong to the trainer itself
+        dataloader_num_workers=4 if cuda else 0,
         # without CUDA, a multi-process launch needs use_cpu to join one gloo group; otherwise
         # every process trains alone as rank 0 of its own run (and they overwrite each other)
         use_cpu=not cuda,

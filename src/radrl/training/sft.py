@@ -61,7 +61,7 @@ def sft_config(settings: SFTSettings, output_dir: Path):
             completion_only_loss=True,
             remove_unused_columns=False,
             report_to=[],
-            dataloader_num_workers=0,
+            dataloader_num_workers=4 if torch.cuda.is_available() else 0,  # image decoding off the GPU's path
             dataloader_pin_memory=torch.cuda.is_available(),
             use_cpu=not torch.cuda.is_available(),  # a CPU multi-process launch joins one gloo group
             disable_tqdm=False,

@@ -150,13 +150,16 @@ def _is_synthetic(root: Path) -> bool:
     return not images.exists() or (images.is_dir() and all(p.name.startswith("syn-") for p in images.iterdir()))
 
 
-def load_synthetic(root: str | Path, split: str = "train", target: str = "both") -> list[Sample]:
+def load_synthetic(root: str | Path, split: str = "train", target: str = "both",
+                   image_root: str | Path | None = None) -> list[Sample]:
     """Read a built benchmark as samples with ground-truth labels.
 
     ``target``: ``both`` (FINDINGS + IMPRESSION with headers, the default), ``findings`` or
-    ``impression``.
+    ``impression``. ``image_root``: where the images are read (default ``ROOT/images``; a cache
+    written by ``radrl prepare-images``).
     """
     root = Path(root)
+    images = Path(image_root) if image_root is not None else root / "images"
     ann = root / "annotation.json"
     if root.is_file():
         raise InputError(f"{root} is a file; a synthetic benchmark is a folder (written by radrl synth)")
@@ -168,6 +171,7 @@ def load_synthetic(root: str | Path, split: str = "train", target: str = "both")
     out = []
     for e in data[split]:
         text = {"both": e["report"], "findings": e["findings"], "impression": e["impression"]}[target]
-        out.append(Sample(e["id"], [str(root / "images" / p) for p in e["image_path"]], text, e["findings"],
-                          e["impression"], e["labels"], {"split": split, "details": e.get("details", {})}))
+        out.append(Sample(e["id"], [str(images / p) for p in e["image_path"]], text, e["findings"],
+                          e["impression"], e["labels"],
+                          {"split": split, "details": e.get("details", {}), "image_root": str(images)}))
     return out
