@@ -2,8 +2,8 @@
 
 import io
 import json
-from pathlib import Path
 import tarfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
