@@ -89,3 +89,21 @@ def test_memory_formulas_match_the_tiny_model(batch, words):
                              if torch.is_tensor(v) and v.dim() > 0)}
     planned = static_bytes(total, trainable, "ddp", 1, reference=False)
     assert {k: planned[k] for k in held} == held
+
+
+def test_the_gpu_step_benchmark_runs_on_the_tiny_model(tmp_path):
+    """bench/gpu_step.py waits for a GPU; --tiny runs the same code on the CPU so it cannot rot."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "gpu_step.py"
+    out = tmp_path / "gpu_step.json"
+    proc = subprocess.run([sys.executable, str(script), "--tiny", "--steps", "2", "--prompts", "2", "--completions", "2",
+                           "--max-completion-length", "8", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert len(result["steps"]) == 2 and result["tokens_per_second"] > 0
+    for step in result["steps"]:
+        assert step["generation"] > 0 and step["training"] > 0 and step["tokens"] > 0
+        assert abs(step["generation"] + step["reward"] + step["training"] - step["total"]) < 1e-6

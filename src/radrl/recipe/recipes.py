@@ -127,6 +127,11 @@ class RLRecipe:
             raise FieldError("critical", "critical.judge: true needs the recipe's judge: section")
         if self.select is not None and not self.data.subset:
             raise FieldError("select", "select: writes the file named by data.subset; set data.subset")
+        from radrl.training.vllm_rollouts import vllm_problem
+
+        problem = vllm_problem(self.rl.settings, self.model.max_pixels)
+        if problem:
+            raise FieldError("rl", problem)
 
     def to_dict(self) -> dict:
         return to_plain(self)

@@ -147,7 +147,9 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     from radrl.training.datasets import to_trl_dataset
     from radrl.training.diagnostics import MetricsLogCallback
     from radrl.training.rl_trainer import RadRLTrainer
+    from radrl.training.vllm_rollouts import check_vllm
 
+    check_vllm(recipe.rl.settings)
     args = rl_config(recipe, out)  # TRL's own checks before any data or model loads
     train = load_split(recipe.data, recipe.data.split, recipe.data.limit)
     if recipe.data.subset:
@@ -164,6 +166,16 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     warning = low_precision_warning(model, args.learning_rate)
     if warning:
         warnings.warn(warning, stacklevel=2)
+    if args.use_vllm:  # vLLM reads the model folder: give it one whose processor is the training one
+        from radrl.distributed import is_main, wait_for
+        from radrl.training.vllm_rollouts import rollout_model_folder
+
+        view = out / "rollout-model"
+        if is_main():
+            rollout_model_folder(resolve_model_path(recipe.model.path), processor, out)
+        else:
+            wait_for(lambda: (view / "config.json").exists(), f"{view} (rank 0 writes it)")
+        model.config._name_or_path = str(view)
     dataset = to_trl_dataset(train, recipe.instruction or DEFAULT_INSTRUCTION, with_completion=False)
     if args.capo:
         # the judge's answers, else the ground-truth labels, else the rule labeler
