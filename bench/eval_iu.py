@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _shared import IU_ANNOTATION, need
 
-from radrl.metrics.nlg import clean_report, java_available
+from radrl.metrics.nlg import java_available, literature_text
 
 
 def direct_pycocoevalcap(preds: list[str], refs: list[str]) -> dict[str, float]:
@@ -31,8 +31,8 @@ def direct_pycocoevalcap(preds: list[str], refs: list[str]) -> dict[str, float]:
     from pycocoevalcap.meteor.meteor import Meteor
     from pycocoevalcap.rouge.rouge import Rouge
 
-    res = {i: [clean_report(p)] for i, p in enumerate(preds)}
-    gts = {i: [clean_report(r)] for i, r in enumerate(refs)}
+    res = {i: [literature_text(p)] for i, p in enumerate(preds)}
+    gts = {i: [literature_text(r)] for i, r in enumerate(refs)}
     with contextlib.redirect_stdout(io.StringIO()):
         bleu, _ = Bleu(4).compute_score(gts, res)
     out = {f"bleu_{n + 1}": bleu[n] for n in range(4)}

@@ -330,8 +330,10 @@ def test_rl_trainer_runs_with_gradient_weights_and_trains_a_missing_labeler(tiny
         f"labeler.weights={tmp_path / 'labeler'}", "labeler.train.epochs=2",
         "rl.per_device_train_batch_size=8", "rl.num_generations=4", "rl.max_completion_length=24",
         "rl.max_steps=2", "rl.save_steps=2", "rl.report_to=[]", "rl.disable_tqdm=true",
-        "rl.dataloader_pin_memory=false"])
-    result = run_rl(recipe, tmp_path / "run", evaluate=False)
+        "rl.dataloader_pin_memory=false", "evaluate.limit=2", "evaluate.meteor=false",
+        "evaluate.generation.max_new_tokens=8"])
+    result = run_rl(recipe, tmp_path / "run")
+    assert result["metrics"]["labeler"] == "chexbert"  # evaluation scores with the recipe's labeler, not the rule one
     assert (tmp_path / "labeler" / "labeler" / "model.safetensors").is_file()
     assert (result["model"] / "model.safetensors").is_file()
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

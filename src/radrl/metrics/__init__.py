@@ -9,11 +9,12 @@ from radrl.metrics.clinical import (
     micro,
     per_label,
 )
-from radrl.metrics.nlg import clean_report, nlg_metrics
+from radrl.metrics.nlg import clean_report, literature_text, nlg_metrics
 
 __all__ = [
     "binarize",
     "clean_report",
+    "literature_text",
     "clinical_metrics",
     "example_based",
     "example_scores",

@@ -1,10 +1,16 @@
 """Natural-language-generation metrics exactly as the report-generation literature computes them.
 
 Reports are cleaned the way R2Gen does (``clean_report``: lower case, list numbers and most
-punctuation removed, sentences joined by `` . ``), then scored with pycocoevalcap's own scorers
-(BLEU-1..4 corpus-level with the 'closest' reference length, METEOR 1.5, ROUGE-L with
-beta = 1.2, CIDEr-D), one reference per sample. So the numbers equal what pycocoevalcap gives on
-the same cleaned text (``bench/eval_iu.py`` checks it to 1e-9).
+punctuation removed, sentences joined by `` . ``), then put through R2Gen's tokenize / decode
+round trip, which splits on whitespace and joins the tokens with single spaces
+(``literature_text``), and scored with pycocoevalcap's own scorers (BLEU-1..4 corpus-level with
+the 'closest' reference length, METEOR 1.5, ROUGE-L with beta = 1.2, CIDEr-D), one reference per
+sample. That is the text the papers score: ``clean_report`` alone can leave a double space
+(punctuation it removes between two spaces: ``"effusion ; no"``), which pycocoevalcap's ROUGE-L,
+splitting on single spaces, counts as an empty token (BLEU and CIDEr split on any whitespace and
+do not change). The numbers equal pycocoevalcap on the round-tripped text (``bench/eval_iu.py``,
+``tests/test_nlg_metrics.py``). R2Gen's vocabulary also maps rare tokens to ``<unk>``; that
+depends on its training split and is not reproduced.
 
 METEOR runs the METEOR 1.5 jar shipped in pycocoevalcap and needs a Java runtime; without one
 (or if the jar fails) its value is ``None`` and the reason is returned in ``errors``.
@@ -55,6 +61,11 @@ def clean_report(report: str, style: str = "mimic_cxr") -> str:
     return " . ".join(tokens) + " ."
 
 
+def literature_text(report: str | None, style: str = "mimic_cxr") -> str:
+    """R2Gen's cleaning, then its tokenize / decode round trip: tokens joined by single spaces."""
+    return " ".join(clean_report(report, style).split())
+
+
 def java_available() -> bool:
     return shutil.which("java") is not None
 
@@ -82,7 +93,7 @@ def nlg_metrics(
     errors: dict[str, str] = {}
     if not predictions:
         return scores, {name: "no samples" for name in names}
-    prep = (lambda t: clean_report(t, clean)) if clean else (lambda t: "" if t is None else str(t))
+    prep = (lambda t: literature_text(t, clean)) if clean else (lambda t: "" if t is None else str(t))
     res = {i: [prep(p)] for i, p in enumerate(predictions)}
     gts = {i: [prep(r)] for i, r in enumerate(references)}
 

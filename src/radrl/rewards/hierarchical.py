@@ -129,11 +129,11 @@ class HierarchicalReward(RewardFunction):
             from radrl.rewards.text import sentence_bleu
 
             return sentence_bleu(texts, references, n=2)
-        from radrl.metrics.nlg import clean_report
+        from radrl.metrics.nlg import literature_text
         from radrl.metrics.rouge import BoundedRouge
 
         rouge = BoundedRouge()
-        return [float(rouge.calc_score([clean_report(t) or "."], [clean_report(r) or "."]))
+        return [float(rouge.calc_score([literature_text(t) or "."], [literature_text(r) or "."]))
                 for t, r in zip(texts, references)]
 
     def _consistent(self, pairs: list[tuple[str, str]]) -> list[bool]:

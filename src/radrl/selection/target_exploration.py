@@ -24,13 +24,13 @@ def per_sample_metrics(predictions: Sequence[str], references: Sequence[str], la
     """BLEU-2 (pycocoevalcap, per sentence), ROUGE-L (pycocoevalcap) and example F1 per sample."""
     from radrl.labelers import get_labeler, labels_or_labelled
     from radrl.metrics.clinical import binarize, example_scores
-    from radrl.metrics.nlg import clean_report
+    from radrl.metrics.nlg import literature_text
     from radrl.metrics.rouge import BoundedRouge
     from radrl.rewards.text import sentence_bleu
 
     labeler = labeler or get_labeler("rule")
     rouge = BoundedRouge()
-    rouge_l = [rouge.calc_score([clean_report(p) or "."], [clean_report(r) or "."])
+    rouge_l = [rouge.calc_score([literature_text(p) or "."], [literature_text(r) or "."])
                for p, r in zip(predictions, references)]
     refs = labels_or_labelled(list(ref_labels) if ref_labels is not None else [None] * len(references),
                               references, labeler)

@@ -288,7 +288,8 @@ def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks
         from radrl.evaluation import evaluate_model
 
         samples = load_split(recipe.data, ev.split, ev.limit)
+        labeler = build_labeler(recipe.labeler, device=trainer.args.device)  # the recipe's, as the rewards used
         result["metrics"], result["predictions"] = evaluate_model(final, samples, out / "eval", ev.generation,
-                                                                  meteor=ev.meteor,
+                                                                  meteor=ev.meteor, labeler=labeler,
                                                                   model_kwargs=recipe.model.inference_kwargs())
     return result
