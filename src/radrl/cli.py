@@ -147,6 +147,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_predictions(path, max_chars: int) -> dict[str, tuple[str, str]]:
+    """id -> (prediction, reference) of a predictions file, read with `radrl eval`'s rules."""
+    rows: dict[str, tuple[str, str]] = {}
+    repeated = DuplicateIds(str(path))
+    for lineno, row in read_records(path):
+        where = f"{path}, line {lineno}"
+        missing = [k for k in ("id", "prediction", "reference") if k not in row]
+        if missing:
+            raise InputError(f"{where}: missing {', '.join(repr(m) for m in missing)}; radrl compare pairs "
+                             "the two files by 'id'")
+        sample_id = record_id(row, where)
+        pred, ref = (_capped(text_field(row, k, where) or "", where, k, max_chars) for k in ("prediction", "reference"))
+        if repeated.keep(sample_id, lineno):
+            rows[sample_id] = (pred, ref)
+    repeated.warn()
+    if not rows:
+        raise InputError(f"{path}: no predictions in the file")
+    return rows
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from radrl.labelers import get_labeler
+    from radrl.metrics.compare import compare_systems, format_comparison, system_tables
+
+    if args.output:
+        check_output_path(args.output, args.a, args.b)
+    a, b = _read_predictions(args.a, args.max_chars), _read_predictions(args.b, args.max_chars)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    if only_a or only_b:
+        raise InputError(f"{args.a} and {args.b} must hold the same ids: {len(only_a)} only in A "
+                         f"(first: {', '.join(only_a[:3])}), {len(only_b)} only in B (first: {', '.join(only_b[:3])})")
+    ids = list(a)
+    differ = [i for i in ids if a[i][1] != b[i][1]]
+    if differ:
+        raise InputError(f"the references of {len(differ)} ids differ between the files (first: {differ[0]!r}); "
+                         "compare systems on the same references")
+    refs = [a[i][1] for i in ids]
+    labeler = get_labeler(args.labeler, args.weights)
+    t0 = time.perf_counter()
+    labels = labeler.label_batch([a[i][0] for i in ids] + [b[i][0] for i in ids] + refs)
+    n = len(ids)
+    vocab: dict = {}
+    tables = [system_tables([x[i][0] for i in ids], refs, labels[k * n:(k + 1) * n], labels[2 * n:], vocab,
+                            args.uncertain, args.empty_match) for k, x in enumerate((a, b))]
+    metrics = compare_systems(*tables, n_vocab=len(vocab), resamples=args.resamples, seed=args.seed,
+                              progress=n * args.resamples > 200_000)
+    result = {"n": n, "a": str(args.a), "b": str(args.b), "labeler": labeler.name, "resamples": args.resamples,
+              "seed": args.seed, "settings": {"uncertain": args.uncertain, "empty_match": args.empty_match},
+              "metrics": metrics, "seconds": round(time.perf_counter() - t0, 2)}
+    print(format_comparison(result))
+    if args.output:
+        atomic_write_json(args.output, result)
+        print(f"-> {args.output}")
+    return 0
+
+
 def _data_arg(spec: str) -> tuple[str, str]:
     from radrl.data.registry import DATASETS
 
@@ -536,6 +592,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="example-based score when neither report has a positive (default: zero)")
     sp.add_argument("--no-meteor", action="store_true", help="skip METEOR (it needs Java)")
     sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("compare", help="two systems' predictions: every metric, paired bootstrap CI, randomisation p")
+    sp.add_argument("a", help="predictions .jsonl of system A (id, prediction, reference)")
+    sp.add_argument("b", help="predictions .jsonl of system B, over the same ids and references")
+    sp.add_argument("-o", "--output", help="COMPARISON.json")
+    labeler_options(sp)
+    sp.add_argument("--uncertain", choices=["negative", "positive"], default="negative")
+    sp.add_argument("--empty-match", choices=["zero", "one"], default="zero")
+    sp.add_argument("--resamples", type=int, default=1000, help="bootstrap and randomisation rounds (default 1000)")
+    sp.add_argument("--seed", type=int, default=0, help="random seed of both tests (default 0)")
+    sp.set_defaults(func=cmd_compare)
 
     sp = sub.add_parser("synth", help="write the synthetic chest X-ray benchmark")
     sp.add_argument("output", help="folder (annotation.json, images/, config.json)")
