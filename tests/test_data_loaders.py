@@ -240,3 +240,15 @@ def test_prepare_images_writes_a_resumable_resized_cache_loaders_read(tiny_bench
     assert manifest["n_skipped"] == 1 and "empty image file" in manifest["skipped"]
     with Image.open(tmp_path / "c2" / "a.png") as im:
         assert im.size == (94, 63) and im.width * im.height <= 6000  # aspect ratio kept
+
+
+def test_chexpert_plus_reads_pngs_where_the_csv_says_jpg(tmp_path):
+    """Some CheXpert Plus releases ship PNGs under the CSV's .jpg names."""
+    (tmp_path / "train" / "patient1" / "study1").mkdir(parents=True)
+    Image.new("L", (32, 32), 100).save(tmp_path / "train" / "patient1" / "study1" / "view1_frontal.png")
+    csv_path = tmp_path / "df_chexpert_plus.csv"
+    csv_path.write_text("path_to_image,frontal_lateral,section_findings,section_impression,deid_patient_id,"
+                        "patient_report_date_order,split\n"
+                        "train/patient1/study1/view1_frontal.jpg,Frontal,Clear lungs.,Normal.,p1,1,train\n")
+    (sample,) = load_chexpert_plus(csv_path)
+    assert sample.images[0].endswith("view1_frontal.png")

@@ -41,6 +41,10 @@ def _open_text(path: Path):
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a .jsonl or .csv file")
     # errors="replace": a stray non-UTF-8 byte becomes U+FFFD instead of stopping the run.
+    if path.name.endswith(".gz"):  # MIMIC ships its CSVs gzipped
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8", errors="replace", newline="")
 
 
@@ -149,7 +153,7 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]
         raise InputError(f"{path}: is a folder, expected a .jsonl or .csv file")
     if suffix in (".jsonl", ".ndjson", ".json"):
         return read_jsonl(path)
-    if suffix == ".csv":
+    if suffix == ".csv" or Path(path).name.lower().endswith(".csv.gz"):
         return read_csv(path)
     raise InputError(f"{path}: unsupported file type {suffix or '(none)'}; use .jsonl or .csv")
 

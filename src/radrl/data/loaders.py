@@ -245,7 +245,11 @@ def load_chexpert_plus(
             continue
         key = f"{row.get('deid_patient_id', '')}_{row.get('patient_report_date_order', lineno)}"
         study = studies.setdefault(key, {"images": [], "frontal": [], "row": row})
-        study["images"].append(root / row["path_to_image"])
+        image = root / row["path_to_image"]
+        if not image.exists():  # some CheXpert Plus releases ship PNGs where the CSV says .jpg (and back)
+            other = image.with_suffix(".png" if image.suffix.lower() in (".jpg", ".jpeg") else ".jpg")
+            image = other if other.exists() else image
+        study["images"].append(image)
         study["frontal"].append(row.get("frontal_lateral", "").strip().lower() == "frontal")
     report = LoadReport(str(csv_path))
     samples: list[Sample] = []

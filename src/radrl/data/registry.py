@@ -5,6 +5,7 @@ kind               path                                         splits
 =================  ===========================================  =====================
 ``synthetic``      folder written by ``radrl synth``            train / val / test
 ``r2gen``          R2Gen ``annotation.json`` (IU X-Ray, MIMIC)  train / val / test
+``mimic_cxr``      MIMIC-CXR's official layout (its folder)     train / val / test
 ``chexpert_plus``  CheXpert Plus CSV                            train / valid
 ``openi``          ``NLMCXR_reports.tgz`` or its folder         (none: all reports)
 ``records``        generic ``.jsonl`` / ``.csv``                (none: all rows)
@@ -35,6 +36,13 @@ def load_synthetic_split(path, split: str | None = "train", target: str = "both"
 
 
 DATASETS.register("r2gen", load_r2gen)
+
+
+@DATASETS.register("mimic_cxr")
+def load_mimic(path, split: str | None = "train", **options) -> list[Sample]:
+    from radrl.data.mimic_cxr import load_mimic_cxr
+
+    return load_mimic_cxr(path, split=split, **options)
 DATASETS.register("chexpert_plus", load_chexpert_plus)
 
 
@@ -48,6 +56,12 @@ def load_record_file(path, split: str | None = None, **options) -> list[Sample]:
     return load_records(path, **options)  # no splits: every row
 
 
+def _mimic_loader():
+    from radrl.data.mimic_cxr import load_mimic_cxr
+
+    return load_mimic_cxr
+
+
 _OPTIONS_OF = {"openi": load_openi, "records": load_records}
 
 
@@ -55,7 +69,7 @@ def loader_options(kind: str) -> dict:
     """Option name -> spec of a kind's loader (what ``data.options`` may hold)."""
     from radrl.recipe.fields import signature_specs
 
-    loader = _OPTIONS_OF.get(kind, DATASETS.get(kind))
+    loader = _mimic_loader() if kind == "mimic_cxr" else _OPTIONS_OF.get(kind, DATASETS.get(kind))
     specs = signature_specs(loader)
     for positional in list(specs)[:1] + ["split"]:  # the path, and the split the section names itself
         specs.pop(positional, None)
