@@ -120,3 +120,18 @@ def test_the_cli_reads_it(mimic, tmp_path, capsys):
     assert main(["prepare-images", "--data", f"mimic_cxr:{mimic}", "--split", "train", "--max-pixels", "1024",
                  "-o", str(out), "--workers", "1"]) == 0
     assert json.loads((out / "prepare_images.json").read_text())["n_images"] == 2
+
+
+def test_data_inspect(mimic, capsys):
+    assert main(["data", "inspect", "--data", f"mimic_cxr:{mimic}", "--split", "train", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_samples"] == 2 and summary["n_skipped"] == 1
+    assert summary["skipped"] == {"no frontal (PA/AP) image": 1} and summary["label_source"] == "dataset"
+    assert summary["label_prevalence"]["Cardiomegaly"]["positive"] == 0.5
+    assert summary["label_prevalence"]["Consolidation"]["uncertain"] == 0.5
+    assert summary["views"] == {"PA": 1, "AP": 1} and summary["sections"]["both"] == 1.0
+    first = summary["samples"][0]
+    assert set(first) == {"id", "images", "findings", "impression", "labels"} and first["id"] == "s50414267"
+    assert main(["data", "inspect", "--data", f"mimic_cxr:{mimic}", "--split", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "1 samples, 0 skipped" in out and "IMPRESSION 100.0%" in out and "FINDINGS 0.0%" in out

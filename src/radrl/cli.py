@@ -370,6 +370,23 @@ def cmd_prepare_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    import json
+    import warnings as _warnings
+
+    from radrl.data.inspect import format_inspection, inspect_samples
+    from radrl.data.loaders import collect_load_reports
+    from radrl.data.registry import load_dataset
+
+    kind, path = _data_arg(args.data)
+    with collect_load_reports() as reports, _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", UserWarning)  # the skips are in the summary
+        samples = load_dataset(kind, path, split=args.split)
+    summary = inspect_samples(samples, reports, show=args.show)
+    print(json.dumps(summary, indent=2) if args.json else format_inspection(summary, f"{args.data} [{args.split}]"))
+    return 0
+
+
 def cmd_configs(args: argparse.Namespace) -> int:
     from radrl.assets import package_config, package_configs
 
@@ -674,6 +691,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, help="processes (default: one per CPU)")
     sp.add_argument("-o", "--output", required=True, help="cache folder; point data.options.image_root at it")
     sp.set_defaults(func=cmd_prepare_images)
+
+    sp = sub.add_parser("data", help="look at a dataset as radrl reads it")
+    dsub = sp.add_subparsers(dest="data_command", required=True)
+    dp = dsub.add_parser("inspect", help="counts, skipped samples and why, label prevalence, views, sections, lengths")
+    dp.add_argument("--data", required=True, help="KIND:PATH")
+    dp.add_argument("--split", default="train", help="split (default train; ignored by kinds without splits)")
+    dp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    dp.add_argument("--show", type=int, default=3, help="samples shown (default 3)")
+    dp.set_defaults(func=cmd_data_inspect)
 
     sp = sub.add_parser("configs", help="the shipped accelerate and model configs: list them, or print one's path")
     sp.add_argument("name", nargs="?", help="e.g. zero3 or accelerate/fsdp.yaml: print its path "

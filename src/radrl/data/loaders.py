@@ -23,6 +23,7 @@ Common options:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tarfile
@@ -63,11 +64,27 @@ class LoadReport:
         return sum(len(v) for v in self.skipped.values())
 
     def warn(self) -> None:
+        if _COLLECTED is not None:
+            _COLLECTED.append(self)
         if not self.skipped:
             return
         parts = [f"{len(ids)} {reason} (first: {', '.join(ids[:3])})" for reason, ids in self.skipped.items()]
         warnings.warn(f"{self.source}: kept {self.kept}, skipped {self.n_skipped}: " + "; ".join(parts),
                       stacklevel=3)
+
+
+_COLLECTED: list[LoadReport] | None = None
+
+
+@contextlib.contextmanager
+def collect_load_reports():
+    """Every ``LoadReport`` the loaders finish inside the block (``radrl data inspect``)."""
+    global _COLLECTED
+    outer, _COLLECTED = _COLLECTED, []
+    try:
+        yield _COLLECTED
+    finally:
+        _COLLECTED = outer
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
