@@ -135,8 +135,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not preds:
         raise InputError(f"{args.predictions}: no predictions in the file")
     labeler = get_labeler(args.labeler, args.weights)
+    radeval_names = None
+    if args.metrics:
+        from radrl.metrics.radeval_adapter import parse_metrics
+
+        radeval_names = parse_metrics(args.metrics)  # checked before the long part
     metrics = evaluate_reports(preds, refs, labeler, uncertain=args.uncertain, empty_match=args.empty_match,
                                meteor=not args.no_meteor)
+    if radeval_names:
+        from radrl.metrics.radeval_adapter import radeval_scores
+
+        metrics["radeval"] = radeval_scores(radeval_names, preds, refs, allow_remote=args.allow_remote_metrics)
     for name, reason in metrics["nlg_errors"].items():
         print(f"{name}: not computed ({reason})", file=sys.stderr)
     seconds = time.perf_counter() - t0
@@ -608,6 +617,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--empty-match", choices=["zero", "one"], default="zero",
                     help="example-based score when neither report has a positive (default: zero)")
     sp.add_argument("--no-meteor", action="store_true", help="skip METEOR (it needs Java)")
+    sp.add_argument("--metrics", metavar="radeval:NAME,...", help="also RadEval's metrics (radrl[radeval]): "
+                    "bertscore, radgraph, radcliq, green, ...")
+    sp.add_argument("--allow-remote-metrics", action="store_true",
+                    help="let RadEval's API-based metrics (crimson, radfact_ct, mammo_green) send the reports out")
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("compare", help="two systems' predictions: every metric, paired bootstrap CI, randomisation p")

@@ -25,6 +25,8 @@ def format_metrics(metrics: dict) -> str:
     for block in ("example", "macro", "micro", "micro_5"):
         b = cl[block]
         lines.append(f"{block:10s}{b['precision']:8.4f}{b['recall']:8.4f}{b['f1']:8.4f}")
+    if metrics.get("radeval"):
+        lines.append("RadEval   " + "  ".join(f"{k}={v:.4f}" for k, v in metrics["radeval"].items()))
     return "\n".join(lines)
 
 
