@@ -197,3 +197,12 @@ def test_radeval_impressions_label_without_error(shared_data):
     assert len(labels) == len(refs) == len(preds) > 190
     # real impressions mention findings: most of them get at least one non-blank finding
     assert sum(any(v != "blank" for k, v in lab.items() if k != "No Finding") for lab in labels) > 150
+
+
+def test_labelling_in_processes_gives_the_same_labels():
+    from radrl.labelers import RuleLabeler
+    from radrl.labelers.rule import label_in_processes
+
+    texts = ["Small left effusion.", "No pneumothorax. Heart size normal.", "", "Possible pneumonia.",
+             "Small left effusion.", "Cardiomegaly without edema."] * 3
+    assert label_in_processes(texts, workers=2, chunk=2) == RuleLabeler().label_batch(texts)

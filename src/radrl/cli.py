@@ -23,6 +23,7 @@ one clear message and exit 2; anything else is a bug and shows its traceback (ex
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -97,11 +98,17 @@ def cmd_label(args: argparse.Namespace) -> int:
     repeated.warn()
     labeler = get_labeler(args.labeler, args.weights)
     t0 = time.perf_counter()
-    labels = []
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     with _progress(len(texts), "labelling") as bar:
-        for i in range(0, len(texts), BATCH):
-            labels.extend(labeler.label_batch(texts[i : i + BATCH]))
-            bar.update(min(BATCH, len(texts) - i))
+        if labeler.name == "rule" and workers > 1 and len(texts) >= 4 * BATCH:
+            from radrl.labelers.rule import label_in_processes
+
+            labels = label_in_processes(texts, workers, BATCH, on_chunk=bar.update)
+        else:
+            labels = []
+            for i in range(0, len(texts), BATCH):
+                labels.extend(labeler.label_batch(texts[i : i + BATCH]))
+                bar.update(min(BATCH, len(texts) - i))
     seconds = time.perf_counter() - t0
     atomic_write_jsonl(args.output, [{"id": i, "labels": lab} for i, lab in zip(ids, labels)])
     empty = sum(not t.strip() for t in texts)
@@ -606,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("input", help=".jsonl with 'id' and 'report' (or 'findings'/'impression'), or .csv with 'id','report'")
     sp.add_argument("-o", "--output", required=True, help="output .jsonl: one {'id', 'labels'} per input line")
     labeler_options(sp)
+    sp.add_argument("--workers", type=int, help="processes for the rule labeler on big files (default: one per CPU)")
     sp.set_defaults(func=cmd_label)
 
     sp = sub.add_parser("eval", help="NLG and clinical-efficacy metrics of generated reports")

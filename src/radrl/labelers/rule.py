@@ -250,3 +250,23 @@ class RuleLabeler(CachedLabeler):
     def _label_uncached(self, texts: Sequence[str]) -> list[Labels]:
         # An empty report says nothing: every observation blank, No Finding included.
         return [aggregate(extract_mentions(t)) if t.strip() else blank_labels() for t in texts]
+
+
+def _label_chunk(texts: list[str]) -> list[Labels]:
+    return RuleLabeler(cache_size=0)._label_uncached(texts)
+
+
+def label_in_processes(texts: Sequence[str], workers: int, chunk: int = 2048, on_chunk=None) -> list[Labels]:
+    """The rule labels of ``texts`` computed by ``workers`` processes (each distinct text once);
+    identical to ``RuleLabeler().label_batch(texts)``. For big files: the labeler is pure Python."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    distinct = list(dict.fromkeys("" if t is None else str(t) for t in texts))
+    parts = [distinct[i:i + chunk] for i in range(0, len(distinct), chunk)]
+    done: dict[str, Labels] = {}
+    with ProcessPoolExecutor(workers) as pool:
+        for part, labels in zip(parts, pool.map(_label_chunk, parts)):
+            done.update(zip(part, labels))
+            if on_chunk is not None:
+                on_chunk(len(part))
+    return [dict(done["" if t is None else str(t)]) for t in texts]
