@@ -216,12 +216,38 @@ def test_hierarchical_reward_terms():
     reward = HierarchicalReward(gamma=0.5)
     same, bad, unstructured = reward.components([ref, inconsistent, flat], [ref] * 3)
     assert same["syntax"] == pytest.approx(1.0, abs=1e-6) and same["domain"] == 1.0
-    assert same["consistent"] == 1.0 and same["impression"] == 1.0
+    assert same["consistency"] == 1.0 and same["impression"] == 1.0
     assert same["total"] == pytest.approx(1.0 + 1.0 + 1.0 + 0.5, abs=1e-6)
-    assert bad["consistent"] == -1.0 and bad["impression"] == 0.0
-    assert unstructured["consistent"] == 0.0 and unstructured["impression"] is None
-    assert unstructured["total"] == pytest.approx(unstructured["syntax"] + unstructured["domain"])
+    assert bad["consistency"] == -1.0 and bad["impression"] == 0.0
+    # no structure: no consistency to credit (-1) and no impression (0), never better than having one
+    assert unstructured["consistency"] == -1.0 and unstructured["impression"] == 0.0
+    assert unstructured["total"] == pytest.approx(unstructured["syntax"] + unstructured["domain"] - 1.0)
     assert reward(completions=[ref], reference=[ref], gt_labels=[None])[0] == pytest.approx(3.5, abs=1e-6)
+
+
+def test_radflow_reads_the_section_columns_and_never_pays_for_dropping_structure():
+    """Loaders join the reference sections with a space (no headers): the sections travel as the
+    reference_findings / reference_impression columns. The issue's case: a headerless report
+    that contradicts itself scored 1.31 against 0.67 for a structured inconsistent one."""
+    from radrl.rewards.hierarchical import HierarchicalReward
+
+    findings, impression = "Small left pleural effusion. No pneumothorax.", "Small left pleural effusion."
+    reference = f"{findings} {impression}"  # as a loader's target: both, without headers
+    headerless = "Small left pleural effusion. No pneumothorax. Pneumothorax."
+    structured = "FINDINGS: Small left pleural effusion. No pneumothorax. IMPRESSION: Pneumothorax."
+    right = f"FINDINGS: {findings} IMPRESSION: {impression}"
+    reward = HierarchicalReward()
+    cols = {"reference_findings": [findings] * 3, "reference_impression": [impression] * 3}
+    flat, inconsistent, good = reward.components([headerless, structured, right], [reference] * 3,
+                                                 cols["reference_findings"], cols["reference_impression"])
+    assert good["consistency"] == 1.0 and good["impression"] == 1.0 and good["domain"] == 1.0
+    assert inconsistent["consistency"] == -1.0 and inconsistent["impression"] == 0.0
+    assert flat["consistency"] == -1.0 and flat["impression"] == 0.0
+    assert flat["total"] < good["total"] and flat["total"] <= inconsistent["total"] + 0.05  # syntax aside
+    # through TRL's signature: the columns arrive as keyword lists, "" for an unknown section
+    totals = reward(completions=[right, headerless], reference=[reference] * 2, gt_labels=[None, None],
+                    reference_findings=[findings] * 2, reference_impression=[impression, ""])
+    assert totals[0] == pytest.approx(good["total"]) and totals[1] < totals[0]
 
 
 def test_hierarchical_reward_domain_scorer_hook_and_radgraph_without_the_package():
@@ -238,8 +264,8 @@ def test_hierarchical_reward_domain_scorer_hook_and_radgraph_without_the_package
     ref = "FINDINGS: Small left pleural effusion. IMPRESSION: Small left pleural effusion."
     terms = HierarchicalReward(domain_scorer=scorer).components([ref, "Effusion."], [ref, ref])
     assert [t["domain"] for t in terms] == [0.25, 0.25]
-    # structured: FINDINGS against FINDINGS; unstructured: the whole texts
-    assert seen == [(["Small left pleural effusion.", "Effusion."], ["Small left pleural effusion.", ref])]
+    # FINDINGS against the reference FINDINGS; a prediction without headers: its whole text
+    assert seen == [(["Small left pleural effusion.", "Effusion."], ["Small left pleural effusion."] * 2)]
     if importlib.util.find_spec("radgraph") is None:
         with pytest.raises(ValueError, match="radgraph"):
             HierarchicalReward(domain="radgraph")
@@ -256,7 +282,7 @@ def test_hierarchical_reward_with_an_llm_judge():
         judge = JudgeClient(JudgeConfig(base_url=server.base_url, model="m"))
         reward = HierarchicalReward(judge=judge, consistency="llm")
         good_terms, bad_terms = reward.components([ref, bad], [ref, ref])
-        assert (good_terms["consistent"], bad_terms["consistent"]) == (1.0, -1.0)
+        assert (good_terms["consistency"], bad_terms["consistency"]) == (1.0, -1.0)
         assert server.requests == 2
 
 

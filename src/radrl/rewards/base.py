@@ -89,6 +89,14 @@ class RewardFunction:
               ref_labels: Sequence[dict | None]) -> list[float]:
         raise NotImplementedError
 
+    SECTION_COLUMNS = ("reference_findings", "reference_impression")
+
+    def score_columns(self, texts: Sequence[str], references: Sequence[str], ref_labels: Sequence[dict | None],
+                      columns: dict[str, list]) -> list[float]:
+        """:meth:`score` with the dataset's section columns (``reference_findings``,
+        ``reference_impression``) at hand; rewards that use them override this."""
+        return self.score(texts, references, ref_labels)
+
     def _labels_of(self, gt: Any) -> dict | None:
         if isinstance(gt, dict):
             return gt
@@ -105,14 +113,16 @@ class RewardFunction:
         if reference is None:
             raise ValueError(f"reward {self.__name__!r} needs a 'reference' column in the dataset")
         labels = [self._labels_of(g) for g in gt_labels] if gt_labels is not None else [None] * len(texts)
+        columns = {k: [v or None for v in kwargs[k]] for k in self.SECTION_COLUMNS if kwargs.get(k) is not None}
         try:
-            return [float(x) for x in self.score(texts, list(reference), labels)]
+            return [float(x) for x in self.score_columns(texts, list(reference), labels, columns)]
         except Exception:  # noqa: BLE001 - one bad sample must not kill the run
             logger.warning("reward %s failed on a batch of %d; scoring one by one", self.__name__, len(texts))
         out: list[float | None] = []
-        for text, ref, lab in zip(texts, reference, labels):
+        for i, (text, ref, lab) in enumerate(zip(texts, reference, labels)):
             try:
-                out.append(float(self.score([text], [ref], [lab])[0]))
+                one = {k: [v[i]] for k, v in columns.items()}
+                out.append(float(self.score_columns([text], [ref], [lab], one)[0]))
             except Exception as err:  # noqa: BLE001
                 self.failures += 1
                 logger.warning("reward %s skipped a sample (%s: %s)", self.__name__, type(err).__name__, err)

@@ -22,8 +22,19 @@
 put its model in the local Hugging Face cache; radrl sets ``HF_HUB_OFFLINE=1`` so nothing is
 fetched), and ``domain_scorer=`` takes any callable ``(hyps, refs) -> list[float]``.
 
-When the generated report (or the reference) has no FINDINGS and IMPRESSION headers, the whole
-report goes to R_global, R_consistent is 0 (there is nothing to compare) and R_imp is skipped.
+Where the terms look:
+
+* R_consistent is about the **prediction's own** two sections; it needs no reference sections.
+  A prediction without both FINDINGS and IMPRESSION headers gets -1 (its impression cannot
+  follow from its findings), and R_imp 0: dropping the structure never pays. (Before, such a
+  report scored 0 and no R_imp, so a headerless self-contradicting report beat a structured
+  inconsistent one, 1.31 to 0.67.)
+* R_imp compares the prediction's IMPRESSION with the **reference IMPRESSION column**
+  (``reference_impression``, which every loader that knows the sections fills); without one, it
+  falls back to the reference text's own IMPRESSION header, and is skipped for every prediction
+  alike when the reference has none.
+* R_domain compares the prediction's FINDINGS (its whole text when it has no headers) with the
+  reference FINDINGS (``reference_findings``, else the reference's header, else the whole reference).
 """
 
 from __future__ import annotations
@@ -91,7 +102,8 @@ def radgraph_scorer(reward_level: str = "partial", model_type: str | None = None
 @REWARDS.register("radflow")
 class HierarchicalReward(RewardFunction):
     """``type: radflow`` in a recipe: ``syntax`` (bleu2 | rouge_l), ``domain`` (entities | radgraph),
-    ``consistency`` (labels | llm), ``gamma``. ``components(texts, references)`` returns every term for inspection."""
+    ``consistency`` (labels | llm), ``gamma``. ``components(texts, references, reference_findings,
+    reference_impression)`` returns every term for inspection."""
 
     name = "radflow"
     needs_labeler = True
@@ -149,35 +161,40 @@ class HierarchicalReward(RewardFunction):
         self.fallbacks += sum(a is None for a in answers)
         return [rule if a is None else a for a, rule in zip(answers, offline)]
 
-    def components(self, texts: Sequence[str], references: Sequence[str]) -> list[dict[str, float | None]]:
+    def components(self, texts: Sequence[str], references: Sequence[str],
+                   reference_findings: Sequence[str | None] | None = None,
+                   reference_impression: Sequence[str | None] | None = None) -> list[dict[str, float | None]]:
+        """Every term per sample: ``syntax``, ``domain``, ``consistency``, ``impression`` (None when
+        no reference impression exists), ``total``."""
+        n = len(texts)
         syntax = self._syntax(texts, references)
-        pred_sections = [split_sections(t) for t in texts]
-        ref_sections = [split_sections(r) for r in references]
-        structured = [bool(p.findings and p.impression and r.impression) for p, r in zip(pred_sections, ref_sections)]
-        pairs = [(p.findings, p.impression) for p, s in zip(pred_sections, structured) if s]
-        consistent = iter(self._consistent(pairs))
-        imp_idx = [i for i, s in enumerate(structured) if s]
+        pred = [split_sections(t) for t in texts]
+        ref = [split_sections(r) for r in references]
+        ref_findings = [(reference_findings[i] if reference_findings is not None else None) or ref[i].findings
+                        or references[i] for i in range(n)]
+        ref_imp = [(reference_impression[i] if reference_impression is not None else None) or ref[i].impression
+                   for i in range(n)]
+        structured = [bool(p.findings and p.impression) for p in pred]
+        consistent = iter(self._consistent([(p.findings, p.impression) for p, s in zip(pred, structured) if s]))
+        scored = [i for i in range(n) if structured[i] and ref_imp[i]]
         imp_scores = {}
-        if imp_idx:
-            pred_imp = self.labeler.label_batch([pred_sections[i].impression for i in imp_idx])
-            ref_imp = self.labeler.label_batch([ref_sections[i].impression for i in imp_idx])
-            f1 = example_scores(binarize(pred_imp), binarize(ref_imp), "one")["f1"]
-            imp_scores = dict(zip(imp_idx, f1.tolist()))
-        domain_pairs = [(p.findings, r.findings or ref) if s else (text, ref)
-                        for p, r, s, text, ref in zip(pred_sections, ref_sections, structured, texts, references)]
-        domains = self._domain([h for h, _ in domain_pairs], [r for _, r in domain_pairs])
+        if scored:
+            pred_imp = self.labeler.label_batch([pred[i].impression for i in scored])
+            gold_imp = self.labeler.label_batch([ref_imp[i] for i in scored])
+            imp_scores = dict(zip(scored, example_scores(binarize(pred_imp), binarize(gold_imp), "one")["f1"].tolist()))
+        domains = self._domain([p.findings or t for p, t in zip(pred, texts)], ref_findings)
         out = []
-        for i in range(len(texts)):
-            domain = domains[i]
-            if structured[i]:
-                cons = 1.0 if next(consistent) else -1.0
-                imp = imp_scores[i]
-            else:
-                cons, imp = 0.0, None
-            total = syntax[i] + domain + cons + (self.gamma * imp if imp is not None else 0.0)
-            out.append({"syntax": syntax[i], "domain": domain, "consistent": cons, "impression": imp,
+        for i in range(n):
+            cons = (1.0 if next(consistent) else -1.0) if structured[i] else -1.0
+            imp = imp_scores.get(i, 0.0) if ref_imp[i] else None  # unstructured: 0, never better
+            total = syntax[i] + domains[i] + cons + (self.gamma * imp if imp is not None else 0.0)
+            out.append({"syntax": syntax[i], "domain": domains[i], "consistency": cons, "impression": imp,
                         "total": total})
         return out
 
     def score(self, texts, references, ref_labels):
         return [c["total"] for c in self.components(texts, references)]
+
+    def score_columns(self, texts, references, ref_labels, columns):
+        return [c["total"] for c in self.components(texts, references, columns.get("reference_findings"),
+                                                    columns.get("reference_impression"))]

@@ -11,7 +11,8 @@ from radrl.models.prompts import DEFAULT_INSTRUCTION, completion_messages, promp
 def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUCTION,
                    with_completion: bool = True, system: str | None = None):
     """A ``datasets.Dataset`` with ``images`` (decoded from the files on access), ``prompt``,
-    ``completion`` (when ``with_completion``), ``id``, ``reference`` and ``gt_labels`` (JSON, empty when the sample has none)."""
+    ``completion`` (when ``with_completion``), ``id``, ``reference``, ``gt_labels`` (JSON, empty when the sample has none),
+    ``reference_findings`` and ``reference_impression`` (empty when unknown)."""
     import json
 
     from datasets import Dataset, Image
@@ -25,6 +26,9 @@ def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUC
         "prompt": [prompt_messages(len(s.images), instruction, system) for s in samples],
         "reference": [s.report for s in samples],
         "gt_labels": [json.dumps(s.labels) if s.labels else "" for s in samples],
+        # the sections, where the loader knows them (RadFlow's R_imp and R_domain read them)
+        "reference_findings": [s.findings or "" for s in samples],
+        "reference_impression": [s.impression or "" for s in samples],
     }
     if with_completion:
         rows["completion"] = [completion_messages(s.report) for s in samples]
