@@ -403,6 +403,25 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reward(args: argparse.Namespace) -> int:
+    from radrl.recipe import RLRecipe, load_recipe
+    from radrl.rewards.offline import prediction_rows, score_rows
+
+    check_output_path(args.output, args.predictions)
+    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)
+    if not isinstance(recipe, RLRecipe):
+        raise InputError(f"{args.recipe}: radrl reward scores with an RL recipe's rewards; this one is stage: "
+                         f"{recipe.stage}")
+    rows = prediction_rows(args.predictions)
+    scored = score_rows(recipe, rows, step=args.step)
+    atomic_write_jsonl(args.output, scored)
+    mean = sum(r["reward"] for r in scored) / len(scored)
+    names = ", ".join(f"{e.params.get('name') or e.type} x {e.weight:g}" for e in recipe.rewards)
+    print(f"{len(scored)} predictions, mean reward {mean:.4f} ({names}, step {args.step}) -> {args.output}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_configs(args: argparse.Namespace) -> int:
     from radrl.assets import package_config, package_configs
 
@@ -641,6 +660,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resamples", type=int, default=1000, help="bootstrap and randomisation rounds (default 1000)")
     sp.add_argument("--seed", type=int, default=0, help="random seed of both tests (default 0)")
     sp.set_defaults(func=cmd_compare)
+
+    sp = sub.add_parser("reward", help="score predictions with a recipe's rewards exactly as training would (no model)")
+    sp.add_argument("predictions", help=".jsonl: id, prediction, reference (or reference_findings + "
+                    "reference_impression), optional labels")
+    sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
+    sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
+    sp.add_argument("--step", type=int, default=0, help="training step whose reward weights apply (schedules)")
+    sp.add_argument("-o", "--output", required=True, help="output .jsonl: id, reward, components")
+    _overrides(sp)
+    sp.set_defaults(func=cmd_reward)
 
     sp = sub.add_parser("synth", help="write the synthetic chest X-ray benchmark")
     sp.add_argument("output", help="folder (annotation.json, images/, config.json)")

@@ -1,0 +1,88 @@
+"""``radrl reward PRED.jsonl --recipe NAME``: a recipe's reward on predictions, with no model.
+
+The rewards are built exactly as ``radrl train`` builds them (``build_rewards`` with the recipe's
+labeler and judge), called with TRL's signature and the dataset columns training would give
+them (``reference``, ``gt_labels``, ``reference_findings``, ``reference_impression``), and summed
+with the weights the trainer uses at ``step`` (reward schedules included). Debug a reward here
+before spending GPU hours on it.
+
+Input lines: ``id``, ``prediction``, and ``reference`` or ``reference_findings`` +
+``reference_impression`` (or all three), optionally ``labels`` (ground truth, as FactS and the
+example-F1 reward prefer them). Output lines: ``id``, ``reward``, ``components`` (each reward by
+its name; RadFlow's terms as ``syntax``, ``domain``, ``consistency``, ``impression``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+from radrl.data.sections import join_sections
+from radrl.schema import normalize_labels
+
+
+def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:
+    """``rows``: dicts with id, prediction, reference, reference_findings, reference_impression,
+    labels (checked by the caller). Returns one output dict per row."""
+    from radrl.judges import JudgeClient
+    from radrl.rewards import build_rewards
+    from radrl.rewards.hierarchical import HierarchicalReward
+    from radrl.rewards.schedule import weight_at
+    from radrl.training.rl import build_labeler
+
+    judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
+    rewards = build_rewards(recipe.rewards, build_labeler(recipe.labeler), judge)
+    weights = [weight_at(step, w, s) for w, s in zip(rewards.weights, rewards.schedules)]
+    columns = {"reference": [r["reference"] for r in rows],
+               "gt_labels": [json.dumps(r["labels"]) if r.get("labels") else "" for r in rows],
+               "reference_findings": [r.get("reference_findings") or "" for r in rows],
+               "reference_impression": [r.get("reference_impression") or "" for r in rows]}
+    predictions = [r["prediction"] for r in rows]
+    out = [{"id": r["id"], "reward": 0.0, "components": {}} for r in rows]
+    for fn, weight in zip(rewards.functions, weights):
+        values = fn(prompts=None, completions=predictions, **columns)
+        if isinstance(fn, HierarchicalReward):
+            terms = fn.components(predictions, columns["reference"], columns["reference_findings"],
+                                  columns["reference_impression"])
+            for row, t in zip(out, terms):
+                row["components"].update({k: t[k] for k in ("syntax", "domain", "consistency", "impression")})
+        for row, value in zip(out, values):
+            row["components"][fn.__name__] = value
+            if value is not None and not math.isnan(value):
+                row["reward"] += weight * value  # TRL: nansum of the weighted rewards
+    return out
+
+
+def prediction_rows(path) -> list[dict]:
+    """The input file, read with ``radrl eval``'s rules (text values, ids, repeated ids once)."""
+    from radrl.io import DuplicateIds, InputError, read_records, record_id, text_field
+
+    rows, repeated = [], DuplicateIds(str(path))
+    for lineno, row in read_records(path):
+        where = f"{path}, line {lineno}"
+        sample_id = record_id(row, where)
+        if "prediction" not in row:
+            raise InputError(f"{where}: missing 'prediction'")
+        findings, impression = (text_field(row, k, where) for k in ("reference_findings", "reference_impression"))
+        reference = text_field(row, "reference", where)
+        if reference is None:
+            if findings is None and impression is None:
+                raise InputError(f"{where}: give 'reference', or 'reference_findings' and 'reference_impression'")
+            reference = join_sections(findings, impression)
+        labels = row.get("labels")
+        if labels is not None:
+            try:
+                labels = normalize_labels(labels) if isinstance(labels, dict) else None
+            except ValueError as err:
+                raise InputError(f"{where}: labels: {err}") from None
+            if labels is None:
+                raise InputError(f"{where}: 'labels' must be an object (observation -> value)")
+        if repeated.keep(sample_id, lineno):
+            rows.append({"id": row["id"], "prediction": text_field(row, "prediction", where) or "",
+                         "reference": reference, "reference_findings": findings,
+                         "reference_impression": impression, "labels": labels})
+    repeated.warn()
+    if not rows:
+        raise InputError(f"{path}: no predictions in the file")
+    return rows
