@@ -253,7 +253,7 @@ def test_every_recipe_resolves_as_before_the_typing(key):
     with the untyped loader. Typed, every value written then is the same now, and the rest are
     the classes' defaults. Documented changes: the demo's RL drops deer's select: (it trains on all
     data, and a select: section now needs the data.subset it writes); RL recipes set
-    model.max_pixels (448 x 448)."""
+    model.max_pixels (448 x 448); OraPO keeps Eq. 4's KL term (beta 0.04)."""
     old = json.loads(GOLDEN.read_text())[key]
     name, tiny = (key[: -len("-tiny")], True) if key.endswith("-tiny") else (key, False)
     new = load_recipe(name, tiny=tiny)
@@ -265,6 +265,8 @@ def test_every_recipe_resolves_as_before_the_typing(key):
         old["rl"]["overrides"]["select"] = None  # the documented change
     if new.stage == "rl":
         old["model"]["max_pixels"] = 200704  # documented: recipes bound the visual tokens per image (issue 13)
+    if name == "orapo":
+        old["rl"]["beta"] = 0.04  # documented: OraPO's Eq. 4 has a KL term (issue 14)
     for path, value in _leaves(old):
         if path == ("labeler",) and isinstance(value, str):
             path = ("labeler", "name")  # `labeler: rule` is the shorthand of {name: rule}

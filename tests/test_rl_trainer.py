@@ -196,3 +196,99 @@ def test_bad_configs_are_refused():
         RadRLConfig(output_dir="x", token_weighting="idf", report_to=[])
     with pytest.raises(ValueError, match="lambda"):
         RadRLConfig(output_dir="x", orapo_lambda_min=0.6, orapo_lambda_max=0.5, report_to=[])
+
+
+class ZeroReward(RewardFunction):
+    """Every completion scores 0: every group is a zero-reward group (OraPO's lambda at its max)."""
+
+    name = "zero"
+
+    def score(self, texts, references, ref_labels):
+        return [0.0] * len(texts)
+
+
+def test_orapo_loss_is_composed_as_eq4_inside_the_trainer(tiny_vlm, rl_data, tmp_path):
+    """loss = (1 - lambda) * L_GRPO (with beta * KL inside, Eq. 4) + lambda * L_DPO, recomputed
+    here from the batch by hand: on-policy ratios are 1, so L_GRPO's per-token term is
+    -A + beta * k3; LN-DPO is -log sigmoid(beta_dpo * (length-normalised log-ratio margin)) with
+    the ground truth + EOS as the chosen sequence."""
+    samples, dataset = rl_data
+    first_reference = dataset[0]["reference"]
+
+    class FirstPromptZero(RewardFunction):  # prompt 0: a zero-reward group; prompt 1: signal
+        name = "first_prompt_zero"
+
+        def score(self, texts, references, ref_labels):
+            return [0.0 if r == first_reference else len(t) / 100 for t, r in zip(texts, references)]
+
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [FirstPromptZero()],
+                       loss_type="grpo", beta=0.05, orapo=True, orapo_lambda_min=0.1, orapo_lambda_max=0.6,
+                       orapo_kappa=1.0, orapo_dpo_beta=0.3, per_device_train_batch_size=8)
+    batch = [dataset[i] for i in range(2) for _ in range(4)]
+    trainer.model.train()
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions(copy.deepcopy(batch))
+    # the chosen sequence of each row: its reference tokens + EOS
+    tok = trainer._tokenizer
+    for row, x in zip(range(len(batch)), batch):
+        want = tok(x["reference"], add_special_tokens=False)["input_ids"][: trainer.max_completion_length - 1]
+        n = int(out["gt_mask"][row].sum())
+        assert out["gt_ids"][row, :n].tolist() == want + [tok.eos_token_id]
+    with torch.no_grad():  # move the policy away from the reference, so the KL term is not 0
+        for p in trainer.model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    trainer.current_gradient_accumulation_steps = 1
+    loss = trainer._compute_loss(trainer.model, out)
+
+    lam = out["orapo_lambda"]
+    assert lam[:4].tolist() == pytest.approx([0.6] * 4) and lam[4:].tolist() == pytest.approx([0.1] * 4)
+    assert out["advantages"][4:].abs().sum() > 0
+    fwd = trainer._forward_kwargs(out)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    with torch.no_grad():
+        logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
+                                                           **fwd)[0]
+        gt_logps = trainer._get_per_token_logps_and_entropies(
+            trainer.model, torch.cat([out["prompt_ids"], out["gt_ids"]], 1),
+            torch.cat([out["prompt_mask"], out["gt_mask"]], 1), out["gt_ids"].size(1),
+            **trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"]))[0]
+    mask, gt_mask = out["completion_mask"].float(), out["gt_mask"].float()
+    diff = out["ref_per_token_logps"] - logps
+    kl = torch.exp(diff) - diff - 1
+    per_token = -out["advantages"].unsqueeze(1) + 0.05 * kl
+    grpo_i = (per_token * mask).sum(1) / mask.sum(1)
+    norm = lambda lp, m: (lp * m).sum(1) / m.sum(1)  # noqa: E731
+    margin = 0.3 * ((norm(gt_logps, gt_mask) - norm(out["ref_gt_logps"], gt_mask))
+                    - (norm(logps, mask) - norm(out["ref_rollout_logps"], mask)))
+    dpo_i = -torch.nn.functional.logsigmoid(margin)
+    expected = ((1 - lam) * grpo_i).mean() + (lam * dpo_i).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-6)
+    outside = ((1 - lam) * (((-out["advantages"].unsqueeze(1)) * mask).sum(1) / mask.sum(1))).mean() + \
+        (0.05 * (kl * mask).sum(1) / mask.sum(1)).mean() + (lam * dpo_i).mean()
+    assert abs(float(outside - expected)) > 1e-5  # the old placement (KL outside 1 - lambda) differs here
+
+
+def test_capo_critical_rows_get_a_quarter_of_epsilon_and_the_zrr_ema_evolves(tiny_vlm, rl_data, tmp_path):
+    _, dataset = rl_data
+    dataset = dataset.add_column("critical", [i % 2 == 0 for i in range(len(dataset))])
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [ZeroReward()], loss_type="grpo",
+                       capo=True, orapo=True, orapo_momentum=0.9, orapo_lambda_min=0.05, orapo_lambda_max=0.5,
+                       orapo_kappa=2.0, epsilon=0.2)
+    batch = [dataset[i] for i in range(2) for _ in range(4)]  # prompt 0 critical, prompt 1 not
+    trainer.model.train()  # the EMA is kept in training mode only
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions(copy.deepcopy(batch))
+    low, high = out["clip_low"], out["clip_high"]
+    critical = torch.tensor([x["critical"] for x in batch])
+    assert torch.allclose(low[critical], torch.full_like(low[critical], 0.05))       # eps / 4
+    assert torch.allclose(low[~critical], torch.full_like(low[~critical], 0.2))
+    assert torch.allclose(high[critical], torch.full_like(high[critical], trainer.epsilon_high / 4))
+    # OraPO's EMA per prompt: all-zero groups twice -> the EMA stays 1 (first visit starts at the rate)
+    key = str(batch[0]["id"])
+    assert trainer.zrr_ema[key] == 1.0 and torch.allclose(out["orapo_lambda"], torch.full((8,), 0.5))
+    trainer.zrr_ema[key] = 0.5  # as after earlier visits with signal
+    out = trainer._generate_and_score_completions(copy.deepcopy(batch))
+    assert trainer.zrr_ema[key] == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)  # z <- mu z + (1 - mu) zrr
+    want = 0.05 + (0.5 - 0.05) * (0.9 * 0.5 + 0.1) ** 2
+    assert float(out["orapo_lambda"][0]) == pytest.approx(want, rel=1e-5)

@@ -333,14 +333,14 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
                                            delta=self.args.delta)
         if self.use_vllm and self.vllm_importance_sampling_correction:
             per_token_loss = per_token_loss * inputs["importance_sampling_ratio"]
-        lam = inputs.get("orapo_lambda")
-        if lam is not None:
-            per_token_loss = per_token_loss * (1.0 - lam).unsqueeze(1)
         if self.beta != 0.0:
             per_token_kl = kl_k3(per_token_logps, inputs["ref_per_token_logps"])
             if self.args.use_bias_correction_kl:  # importance-sampling correction, as TRL does
                 per_token_kl = per_token_kl * torch.exp(per_token_logps - old)
             per_token_loss = per_token_loss + self.beta * per_token_kl
+        lam = inputs.get("orapo_lambda")
+        if lam is not None:  # OraPO Eq. 4: (1 - lambda) * L_GRPO, with the KL term inside L_GRPO
+            per_token_loss = per_token_loss * (1.0 - lam).unsqueeze(1)
 
         accumulation = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         if self.loss_type == "dapo":
