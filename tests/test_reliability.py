@@ -73,6 +73,14 @@ def test_resume_refuses_a_different_recipe_but_allows_more_steps(tmp_path):
         check_resume_recipe(tmp_path, with_overrides(recipe, "rl.learning_rate=1e-3"))
     with pytest.raises(InputError, match=r"rewards"):
         check_resume_recipe(tmp_path, with_overrides(recipe, "rewards=[{type: bleu2}]"))
+    # a run recorded by an older radrl, before a setting existed: the new setting at its default is
+    # not a change (found by `make demo` resuming its own run after data.allow_partial_subset came)
+    older = recipe.to_dict()
+    del older["data"]["allow_partial_subset"]
+    (tmp_path / "recipe.json").write_text(json.dumps(older))
+    check_resume_recipe(tmp_path, recipe)
+    with pytest.raises(InputError, match=r"data\.allow_partial_subset"):
+        check_resume_recipe(tmp_path, with_overrides(recipe, "data.allow_partial_subset=true"))
 
 
 def test_bounded_rouge_equals_pycocoevalcap(shared_data):

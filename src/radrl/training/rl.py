@@ -251,6 +251,12 @@ def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
         before = json.loads(saved.read_text())
     except json.JSONDecodeError:
         raise InputError(f"{saved} is not valid JSON; it records what this run trained - restore it") from None
+    try:  # through today's classes: a setting added since, at its default, is not a change
+        from radrl.recipe import recipe_from_dict
+
+        before = recipe_from_dict(before).to_dict()
+    except (InputError, TypeError, ValueError):
+        pass  # written by another radrl: compared as it is
     changed = [k for k in recipe_changes(before, recipe.to_dict())
                if not any(k == s or k.startswith(s + ".") for s in SAFE_RESUME_CHANGES)]
     if changed:
