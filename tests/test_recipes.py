@@ -253,7 +253,8 @@ def test_every_recipe_resolves_as_before_the_typing(key):
     with the untyped loader. Typed, every value written then is the same now, and the rest are
     the classes' defaults. Documented changes: the demo's RL drops deer's select: (it trains on all
     data, and a select: section now needs the data.subset it writes); RL recipes set
-    model.max_pixels (448 x 448); OraPO keeps Eq. 4's KL term (beta 0.04)."""
+    model.max_pixels (448 x 448); OraPO keeps Eq. 4's KL term (beta 0.04); RadFlow takes its paper's
+    lr 1e-5, LoRA r = 8 and 4 generations."""
     old = json.loads(GOLDEN.read_text())[key]
     name, tiny = (key[: -len("-tiny")], True) if key.endswith("-tiny") else (key, False)
     new = load_recipe(name, tiny=tiny)
@@ -267,6 +268,11 @@ def test_every_recipe_resolves_as_before_the_typing(key):
         old["model"]["max_pixels"] = 200704  # documented: recipes bound the visual tokens per image (issue 13)
     if name == "orapo":
         old["rl"]["beta"] = 0.04  # documented: OraPO's Eq. 4 has a KL term (issue 14)
+    if name == "radflow":  # documented: RadFlow's §5 settings (issue 14)
+        old["model"]["lora"] = {"r": 8, "alpha": 16}
+        old["rl"]["num_generations"] = 4
+        if not tiny:
+            old["rl"].update(learning_rate=1e-5, per_device_train_batch_size=4)
     for path, value in _leaves(old):
         if path == ("labeler",) and isinstance(value, str):
             path = ("labeler", "name")  # `labeler: rule` is the shorthand of {name: rule}
