@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=0, help="ablation of the draw on the first N training images")
     a = p.parse_args()
     out = Path(a.out)
-    base = load_recipe("deer", tiny=True, overrides=[
+    base = load_recipe("deer_tfidf", tiny=True, overrides=[
         f"rl.max_steps={a.steps}", "rl.learning_rate=1e-4", "rl.save_steps=50", "rl.beta=0.04",
         "rl.mask_truncated_completions=true", "rewards=[{type: example_f1}]", "evaluate.meteor=false",
         f"model.path={a.model}", "data.subset=null", "select=null"])

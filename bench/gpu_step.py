@@ -4,7 +4,7 @@ training, peak memory, tokens/s, and `radrl plan`'s estimate beside the measured
 The policy is built from the shipped architecture config (radrl/configs/models) with random
 weights: the same cost as the real checkpoint, nothing downloaded. Weights float32, bf16
 autocast, gradient checkpointing, 4 prompts x 8 completions, images resized to 448 x 448 (256
-visual tokens), DEER's rewards (example F1 + BLEU-2) and TF-IDF token weights, as recipes/deer.yaml.
+visual tokens), DEER's rewards (example F1 + BLEU-2) and TF-IDF token weights, as recipes/deer_tfidf.yaml.
 Random weights write until max_completion_length, the slowest case.
 
     python bench/gpu_step.py [--steps 5] [--arch qwen2.5-vl-3b-instruct] [-o runs/bench/gpu_step.json]
@@ -106,7 +106,7 @@ def main() -> None:
     overrides = [f"rl.per_device_train_batch_size={batch}", f"rl.num_generations={args.completions}",
                  f"rl.max_completion_length={args.max_completion_length}", "rl.gradient_checkpointing=true",
                  "model.max_pixels=200704", "model.min_pixels=200704"]
-    recipe = load_recipe("deer", tiny=args.tiny, overrides=overrides)
+    recipe = load_recipe("deer_tfidf", tiny=args.tiny, overrides=overrides)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     timings = Timings(sync)
 

@@ -37,7 +37,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--recipe", default="deer")
+    p.add_argument("--recipe", default="deer_tfidf")
     p.add_argument("--out", default="runs/bench-rl")
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
     p.add_argument("--sft-steps", type=int, help="train the SFT model first: the tiny_sft recipe, N steps")

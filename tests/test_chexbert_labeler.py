@@ -320,13 +320,14 @@ def test_gradient_weigher_gives_weights_only_where_the_reference_has_findings(tr
 
 
 def test_rl_trainer_runs_with_gradient_weights_and_trains_a_missing_labeler(tiny_vlm, tiny_bench, tmp_path):
-    """The deer_gradient recipe end to end for 2 steps: the labeler is trained first (it is missing),
+    """The deer recipe (gradient weights) end to end for 2 steps: the labeler is trained first (it is missing),
     shared by the reward and the saliency, and the token weights reach the loss."""
     from radrl.recipe import load_recipe
     from radrl.training.rl import run_rl
 
-    recipe = load_recipe("deer_gradient", tiny=True, overrides=[
+    recipe = load_recipe("deer", tiny=True, overrides=[
         f"model.path={tiny_vlm}", f"data.path={tiny_bench}", "data.limit=16", "data.synthetic=null",
+        "data.subset=null", "select=null",  # DDSampling is tested on its own
         f"labeler.weights={tmp_path / 'labeler'}", "labeler.train.epochs=2",
         "rl.per_device_train_batch_size=8", "rl.num_generations=4", "rl.max_completion_length=24",
         "rl.max_steps=2", "rl.save_steps=2", "rl.report_to=[]", "rl.disable_tqdm=true",

@@ -214,7 +214,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 def test_cross_section_checks():
     with pytest.raises(ConfigError, match="needs a CheXbert labeler"):
-        load_recipe("deer", tiny=True, overrides=["rl.token_weighting=gradient"])
+        load_recipe("deer_tfidf", tiny=True, overrides=["rl.token_weighting=gradient"])
     with pytest.raises(ConfigError, match="critical.judge: true needs the recipe's judge"):
         load_recipe("radflow", tiny=True, overrides=["critical.judge=true"])
     with pytest.raises(ConfigError, match="asks the LLM judge"):
@@ -257,7 +257,13 @@ def test_every_recipe_resolves_as_before_the_typing(key):
     lr 1e-5, LoRA r = 8 and 4 generations."""
     old = json.loads(GOLDEN.read_text())[key]
     name, tiny = (key[: -len("-tiny")], True) if key.endswith("-tiny") else (key, False)
+    # documented (issue 14): deer is DEER as reported (the old deer_gradient + DDSampling 20 %), and
+    # the TF-IDF variant is deer_tfidf
+    renamed = {"deer": "deer_tfidf", "deer_gradient": "deer"}
+    name = renamed.get(name, name)
     new = load_recipe(name, tiny=tiny)
+    if name in renamed.values():
+        old["description"] = new.description  # the descriptions say which variant each is
     plain = new.to_dict()
     old = {k: v for k, v in old.items() if k != "_source"}
     if name in ("demo", "tiny_sft"):  # the kind of recipe is now written in the file
@@ -268,6 +274,12 @@ def test_every_recipe_resolves_as_before_the_typing(key):
         old["model"]["max_pixels"] = 200704  # documented: recipes bound the visual tokens per image (issue 13)
     if name == "orapo":
         old["rl"]["beta"] = 0.04  # documented: OraPO's Eq. 4 has a KL term (issue 14)
+    if name == "deer":
+        old["data"]["subset"] = f"runs/deer{'-tiny' if tiny else ''}/subset-ddsampling-20.json"
+        old["select"] = {"method": "ddsampling", "fraction": 0.2, "k": 10, "temperature": 1.0, "top_p": 0.9,
+                         "max_new_tokens": 160 if tiny else 256}
+    if name == "demo":
+        old["rl"]["recipe"] = "deer_tfidf"  # the same recipe under its new name
     if name == "radflow":  # documented: RadFlow's §5 settings (issue 14)
         old["model"]["lora"] = {"r": 8, "alpha": 16}
         old["rl"]["num_generations"] = 4
@@ -286,7 +298,7 @@ def test_every_recipe_resolves_as_before_the_typing(key):
 
 def test_shipped_recipes_all_load_and_describe_themselves():
     names = recipe_names()
-    assert {"grpo", "deer", "deer_gradient", "mrg_r1", "orapo", "radflow", "demo", "tiny_sft"} <= set(names)
+    assert {"grpo", "deer", "deer_tfidf", "mrg_r1", "orapo", "radflow", "demo", "tiny_sft"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
         assert recipe.description, f"{name}.yaml needs a description: line for `radrl recipes list`"
@@ -334,7 +346,7 @@ def test_recipes_list_show_new(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["recipes", "new", "mine", "--from", "deer"]) == 0
     text = (tmp_path / "mine.yaml").read_text()
-    assert "DEER / DiTPO" in text  # the comments travel with the copy
+    assert "DEER as reported" in text  # the comments travel with the copy
     a, b = load_recipe(tmp_path / "mine.yaml").to_dict(), load_recipe("deer").to_dict()
     a.pop("resolved_from"), b.pop("resolved_from")
     assert a == b
@@ -428,11 +440,23 @@ def test_one_registry_pattern_serves_every_kind():
 def test_an_installed_wheel_ships_the_recipes_and_the_tiny_checkpoint(tmp_path):
     """Build a wheel from the repository, install it (not editable) into a folder, and from an
     empty directory list the recipes, show one resolved and find the tiny SFT checkpoint."""
+    import shutil
+
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     wheels, site, empty = tmp_path / "wheels", tmp_path / "site", tmp_path / "empty"
     empty.mkdir()
+    # build from a copy of the files git knows: a stale build/ in the checkout would ship deleted files
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, text=True)
+    source = REPO
+    if listed.returncode == 0 and listed.stdout.strip():
+        source = tmp_path / "source"
+        for name in listed.stdout.splitlines():
+            if (REPO / name).is_file():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
-                    str(REPO)], check=True, env=env, timeout=300)
+                    str(source)], check=True, env=env, timeout=300)
     wheel = next(wheels.glob("radrl-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, env=env, timeout=300)
@@ -447,7 +471,7 @@ def test_an_installed_wheel_ships_the_recipes_and_the_tiny_checkpoint(tmp_path):
     assert "deer" in listed.stdout and "tiny_sft" in listed.stdout
     shown = run("recipes", "show", "deer", "--tiny")
     assert shown.returncode == 0, shown.stderr
-    assert "token_weighting: tfidf" in shown.stdout
+    assert "token_weighting: gradient" in shown.stdout
     where = subprocess.run([sys.executable, "-c", "import radrl.assets as a; print(a.tiny_sft_checkpoint())"],
                            capture_output=True, text=True, cwd=empty, env=env, timeout=120)
     assert where.returncode == 0, where.stderr

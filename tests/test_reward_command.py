@@ -32,18 +32,18 @@ def test_radflow_components_and_the_weighted_sum(tmp_path):
 
 
 def test_schedules_apply_at_the_given_step(tmp_path):
-    """DEER: F1, then F1 + 0.25 BLEU-2 from the scheduled step (the recipe's, computed by hand here)."""
+    """DEER (its offline TF-IDF recipe): F1, then F1 + 0.25 BLEU-2 from the scheduled step."""
     from radrl.recipe import load_recipe
 
-    recipe = load_recipe("deer")
+    recipe = load_recipe("deer_tfidf")
     (switch, later_weight), = recipe.rewards[1].schedule
     rows = [{"id": 1, "prediction": "Small left effusion. Heart is enlarged.",
              "reference": "Mild cardiomegaly. Small left effusion.",
              "labels": {"Cardiomegaly": "positive", "Pleural Effusion": "positive"}}]
     src = _write(tmp_path / "p.jsonl", rows)
     early, late = tmp_path / "early.jsonl", tmp_path / "late.jsonl"
-    assert main(["reward", str(src), "--recipe", "deer", "-o", str(early)]) == 0
-    assert main(["reward", str(src), "--recipe", "deer", "-o", str(late), "--step", str(int(switch))]) == 0
+    assert main(["reward", str(src), "--recipe", "deer_tfidf", "-o", str(early)]) == 0
+    assert main(["reward", str(src), "--recipe", "deer_tfidf", "-o", str(late), "--step", str(int(switch))]) == 0
     e, lt = json.loads(early.read_text()), json.loads(late.read_text())
     f1, bleu = e["components"]["example_f1"], e["components"]["bleu2"]
     from radrl.labelers import RuleLabeler
@@ -57,8 +57,8 @@ def test_schedules_apply_at_the_given_step(tmp_path):
 
 def test_bad_input_is_refused(tmp_path, capsys):
     bad = _write(tmp_path / "p.jsonl", [{"id": 1, "prediction": "x"}])
-    assert main(["reward", str(bad), "--recipe", "deer", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert main(["reward", str(bad), "--recipe", "deer_tfidf", "-o", str(tmp_path / "o.jsonl")]) == 2
     assert "give 'reference'" in capsys.readouterr().err
     bad = _write(tmp_path / "p.jsonl", [{"id": 1, "prediction": "x", "reference": "y", "labels": {"Heart": "1"}}])
-    assert main(["reward", str(bad), "--recipe", "deer", "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert main(["reward", str(bad), "--recipe", "deer_tfidf", "-o", str(tmp_path / "o.jsonl")]) == 2
     assert "unknown observation" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from radrl.recipe import RECIPES_DIR, apply_override, load_recipe
 from radrl.training.rl import rl_config
 
 SCRIPT = Path(__file__).parent / "scripts" / "rl_run.py"
-RECIPES = ("grpo", "deer", "mrg_r1", "orapo", "radflow")
+RECIPES = ("grpo", "deer", "deer_tfidf", "mrg_r1", "orapo", "radflow")
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -34,8 +34,13 @@ def test_every_recipe_loads_and_builds_its_config(name, tiny, tmp_path):
 
 
 def test_recipe_flags_match_their_papers():
-    assert load_recipe("deer").rl["token_weighting"] == "tfidf"
-    assert load_recipe("deer").rewards[1].schedule
+    deer = load_recipe("deer")  # DEER as reported: DDSampling 20 % + gradient weights
+    assert deer.rl["token_weighting"] == "gradient" and deer.labeler.name == "chexbert"
+    assert deer.select.method == "ddsampling" and deer.select.fraction == 0.2 and deer.data.subset
+    assert load_recipe("deer_tfidf").rl["token_weighting"] == "tfidf"
+    assert deer.rewards[1].schedule and load_recipe("deer_tfidf").rewards[1].schedule
+    radflow = load_recipe("radflow")
+    assert (radflow.rl["learning_rate"], radflow.model.lora.r, radflow.rl["num_generations"]) == (1e-5, 8, 4)
     mrg = load_recipe("mrg_r1")
     assert [r.weight for r in mrg.rewards] == [0.75, 0.25] and mrg.model.lora.r == 128
     assert load_recipe("orapo").rl["orapo"] and load_recipe("orapo").rl["loss_type"] == "dr_grpo"

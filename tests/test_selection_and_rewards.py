@@ -303,7 +303,7 @@ def test_reward_diversity_by_hand():
 
 # -- recipes that select and score -----------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["radflow", "orapo", "deer"])
+@pytest.mark.parametrize("name", ["radflow", "orapo", "deer_tfidf"])
 def test_recipes_select_their_subset_then_train(name, tiny_vlm, tiny_bench, tmp_path):
     """Each paper's tiny recipe for 1 step: the subset is selected first (it is missing)."""
     from radrl.recipe import load_recipe, with_overrides

@@ -6,7 +6,7 @@
 4. scores, on the same split, the committed SFT checkpoint (``radrl/models/tiny-sft``, trained
    longer by the ``tiny_sft`` recipe) and the "most frequent report" baseline;
 5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
-   reward; the ``deer`` recipe, tiny variant), then scores the RL policy;
+   reward; the ``deer_tfidf`` recipe, tiny variant), then scores the RL policy;
 6. trains a tiny CheXbert-architecture labeler on the rule labeler's labels of the training
    reports, reports its agreement on held-out reports, and runs DEER's token-masking table
    (random / TF-IDF / gradient weights) on rollouts of the committed checkpoint;

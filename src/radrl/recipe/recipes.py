@@ -141,7 +141,7 @@ class RLRecipe:
 class DemoRLStage:
     """The demo's RL: an RL recipe's tiny variant, with ``overrides`` merged over it."""
 
-    recipe: str = field(default="deer", metadata=_help("RL recipe name"))
+    recipe: str = field(default="deer_tfidf", metadata=_help("RL recipe name"))
     overrides: dict = field(default_factory=dict, metadata=_help("merged over its tiny variant"))
 
     @classmethod
