@@ -124,23 +124,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     check_output_path(args.output, args.predictions)
     t0 = time.perf_counter()
-    preds, refs = [], []
-    repeated = DuplicateIds(str(args.predictions))
-    for lineno, row in read_records(args.predictions):
-        where = f"{args.predictions}, line {lineno}"
-        missing = [k for k in ("prediction", "reference") if k not in row]
-        if missing:
-            raise InputError(f"{where}: missing {', '.join(repr(m) for m in missing)}; "
-                             "each line needs 'id', 'prediction' and 'reference'")
-        pred, ref = (_capped(text_field(row, k, where) or "", where, k, args.max_chars)
-                     for k in ("prediction", "reference"))
-        if "id" in row and not repeated.keep(record_id(row, where), lineno):
-            continue
-        preds.append(pred)
-        refs.append(ref)
-    repeated.warn()
-    if not preds:
-        raise InputError(f"{args.predictions}: no predictions in the file")
+    rows = _read_predictions(args.predictions, args.max_chars, need_id=False)
+    preds, refs = [r[1] for r in rows], [r[2] for r in rows]
     labeler = get_labeler(args.labeler, args.weights)
     radeval_names = None
     if args.metrics:
@@ -163,20 +148,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_predictions(path, max_chars: int) -> dict[str, tuple[str, str]]:
-    """id -> (prediction, reference) of a predictions file, read with `radrl eval`'s rules."""
-    rows: dict[str, tuple[str, str]] = {}
+def _read_predictions(path, max_chars: int, need_id: bool) -> list[tuple[str | None, str, str]]:
+    """(id, prediction, reference) per line of a predictions file: text values (capped at
+    ``max_chars``), a repeated id kept once. ``need_id``: every line must have one (radrl compare
+    pairs two files by it); otherwise a line without one is kept with id None."""
+    rows: list[tuple[str | None, str, str]] = []
     repeated = DuplicateIds(str(path))
+    needed = ("id", "prediction", "reference") if need_id else ("prediction", "reference")
     for lineno, row in read_records(path):
         where = f"{path}, line {lineno}"
-        missing = [k for k in ("id", "prediction", "reference") if k not in row]
+        missing = [k for k in needed if k not in row]
         if missing:
-            raise InputError(f"{where}: missing {', '.join(repr(m) for m in missing)}; radrl compare pairs "
-                             "the two files by 'id'")
-        sample_id = record_id(row, where)
+            raise InputError(f"{where}: missing {', '.join(repr(m) for m in missing)}; "
+                             f"each line needs 'id', 'prediction' and 'reference'")
         pred, ref = (_capped(text_field(row, k, where) or "", where, k, max_chars) for k in ("prediction", "reference"))
-        if repeated.keep(sample_id, lineno):
-            rows[sample_id] = (pred, ref)
+        sample_id = record_id(row, where) if "id" in row else None
+        if sample_id is None or repeated.keep(sample_id, lineno):
+            rows.append((sample_id, pred, ref))
     repeated.warn()
     if not rows:
         raise InputError(f"{path}: no predictions in the file")
@@ -189,7 +177,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output_path(args.output, args.a, args.b)
-    a, b = _read_predictions(args.a, args.max_chars), _read_predictions(args.b, args.max_chars)
+    a, b = ({i: (p, r) for i, p, r in _read_predictions(path, args.max_chars, need_id=True)}
+            for path in (args.a, args.b))
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
     if only_a or only_b:
         raise InputError(f"{args.a} and {args.b} must hold the same ids: {len(only_a)} only in A "

@@ -37,12 +37,12 @@ def build_inputs(processor, samples: Sequence[Sample], instruction: str = DEFAUL
 
 
 def _open_batch(batch: Sequence[Sample], skipped):
-    """(samples, their images) of a batch; a sample whose image cannot be opened is recorded in
+    """(positions kept, their images) of a batch; a sample whose image cannot be opened is recorded in
     ``skipped`` and left out, or, without ``skipped``, stops the run with a clear error."""
     from radrl.data.images import ImageError
 
     kept, images = [], []
-    for s in batch:
+    for i, s in enumerate(batch):
         try:
             images.append(open_images(s.images))
         except ImageError as err:
@@ -50,7 +50,7 @@ def _open_batch(batch: Sequence[Sample], skipped):
                 raise
             skipped.add(s.id, err.reason)
             continue
-        kept.append(s)
+        kept.append(i)
     return kept, images
 
 
@@ -78,12 +78,13 @@ def generate_reports(model, processor, samples: Sequence[Sample], settings: Gene
         batch = samples[start:start + settings.batch_size]
         torch.manual_seed(settings.seed + index_offset + start)
         kept, images = _open_batch(batch, skipped)
-        reports: dict[int, list[str]] = {}
+        reports: list[list[str] | None] = [None] * len(batch)
         if kept:
-            inputs = build_inputs(processor, kept, settings.instruction, images).to(device)
+            inputs = build_inputs(processor, [batch[i] for i in kept], settings.instruction, images).to(device)
             seqs = model.generate(**inputs, **kwargs, pad_token_id=tok.pad_token_id)
             texts = tok.batch_decode(seqs[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
             k = settings.num_return_sequences
-            reports = {id(s): [t.strip() for t in texts[i * k:(i + 1) * k]] for i, s in enumerate(kept)}
-        out.extend(reports.get(id(s)) for s in batch)
+            for j, i in enumerate(kept):
+                reports[i] = [t.strip() for t in texts[j * k:(j + 1) * k]]
+        out.extend(reports)
     return out

@@ -64,13 +64,17 @@ def _open(path):
         raise ImageError(path, "unreadable image", f"{type(exc).__name__}: {exc}") from None
 
 
-def open_image(path) -> Image.Image:
-    """The image as RGB, decoded; :class:`ImageError` when it cannot be."""
+GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "F")
+
+
+def open_image(path, keep_grayscale: bool = False) -> Image.Image:
+    """The image as RGB (or as 8-bit grayscale when it is one and ``keep_grayscale``), decoded;
+    :class:`ImageError` when it cannot be."""
     im = _open(path)
     with im:
         _check_size(path, im)
         try:
-            return im.convert("RGB")
+            return im.convert("L" if keep_grayscale and im.mode in GRAYSCALE_MODES else "RGB")
         except _DECODE_ERRORS as exc:
             raise ImageError(path, "unreadable image", f"{type(exc).__name__}: {exc}") from None
 

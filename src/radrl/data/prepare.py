@@ -40,24 +40,17 @@ def _prepare_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
     """Resize ``src`` into ``dst``; returns (src, None) or (src, why it was skipped)."""
     from PIL import Image
 
-    from radrl.data.images import ImageError, image_problem, open_image
+    from radrl.data.images import ImageError, open_image
 
     src, dst, max_pixels = job
     target = Path(dst)
     try:
         if target.is_file() and target.stat().st_mtime >= Path(src).stat().st_mtime:
             return src, None  # done before (resume)
-        problem = image_problem(src)
-        if problem:
-            return src, problem
-        with Image.open(src) as probe:
-            grayscale = probe.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "F")
-        image = open_image(src)
+        image = open_image(src, keep_grayscale=True)  # one full decode: a truncated file fails here
         size = resized_size(image.width, image.height, max_pixels)
         if size != image.size:
             image = image.resize(size, Image.Resampling.BICUBIC)
-        if grayscale:
-            image = image.convert("L")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         fmt = "JPEG" if target.suffix.lower() in (".jpg", ".jpeg") else "PNG"

@@ -27,6 +27,7 @@ def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:
     labels (checked by the caller). Returns one output dict per row."""
     from radrl.judges import JudgeClient
     from radrl.rewards import build_rewards
+    from radrl.rewards.base import extract_report
     from radrl.rewards.hierarchical import HierarchicalReward
     from radrl.rewards.schedule import weight_at
     from radrl.training.rl import build_labeler
@@ -41,12 +42,15 @@ def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:
     predictions = [r["prediction"] for r in rows]
     out = [{"id": r["id"], "reward": 0.0, "components": {}} for r in rows]
     for fn, weight in zip(rewards.functions, weights):
-        values = fn(prompts=None, completions=predictions, **columns)
-        if isinstance(fn, HierarchicalReward):
-            terms = fn.components(predictions, columns["reference"], columns["reference_findings"],
+        if isinstance(fn, HierarchicalReward):  # its terms once; their total is what training scores
+            texts = [extract_report(p, fn.extract) for p in predictions]
+            terms = fn.components(texts, columns["reference"], columns["reference_findings"],
                                   columns["reference_impression"])
+            values = [t["total"] for t in terms]
             for row, t in zip(out, terms):
                 row["components"].update({k: t[k] for k in ("syntax", "domain", "consistency", "impression")})
+        else:
+            values = fn(prompts=None, completions=predictions, **columns)
         for row, value in zip(out, values):
             row["components"][fn.__name__] = value
             if value is not None and not math.isnan(value):

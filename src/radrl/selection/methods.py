@@ -43,11 +43,6 @@ class SelectionMethod:
     def needs_model(self) -> bool:
         return self.measure is not None
 
-    def __call__(self, samples, labels, n, settings, labeler, progress) -> Chosen:
-        """Measure (when the method does) and choose, in one process."""
-        measured = self.measure(samples, settings, labeler, progress) if self.measure else {}
-        return self.choose(samples, labels, measured, n, settings)
-
 
 def _stats(values) -> dict:
     values = np.asarray(values, dtype=np.float64)

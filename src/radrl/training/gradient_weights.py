@@ -38,8 +38,8 @@ def token_char_spans(tokenizer, ids: Sequence[int], window: int = 6) -> tuple[st
     spans: list[tuple[int, int]] = []
     prefix_offset = read_offset = 0  # context starts at prefix_offset; text emitted up to read_offset
     end = 0
+    context = ""  # decode(ids[prefix_offset:read_offset]): changes only when text is emitted
     for k in range(1, len(ids) + 1):
-        context = tokenizer.decode(ids[prefix_offset:read_offset], skip_special_tokens=True)
         current = tokenizer.decode(ids[prefix_offset:k], skip_special_tokens=True)
         complete = current.rstrip("\ufffd")  # an unfinished character decodes to U+FFFD
         grown = min(end + max(len(complete) - len(context), 0), len(text))
@@ -47,6 +47,7 @@ def token_char_spans(tokenizer, ids: Sequence[int], window: int = 6) -> tuple[st
             spans.append((end, grown))
             end = grown
             prefix_offset, read_offset = max(0, k - window), k
+            context = tokenizer.decode(ids[prefix_offset:read_offset], skip_special_tokens=True)
         elif len(current) > len(complete) and end < len(text):  # partial character: point at it
             spans.append((end, end + 1))
         else:

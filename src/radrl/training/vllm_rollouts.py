@@ -20,9 +20,9 @@ import os
 from pathlib import Path
 
 from radrl.io import ConfigError, atomic_folder
+from radrl.planning import PROMPT_TEXT_TOKENS
 
-PROMPT_TEXT_TOKENS = 64  # chat template and instruction, without the image tokens
-TOKEN_PIXELS = 28 * 28   # one merged Qwen2-VL visual token: a 2 x 2 group of 14 x 14 patches
+TOKEN_PIXELS = 28 * 28  # one merged Qwen2-VL visual token: a 2 x 2 group of 14 x 14 patches
 
 
 def longest_sequence(max_pixels: int | None, completion: int, images: int = 1) -> int | None:
