@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from radrl.labelers import RuleLabeler, extract_mentions, get_labeler
 from radrl.labelers.rule import MAX_CHARS
-from radrl.schema import OBSERVATIONS, VALUES, from_chexpert_csv_cell
+from radrl.schema import OBSERVATIONS, VALUES, blank_labels, from_chexpert_csv_cell
 
 LABELER = RuleLabeler()
 
@@ -206,3 +206,95 @@ def test_labelling_in_processes_gives_the_same_labels():
     texts = ["Small left effusion.", "No pneumothorax. Heart size normal.", "", "Possible pneumonia.",
              "Small left effusion.", "Cardiomegaly without edema."] * 3
     assert label_in_processes(texts, workers=2, chunk=2) == RuleLabeler().label_batch(texts)
+
+
+# ---- the fast paths equal the plain ones -------------------------------------------------------
+_SOUP = ["no", "not", "effusion", "heart", "size", "is", "normal", "enlarged", "XXXX", ".", ",", "but", "1.",
+         "2)", "may", "cannot be excluded", "pneumothorax", "?", ";", "pericardial", "cp", "angle", "blunting",
+         "without", "change", "unchanged", "hilar", "adenopathy", "fx", "!", "3.5", "tip", "the"]
+
+
+def _reference_mentions(norm):
+    """The labeler's old matcher: the whole alternation tried at every word start."""
+    import re
+
+    from radrl.labelers.rule import _MENTION_RE
+
+    out, end = [], 0
+    for w in re.finditer(r"(?<![a-z0-9])(?=[a-z0-9])", norm):
+        if w.start() >= end and (m := _MENTION_RE.match(norm, w.start())):
+            out.append((m.span(), m.lastgroup))
+            end = m.end()
+    return out
+
+
+def _whole_text_labels(text):
+    """Labels from matching the whole text at once (no per-sentence cache, no fast paths)."""
+    from radrl.labelers.rule import _aggregate_values, _mentions_in, _sentences, normalize
+
+    if not text.strip():
+        return blank_labels()
+    norm = normalize(text)
+    return _aggregate_values((f[0], f[1]) for _, f in _mentions_in(norm, _sentences(norm)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SOUP + ["\n"]), max_size=40))
+def test_prefix_dispatch_finds_the_mentions_the_full_pattern_finds(words):
+    from radrl.labelers.rule import _find_mentions, normalize
+
+    norm = normalize(" ".join(words))
+    assert [(m.span(), m.lastgroup) for m in _find_mentions(norm)] == _reference_mentions(norm)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SOUP), max_size=40), st.sampled_from([" ", "", "  "]))
+def test_sentence_cache_gives_the_whole_text_labels(words, sep):
+    from radrl.labelers.rule import label_report
+
+    text = sep.join(words)
+    assert label_report(text) == _whole_text_labels(text)
+    assert label_report(text) == label_report(text)  # second time from the cache
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab1 .!?)\n\r\t", max_size=30))
+def test_fast_sentence_breaks_equal_the_plain_ones(text):
+    from radrl.labelers.rule import _SENTENCE_END_RE, _sentence_ends
+
+    assert _sentence_ends(text).split(text) == _SENTENCE_END_RE.split(text)
+
+
+def test_pseudo_negation_guard_covers_every_phrase():
+    from radrl.labelers import rule_phrases
+    from radrl.labelers.rule import _PSEUDO_NEG_WORDS
+
+    for phrase in rule_phrases.PSEUDO_NEGATIONS:
+        assert any(w in phrase for w in _PSEUDO_NEG_WORDS), phrase
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SOUP + ["XXX", "xX", "X", "\t", "\x0b", "\u00a0", "é"]), max_size=30))
+def test_normalize_fast_paths_equal_the_substitutions(words):
+    import re
+    import unicodedata
+
+    from radrl.labelers.rule import normalize
+
+    text = " ".join(words)
+    expected = re.sub(r"[ \t\f\v]+", " ", re.sub("x{3,}", "xxxx", unicodedata.normalize("NFKC", text).lower(),
+                                                  flags=re.IGNORECASE))
+    assert normalize(text) == expected
+
+
+def test_sentence_cache_on_real_reports(shared_data):
+    """Every IU development report: the per-sentence cached labels equal whole-text matching."""
+    rows = [json.loads(x) for x in open(shared_data / "iu_xray" / "dev_reports_mesh.jsonl", encoding="utf-8")]
+    texts = [f"{r['findings']} {r['impression']}" for r in rows]
+    from radrl.labelers.rule import _find_mentions, label_report, normalize
+
+    for text in texts:
+        assert label_report(text) == _whole_text_labels(text), text
+    for text in texts[:300]:
+        norm = normalize(text)
+        assert [(m.span(), m.lastgroup) for m in _find_mentions(norm)] == _reference_mentions(norm)

@@ -17,9 +17,9 @@ Kinds of mention patterns
                          granuloma, hernia, ...). A positive one keeps No Finding from being
                          positive.
 
-``TRIGGERS[obs]`` are plain substrings: a pattern list is only run on a report that contains
-one of them (that is what makes the labeler fast). Every pattern must contain a trigger;
-``tests/test_rule_labeler.py`` checks it.
+The engine works out the first four characters each mention phrase can start with and tries, at a
+word start, only the phrases that fit there (``prefix_dispatch``): a phrase may be any regular
+expression, but one that starts with ``\\w`` or ``.`` is tried at more places (slower).
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy.ndimage import gaussian_filter
 
 from radrl.data.synthetic.cases import Case, Finding
 
@@ -92,6 +91,8 @@ class _Canvas:
         return np.asarray(layer, np.float32) / 255.0
 
     def blur(self, layer: np.ndarray, sigma_frac: float) -> np.ndarray:
+        from scipy.ndimage import gaussian_filter  # scipy costs 0.35 s to import: only when rendering
+
         return gaussian_filter(layer, sigma=max(sigma_frac * self.size, 0.3))
 
 
@@ -336,6 +337,8 @@ def render_case(case: Case, size: int = 224) -> np.ndarray:
     a = case.anatomy
     img = np.clip(cv.img, 0, 1) ** (1.0 / a.exposure)
     img = img + cv.rng.normal(0, 0.018, img.shape).astype(np.float32)
+    from scipy.ndimage import gaussian_filter
+
     img = gaussian_filter(img, 0.5)
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
