@@ -75,6 +75,14 @@ CASES = [
     # Fracture
     ("Healed left rib fractures.", {"Fracture": "positive"}),
     ("No acute displaced rib fracture.", {"Fracture": "negative"}),
+    # issue #15's documented fixes (CheXpert conventions)
+    ("Old right-sided rib deformities are noted.", {"Fracture": "blank", "No Finding": "blank"}),
+    ("Central pulmonary vascular prominence.", {"Edema": "positive"}),
+    ("No pulmonary vascular indistinctness.", {"Edema": "negative"}),
+    ("Mild apical scarring.", {"Pleural Other": "blank", "No Finding": "blank"}),
+    ("Bilateral apical pleural scarring.", {"Pleural Other": "positive"}),
+    ("Interlobar fissural thickening.", {"Pleural Other": "positive"}),
+    ("Thickening of the minor fissure.", {"Pleural Other": "positive"}),
     # Support Devices
     ("Left PICC with tip in the SVC.", {"Support Devices": "positive", "No Finding": "positive"}),
     ("Endotracheal tube and NG tube have been removed.", {"Support Devices": "negative"}),

@@ -81,6 +81,11 @@ MENTIONS: dict[str, list[str]] = {
         r"(?:congestive\s+)?heart\s+failure", r"chf", r"fluid\s+overload", r"cephalization",
         r"kerley\s+b?\s*lines?", r"(?:pulmonary\s+)?venous\s+hypertension",
         r"vascular\s+(?:redistribution|engorgement)",
+        # CheXpert's edema list has "vascular prominence" and "indistinctness" (issue #15).
+        r"(?:pulmonary|vascular)\s+(?:vascular\s+)?(?:prominence|engorgement)",
+        r"(?:vascular\s+)?indistinctness", r"indistinct\s+(?:pulmonary\s+)?(?:vascular|vessels|vasculature)",
+        r"prominen(?:ce|t)\s+(?:of\s+)?(?:the\s+)?(?:central\s+)?(?:pulmonary\s+)?vasculature",
+        r"(?:increased|prominent)\s+(?:central\s+)?(?:pulmonary\s+)?vascularity",
     ],
     "Consolidation": [
         r"consolidat(?:ion|ions|ive|ed|ing)", r"consolidaton",
@@ -112,12 +117,18 @@ MENTIONS: dict[str, list[str]] = {
         r"pleural[\s-]+parenchymal\s+(?:scarring|scar|thickening|irregularity|opacit\w*)",
         r"pleuroparenchymal\s+(?:scarring|scar|thickening|opacit\w*)",
         r"thickening\s+of\s+the\s+(?:\w+\s+)?pleura", r"fibrothorax",
-        r"apical\s+(?:pleural\s+)?(?:cap|capping|thickening|scarring)", r"(?:pulmonary|interstitial|lung)\s+fibrosis",
+        # A bare "apical scarring" is lung scarring; CheXpert's list needs "pleural scar" (issue #15).
+        r"apical\s+(?:pleural\s+)?(?:cap|capping|thickening)", r"(?:pulmonary|interstitial|lung)\s+fibrosis",
+        # The fissures are pleura: their thickening is pleural thickening (issue #15).
+        r"(?:fissural|interlobar\s+fissural?|fissure)\s+thickening",
+        r"thicken(?:ed|ing)\s+(?:of\s+)?(?:the\s+)?(?:minor|major|horizontal|oblique|right|left)?\s*fissures?",
         r"(?<!cystic\s)fibrosis", r"fibrotic\s+(?:changes?|scarring)",
     ],
     "Fracture": [
         r"fractur(?:e|es|ed|ing)", r"fx", r"fractue", r"(?:broken|healed)\s+ribs?",
-        r"rib\s+(?:deformity|deformities|callus)", r"callus\s+formation",
+        # A rib deformity is not by itself a fracture (CheXpert: "fracture" only; issue #15); it
+        # stays an abnormality through OTHER_FINDINGS' "deformity".
+        r"rib\s+callus", r"callus\s+formation",
         r"compression\s+deformit(?:y|ies)",
     ],
     "Support Devices": [
@@ -190,7 +201,7 @@ OTHER_FINDINGS: list[str] = [
     r"foreign\s+bod(?:y|ies)", r"pectus", r"subcutaneous\s+emphysema", r"pneumoperitoneum", r"dislocat\w+",
     r"(?:spinal\s+)?fusion", r"sclero(?:sis|tic)", r"lucenc(?:y|ies)", r"azygos\s+lobe", r"nipple\s+shadows?",
     r"(?:calcified|calcification)", r"bony\s+(?:abnormalit\w+|lesions?)", r"old\s+(?:tb|tuberculosis)", r"tuberculo\w+",
-    r"(?:hiatal|hiatus)", r"shift", r"sternotom(?:y|ies)", r"cabg", r"thoracotomy", r"sutures?", r"pericardial\s+effusions?", r"(?:pulmonary|vascular)\s+(?:vascular\s+)?(?:prominence|engorgement)",
+    r"(?:hiatal|hiatus)", r"shift", r"sternotom(?:y|ies)", r"cabg", r"thoracotomy", r"sutures?", r"pericardial\s+effusions?",
 ]
 
 # ---- cue phrases -------------------------------------------------------------------------------
