@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-rl lint clean sft-checkpoint
+.PHONY: venv demo test bench bench-rl bench-papers lint clean sft-checkpoint
 
 venv: $(STAMP)
 
@@ -41,6 +41,12 @@ bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py
 	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
 	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/sft/final --with-random --pool 500
+
+# The four papers' comparisons side by side (DEER, OraPO, RadFlow, MRG-R1), 3 seeds each, from
+# the committed SFT checkpoint: runs/bench-papers/results.json and index.html. Hours on 2 CPU
+# cores (about 4-5 min per RL run, 36 runs, plus subset selection); it resumes where it stopped.
+bench-papers: $(STAMP)
+	$(PY) bench/papers.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

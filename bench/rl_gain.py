@@ -51,7 +51,7 @@ def main() -> None:
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
-        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null",
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null", "select=null",
         *a.set])
     test = load_split(base.data, "test")
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model

@@ -207,7 +207,8 @@ class RadRLOptions:
     saliency_beta: float = field(default=1.0, metadata=_help("beta of the gradient weights w = 1 + beta * saliency (DEER: 1)."))
     tfidf_alpha: float = field(default=4.0, metadata=_help("alpha of the TF-IDF weights (DEER: 4)."))
     tfidf_tf: Literal["relative", "raw"] = field(default="relative", metadata=_help(
-        "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count)."))
+        "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count); relative was chosen "
+        "on validation (bench/tfidf_tf.py, docs/rl.md)."))
     capo: bool = field(default=False, metadata=_help(
         "RadFlow CAPO: clip range epsilon * capo_critical_factor for samples whose `critical` column is true."))
     capo_critical_factor: float = field(default=0.25, metadata=_help("eps_critical / eps (RadFlow: 1/4)."))
