@@ -82,3 +82,17 @@ def test_a_group_name_may_not_come_back():
 
     with pytest.raises(ValueError, match="neg"):
         PrefixDispatch([("neg", "a"), ("pos", "b"), ("neg", "c")])
+
+
+def test_scan_with_an_unbounded_alternative_tries_only_first_characters():
+    """Four free letters overflow the prefix table: that alternative is tried everywhere, but
+    scan still tries only positions whose character is in ``first`` (as with the trie)."""
+    d = PrefixDispatch([(None, "dog"), (None, "[a-z][a-z][a-z][a-z]"), (None, "cat")], k=4, first="abc")
+    assert d._always == [1]
+    text = "dogs cats bird"
+    expected, end = [], 0
+    for pos in range(len(text)):
+        if text[pos] in "abc" and pos >= end and (m := d.full_pattern().match(text, pos)):
+            expected.append(m.span())
+            end = m.end()
+    assert [m.span() for m in d.scan(text)] == expected == [(5, 9), (10, 14)]

@@ -199,8 +199,10 @@ class PrefixDispatch:
         self._for_key: dict[str, re.Pattern[str] | None] = {}
         self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
         self._full = self.full_pattern()
-        if self._always or first is None:
+        if first is None:
             self._candidates = re.compile(at or r"(?=[\s\S])")
+        elif self._always:  # every position starting with a ``first`` character, as documented
+            self._candidates = re.compile(f"{at}(?=[{''.join(re.escape(c) for c in sorted(first))}])")
         else:
             keys = set(self._by_key) | {p for p, _ in self._short}
             self._candidates = re.compile(f"{at}(?={_trie(keys)})" if keys else r"(?!)")
