@@ -1,8 +1,9 @@
-"""Helpers of the benchmark scripts: where the shared real data lies."""
+"""Helpers of the benchmark scripts: where the shared real data lies; a mean with its interval."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -26,3 +27,13 @@ def iu_reports() -> list[dict]:
 
 def full_text(row: dict) -> str:
     return " ".join(s for s in (row.get("findings", ""), row.get("impression", "")) if s)
+
+
+def mean_ci(values: list[float]) -> dict:
+    """Mean and 95 % t-interval of the mean over seeds (n - 1 degrees of freedom; a point for n = 1)."""
+    from scipy import stats
+
+    m = statistics.mean(values)
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5 \
+        if len(values) > 1 else 0.0
+    return {"mean": m, "ci95": [m - half, m + half], "n": len(values)}

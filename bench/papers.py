@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scipy import stats
+from _shared import mean_ci
 
 from radrl.io import atomic_write_json, atomic_write_text
 
@@ -90,14 +90,6 @@ COMPARISONS: dict[str, Comparison] = {
         [("MCCS + format", "example F1", "example_f1")]),
 }
 """``{out}`` in an override is the comparison's folder (its subset files live there)."""
-
-
-def mean_ci(values: list[float]) -> dict:
-    """Mean and 95 % t-interval of the mean (n - 1 degrees of freedom; a point for n = 1)."""
-    m = statistics.mean(values)
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5 \
-        if len(values) > 1 else 0.0
-    return {"mean": m, "ci95": [m - half, m + half], "n": len(values)}
 
 
 def verdict(diffs: list[float]) -> str:

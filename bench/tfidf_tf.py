@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from scipy import stats
+from _shared import mean_ci
 
 from radrl.assets import tiny_sft_checkpoint
 from radrl.evaluation import evaluate_model
@@ -36,15 +36,6 @@ ARMS = {
     "DiTPO-TF-IDF, relative TF": ["rl.token_weighting=tfidf", "rl.tfidf_tf=relative"],
     "DiTPO-TF-IDF, raw TF": ["rl.token_weighting=tfidf", "rl.tfidf_tf=raw"],
 }
-
-
-def mean_ci(values: list[float]) -> tuple[float, float, float]:
-    """Mean and the 95 % t-interval of the mean (n - 1 degrees of freedom)."""
-    m = statistics.mean(values)
-    if len(values) < 2:
-        return m, m, m
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return m, m - half, m + half
 
 
 def weight_stats(run_dir: Path) -> dict:
@@ -87,10 +78,10 @@ def main() -> None:
     grpo = results["GRPO"]["runs"]
     for arm, r in results.items():
         f1 = [r["runs"][s]["val_example_f1"] for s in a.seeds]
-        r["val_example_f1"] = dict(zip(("mean", "ci_low", "ci_high"), mean_ci(f1)))
+        r["val_example_f1"] = mean_ci(f1)
         if arm != "GRPO":
             diff = [r["runs"][s]["val_example_f1"] - grpo[s]["val_example_f1"] for s in a.seeds]
-            r["diff_vs_grpo"] = dict(zip(("mean", "ci_low", "ci_high"), mean_ci(diff)))
+            r["diff_vs_grpo"] = mean_ci(diff)
         r["token_weight_mean"] = statistics.mean(r["runs"][s]["token_weight_mean"] for s in a.seeds)
         r["token_weight_max"] = max(r["runs"][s]["token_weight_max"] for s in a.seeds)
     summary = {"steps": a.steps, "lr": a.lr, "seeds": a.seeds, "split": "val", "sft_val_example_f1": sft_f1,
@@ -102,8 +93,8 @@ def main() -> None:
     print(f"{'arm':28s} {'val example F1 (95% CI)':>26s} {'vs GRPO (95% CI)':>26s} {'weight mean':>11s} {'max':>6s}")
     for arm, r in results.items():
         f, d = r["val_example_f1"], r.get("diff_vs_grpo")
-        dtxt = f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]" if d else ""
-        print(f"{arm:28s} {f['mean']:.4f} [{f['ci_low']:.4f}, {f['ci_high']:.4f}] {dtxt:>26s} "
+        dtxt = f"{d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" if d else ""
+        print(f"{arm:28s} {f['mean']:.4f} [{f['ci95'][0]:.4f}, {f['ci95'][1]:.4f}] {dtxt:>26s} "
               f"{r['token_weight_mean']:11.3f} {r['token_weight_max']:6.2f}")
 
 

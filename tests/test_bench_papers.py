@@ -15,6 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "papers.py"
 
 @pytest.fixture(scope="module")
 def papers():
+    sys.path.insert(0, str(SCRIPT.parent))  # as `python bench/papers.py` has it: bench/_shared.py
     spec = importlib.util.spec_from_file_location("bench_papers", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_papers"] = module  # dataclasses look their module up
