@@ -172,3 +172,20 @@ def test_missing_benchmark_is_a_clear_error(tmp_path):
 
     with pytest.raises(InputError, match="build the benchmark first"):
         load_synthetic(tmp_path)
+
+
+def test_train_start_takes_later_train_samples_and_keeps_val_and_test(tiny_bench, tmp_path):
+    """train_start: S gives train samples S.. of the same seed (films a model trained on the first
+    S never saw); val and test are those of the plain benchmark, and a folder built without
+    train_start keeps matching (its config.json has no such key)."""
+    later = build_synthetic(tmp_path / "later", SyntheticConfig(n_train=3, n_val=4, n_test=8, seed=0, train_start=37),
+                            progress=False)
+    full = load_synthetic(tiny_bench, "train")
+    assert [s.id for s in load_synthetic(later, "train")] == ["syn-train-00037", "syn-train-00038", "syn-train-00039"]
+    assert [s.report for s in load_synthetic(later, "train")] == [s.report for s in full[37:40]]
+    for split in ("val", "test"):
+        assert [s.report for s in load_synthetic(later, split)] == [s.report for s in load_synthetic(tiny_bench, split)]
+    assert json.loads((later / "config.json").read_text())["train_start"] == 37
+    assert "train_start" not in json.loads((tiny_bench / "config.json").read_text())
+    with pytest.raises(Exception, match="train_start"):
+        SyntheticConfig(train_start=-1)

@@ -42,11 +42,12 @@ class SyntheticConfig:
     seed: int = 0
     normal_fraction: float = 0.3
     prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
+    train_start: int = 0  # train samples train_start .. train_start + n_train - 1 (val and test unchanged)
 
     def __post_init__(self):
         from radrl.io import FieldError
 
-        for name in ("n_train", "n_val", "n_test"):
+        for name in ("n_train", "n_val", "n_test", "train_start"):
             if getattr(self, name) < 0:
                 raise FieldError(name, f"{name} must be >= 0")
         if self.image_size < 32:
@@ -59,6 +60,19 @@ class SyntheticConfig:
 
     def splits(self) -> dict[str, int]:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
+
+    def indices(self, split: str) -> range:
+        """The sample indices of ``split``: train starts at ``train_start``, val and test at 0."""
+        start = self.train_start if split == "train" else 0
+        return range(start, start + self.splits()[split])
+
+    def record(self) -> dict:
+        """What ``config.json`` holds (``train_start`` only when set, so folders built before it
+        existed still match)."""
+        d = {"format_version": FORMAT_VERSION, **asdict(self)}
+        if not self.train_start:
+            del d["train_start"]
+        return d
 
 
 def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, np.ndarray]:
@@ -92,7 +106,7 @@ def synthetic_ready(root: str | Path, config: SyntheticConfig | None = None) -> 
     if not (cfg_path.is_file() and ann_path.is_file()):
         return False
     try:
-        return json.loads(cfg_path.read_text()) == {"format_version": FORMAT_VERSION, **asdict(config)}
+        return json.loads(cfg_path.read_text()) == config.record()
     except (json.JSONDecodeError, OSError):
         return False
 
@@ -102,7 +116,7 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
     multi-process launch, call it on one rank (the others :func:`synthetic_ready`-wait)."""
     config = config or SyntheticConfig()
     root = Path(root)
-    cfg = {"format_version": FORMAT_VERSION, **asdict(config)}
+    cfg = config.record()
     cfg_path, ann_path = root / "config.json", root / "annotation.json"
     if synthetic_ready(root, config):
         return root
@@ -114,9 +128,9 @@ def build_synthetic(root: str | Path, config: SyntheticConfig | None = None, pro
     total = sum(config.splits().values())
     bar = tqdm(total=total, desc="synthetic benchmark", unit="img", disable=not progress)
     annotation: dict[str, list[dict]] = {}
-    for split, n in config.splits().items():
+    for split in config.splits():
         entries = []
-        for i in range(n):
+        for i in config.indices(split):
             entry, image = make_sample(split, i, config)
             path = root / "images" / entry["image_path"][0]
             tmp = path.with_suffix(".tmp.png")
