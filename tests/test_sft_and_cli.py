@@ -112,6 +112,11 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     rl_name = next(k for k in metrics["systems"] if k.startswith("RL"))
     assert set(metrics["sft_vs_rl"]) == {"SFT, committed checkpoint", rl_name}
     assert set(metrics["sft_vs_rl"][rl_name]) == {"P", "R", "F1", "macro F1", "BLEU-4", "ROUGE-L"}
+    rl_preds = [json.loads(x) for x in (out / "rl" / "eval" / "predictions.jsonl").read_text().splitlines()]
+    assert len(rl_preds) == 6
+    assert metrics["headline"] == {"sft_example_f1": metrics["sft_vs_rl"]["SFT, committed checkpoint"]["F1"],
+                                   "rl_example_f1": metrics["sft_vs_rl"][rl_name]["F1"], "split": "test", "n": 6}
+    assert "headline: example F1" in printed
     assert (out / "rl" / "final" / "model.safetensors").is_file() and (out / "rl" / "rl_curves.png").is_file()
     assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0
     assert list((out / "rl" / "checkpoints" / "runs").rglob("events.out.tfevents*"))  # TensorBoard logs

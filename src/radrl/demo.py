@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from radrl.assets import TINY_SFT
+from radrl.data.synthetic.build import SyntheticConfig
 from radrl.io import atomic_write_json
 from radrl.recipe import DemoLabelerStage, DemoRecipe, DemoRLStage, RLRecipe
 
@@ -45,12 +46,18 @@ def comparison_table(systems: dict[str, dict]) -> tuple[str, dict]:
     return "\n".join(lines), rows
 
 
-def run_rl_stage(stage: DemoRLStage, data_dir: Path, out: Path, meteor: bool) -> tuple[RLRecipe, dict]:
-    """The demo's RL: a recipe's tiny variant on the demo's benchmark, resumable."""
+def run_rl_stage(stage: DemoRLStage, data_dir: Path, out: Path, meteor: bool,
+                 synthetic: SyntheticConfig | None = None) -> tuple[RLRecipe, dict]:
+    """The demo's RL: a recipe's tiny variant on the demo's benchmark, resumable. ``synthetic``
+    is the config the demo built ``data_dir`` with: the RL recipe's own ``synthetic:`` block would
+    otherwise rebuild the folder to its sizes, and RL would be scored on other studies than SFT."""
+    from dataclasses import asdict
+
     from radrl.recipe import load_recipe, merge
     from radrl.training.rl import run_rl
 
-    overlay = merge(stage.overrides, {"data": {"path": str(data_dir)}, "evaluate": {"meteor": meteor}})
+    data = {"path": str(data_dir), **({"synthetic": asdict(synthetic)} if synthetic is not None else {})}
+    overlay = merge(stage.overrides, {"data": data, "evaluate": {"meteor": meteor}})
     recipe = load_recipe(stage.recipe, tiny=True, overlay=overlay)
     return recipe, run_rl(recipe, out, resume=True)
 
@@ -84,14 +91,16 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         name = "SFT, committed checkpoint"
         systems[name], outputs[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
                                                       recipe.evaluate.generation, meteor=meteor)
-    shaded, comparison, rl_figure = {}, None, []
+    shaded, comparison, rl_figure, headline = {}, None, [], None
     if recipe.rl is not None and "SFT, committed checkpoint" in systems:
-        rl_recipe, rl_result = run_rl_stage(recipe.rl, result["data"], out / "rl", meteor)
+        rl_recipe, rl_result = run_rl_stage(recipe.rl, result["data"], out / "rl", meteor, recipe.synthetic)
         steps = rl_recipe.rl.get("max_steps", "?")
         name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
         print(f"[5] {name}")
         systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
         text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
+        headline = {"sft_example_f1": systems["SFT, committed checkpoint"]["clinical"]["example"]["f1"],
+                    "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test)}
         print("\nSFT vs RL on the synthetic test split (example-based clinical P/R/F1):\n" + text)
         shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
         if (out / "rl" / "rl_curves.png").is_file():
@@ -110,7 +119,7 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
             "image) gives each token: white = boilerplate shared by the group (w = 1), red = distinctive.")
     page = write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
                       list(systems.items()), figures=figures, shaded=shaded, note=note if shaded else "")
-    summary = {"seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
+    summary = {"headline": headline, "seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
                "baseline_report": baseline_text, "systems": systems, "sft_vs_rl": comparison,
                "labeler": labeler_summary, "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
@@ -120,6 +129,9 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         print(f"== {name}")
         print(format_metrics(m))
     print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
+    if headline:
+        print(f"headline: example F1 {headline['sft_example_f1']:.3f} (committed SFT checkpoint) -> "
+              f"{headline['rl_example_f1']:.3f} (RL from it), {headline['n']} {split} studies")
     print(f"demo wall time {summary['seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB")
     return 0
 
