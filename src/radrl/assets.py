@@ -21,7 +21,7 @@ TINY_SFT_NAME = "tiny-sft"
 """The name recipes and commands use for the committed checkpoint (``model: {path: tiny-sft}``)."""
 KEEP = ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
         "processor_config.json", "video_preprocessor_config.json", "chat_template.jinja", "radrl_sft.json",
-        "radrl_tiny.json", "special_tokens_map.json", "preprocessor_config.json")
+        "radrl_tiny.json", "special_tokens_map.json", "preprocessor_config.json", "vision_pretrain.json")
 
 
 CONFIGS = PACKAGE_ROOT / "configs"

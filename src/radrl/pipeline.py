@@ -1,16 +1,18 @@
-"""The SFT pipeline of a recipe: synthetic benchmark → tiny VLM → SFT → generate → evaluate.
+"""The SFT pipeline of a recipe: synthetic benchmark → tiny VLM (→ vision pretraining) → SFT →
+generate → evaluate.
 
 ``radrl pipeline tiny_sft -o RUN`` runs it (a :class:`PipelineRecipe`, ``stage: sft_pipeline``);
 every stage reuses what an earlier, interrupted run left in ``RUN`` (the benchmark when its
-config matches, the initial model, the newest SFT checkpoint), so running the command again
+config matches, the initial model, the last finished pretraining epoch, the newest SFT checkpoint), so running the command again
 continues where it stopped.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from radrl.io import atomic_write_json
+from radrl.io import ConfigError, atomic_write_json
 from radrl.recipe import PipelineRecipe
 
 
@@ -26,10 +28,42 @@ def run_pipeline(recipe: PipelineRecipe, run_dir: str | Path, meteor: bool = Tru
     data = build_synthetic(run / "data", recipe.synthetic)
     train = load_synthetic(data, "train")
     init = run / "tiny-init"
+    if recipe.vision_pretrain is not None and recipe.vision_tower:
+        raise ConfigError("vision_pretrain and vision_tower both give the tiny VLM a vision tower: keep one")
     if not (init / "model.safetensors").is_file():
         build_tiny_vlm(init, [s.report for s in train], recipe.tiny_model)
-    final = run_sft(str(init), train, run / "sft", recipe.sft)
+    if recipe.vision_tower:  # idempotent: a run interrupted after building init gets it too
+        from radrl.assets import resolve_model_path
+        from radrl.models.vision_pretrain import transplant_vision_tower
+
+        transplant_vision_tower(resolve_model_path(recipe.vision_tower), init)
+    start = init if recipe.vision_pretrain is None else pretrained_vision(recipe, init, run)
+    final = run_sft(str(start), train, run / "sft", recipe.sft)
+    if (start / "vision_pretrain.json").is_file():  # the checkpoint carries how its tower was made
+        shutil.copy2(start / "vision_pretrain.json", final / "vision_pretrain.json")
     test = load_synthetic(data, recipe.evaluate.split)
     metrics, preds = evaluate_model(final, test, run / "eval", recipe.evaluate.generation, meteor=meteor)
     atomic_write_json(run / "recipe.json", recipe.to_dict())
     return {"data": data, "model": final, "metrics": metrics, "predictions": preds}
+
+
+def pretrained_vision(recipe: PipelineRecipe, init: Path, run: Path) -> Path:
+    """``run/tiny-vision``: ``init`` with its vision tower pretrained on films drawn with the
+    section's ``data_seed`` (``run/vision-data``); reused when a finished one is there."""
+    from dataclasses import replace
+
+    from radrl.data.synthetic import build_synthetic, load_synthetic
+    from radrl.models.vision_pretrain import pretrain_vision_tower
+
+    section = recipe.vision_pretrain
+    out = run / "tiny-vision"
+    if (out / "vision_pretrain.json").is_file():
+        return out
+    if section.data_seed == recipe.synthetic.seed:
+        raise ConfigError(f"vision_pretrain.data_seed = synthetic.seed = {section.data_seed}: the pretraining films "
+                          "would be the benchmark's own train, val and test studies; choose another data_seed")
+    films = build_synthetic(run / "vision-data", replace(recipe.synthetic, n_train=section.n_images,
+                                                          n_val=section.n_val, n_test=0, seed=section.data_seed))
+    val = load_synthetic(films, "val") if section.n_val else None
+    pretrain_vision_tower(init, load_synthetic(films, "train"), out, section, val_samples=val)
+    return out

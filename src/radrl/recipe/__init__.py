@@ -49,6 +49,7 @@ from radrl.recipe.sections import (
     SelectionSettings,
     SFTSettings,
     TinyVLMConfig,
+    VisionPretrainSection,
 )
 
 __all__ = [
@@ -56,6 +57,6 @@ __all__ = [
     "DemoRecipe", "EvaluateSection",
     "GenerationSettings", "LabelerSection", "LabelerTrainSettings", "LoraSettings", "ModelSection",
     "PipelineRecipe", "RLRecipe", "RLSection", "RadRLOptions", "Recipe", "RewardEntry", "SFTSettings",
-    "SelectionSettings", "TinyVLMConfig", "apply_override", "find_recipe", "load_recipe", "merge",
+    "SelectionSettings", "TinyVLMConfig", "VisionPretrainSection", "apply_override", "find_recipe", "load_recipe", "merge",
     "recipe_from_dict", "recipe_names", "recipe_summaries", "recipe_yaml", "with_overrides",
 ]

@@ -31,6 +31,7 @@ from radrl.recipe.sections import (
     SFTSettings,
     SyntheticConfig,
     TinyVLMConfig,
+    VisionPretrainSection,
     _help,
 )
 
@@ -168,12 +169,17 @@ class DemoLabelerStage:
 
 @dataclass(kw_only=True)
 class PipelineRecipe:
-    """``radrl pipeline``: synthetic benchmark -> tiny VLM -> SFT -> generation -> evaluation."""
+    """``radrl pipeline``: synthetic benchmark -> tiny VLM (-> vision pretraining) -> SFT -> generation
+    -> evaluation."""
 
     stage: Literal["sft_pipeline"] = "sft_pipeline"
     description: str = ""
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     tiny_model: TinyVLMConfig = field(default_factory=TinyVLMConfig)
+    vision_pretrain: VisionPretrainSection | None = field(default=None, metadata=_help(
+        "pretrain the tiny VLM's vision tower on labelled films before SFT"))
+    vision_tower: str | None = field(default=None, metadata=_help(
+        "start the tiny VLM with this checkpoint's vision tower (tiny-sft: the committed one, pretrained)"))
     sft: SFTSettings = field(default_factory=SFTSettings)
     evaluate: EvaluateSection = field(default_factory=EvaluateSection)
     resolved_from: dict | None = None
@@ -192,7 +198,8 @@ class DemoRecipe(PipelineRecipe):
 
     def pipeline(self) -> PipelineRecipe:
         return PipelineRecipe(description=self.description, synthetic=self.synthetic, tiny_model=self.tiny_model,
-                              sft=self.sft, evaluate=self.evaluate)
+                              vision_pretrain=self.vision_pretrain, vision_tower=self.vision_tower, sft=self.sft,
+                              evaluate=self.evaluate)
 
 
 STAGES: dict[str, type] = {"rl": RLRecipe, "sft_pipeline": PipelineRecipe, "demo": DemoRecipe}

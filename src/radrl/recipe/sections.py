@@ -18,6 +18,7 @@ section                class
 ``evaluate``           :class:`EvaluateSection` (``generation``: :class:`GenerationSettings`)
 ``sft``                :class:`SFTSettings`
 ``tiny_model``         :class:`TinyVLMConfig`
+``vision_pretrain``    :class:`VisionPretrainSection`
 =====================  ==========================================================================
 """
 
@@ -445,6 +446,37 @@ class SFTSettings:
         from radrl.recipe.fields import build_checked
 
         return build_checked(cls, d, ("sft",))
+
+
+@dataclass
+class VisionPretrainSection:
+    """Pretraining of the tiny VLM's vision tower before SFT (``radrl.models.vision_pretrain``).
+
+    Real VLMs come with a pretrained vision encoder; the tiny one starts from random weights.
+    The films are drawn with ``data_seed``, another seed than the benchmark's, so they are
+    disjoint from its train, validation and test studies; only their labels are used, not
+    their reports.
+    """
+
+    n_images: int = field(default=4000, metadata=_help("labelled films to pretrain on"))
+    n_val: int = field(default=500, metadata=_help("held-out films for the per-epoch loss and AUROC"))
+    data_seed: int = field(default=1, metadata=_help("synthetic seed of those films (not the benchmark's)"))
+    epochs: int = field(default=6, metadata=_help("passes over the films"))
+    batch_size: int = field(default=32, metadata=_help("films per step"))
+    learning_rate: float = field(default=1e-3, metadata=_help("peak AdamW learning rate (cosine decay)"))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
+    warmup_steps: int = field(default=50, metadata=_help("linear warm-up steps"))
+    seed: int = field(default=0, metadata=_help("random seed (head init, batch order)"))
+
+    def __post_init__(self):
+        if self.n_images < 1 or self.epochs < 1 or self.batch_size < 1:
+            bad = "n_images" if self.n_images < 1 else "epochs" if self.epochs < 1 else "batch_size"
+            raise FieldError(bad, f"{bad} must be >= 1")
+        if self.learning_rate <= 0:
+            raise FieldError("learning_rate", "learning_rate must be > 0")
+        if self.data_seed < 0 or self.n_val < 0:
+            bad = "data_seed" if self.data_seed < 0 else "n_val"
+            raise FieldError(bad, f"{bad} must be >= 0")
 
 
 @dataclass
