@@ -1,14 +1,17 @@
 """Does RL after SFT raise clinical F1? DEER/DiTPO (tiny recipe) from the committed SFT checkpoint,
 several seeds, greedy evaluation on the synthetic test split (200 studies) against the SFT model.
 
-    python bench/rl_gain.py [--seeds 0 1 2] [--steps 150] [--lr 1e-4] [--out runs/bench-rl] [--model SFT_DIR]
+    python bench/rl_gain.py [--seeds 0 1 2] [--steps 100] [--lr 1e-4] [--out runs/bench-rl] [--model SFT_DIR]
+                            [--split val|test]
 
 ``--model`` starts RL from another SFT model (default: the committed checkpoint, ``tiny-sft``);
 ``--sft-steps N`` first trains one with the ``tiny_sft`` recipe cut to N steps (OUT/sftN).
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
-gain over SFT; writes OUT/summary.json. Runs resume (each seed's folder is a radrl RL run).
-Target (issue 4): mean example-F1 gain >= 0.03.
+gain over SFT with its 95 % t-interval over seeds; writes OUT/summary.json. Runs resume (each
+seed's folder is a radrl RL run). ``--split val`` scores the validation studies instead (make
+choices there; report test once). Target (issue 4): mean example-F1 gain >= 0.03; issue 14: the
+interval above 0.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _shared import mean_ci  # noqa: E402
 
 from radrl.assets import tiny_sft_checkpoint
 from radrl.evaluation import evaluate_model
@@ -35,12 +43,13 @@ def row(m: dict) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--steps", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--recipe", default="deer_tfidf")
     p.add_argument("--out", default="runs/bench-rl")
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
     p.add_argument("--sft-steps", type=int, help="train the SFT model first: the tiny_sft recipe, N steps")
+    p.add_argument("--split", default="test", choices=["val", "test"], help="the split scored")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more recipe overrides (rl.beta=0.04)")
     a = p.parse_args()
     if a.sft_steps:
@@ -51,30 +60,35 @@ def main() -> None:
     out = Path(a.out)
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
-        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null", "select=null",
-        *a.set])
-    test = load_split(base.data, "test")
+        "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null", "select=null", *a.set])
+    test = load_split(base.data, a.split)
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
-    sft, _ = evaluate_model(sft_path, test, out / "sft-eval", base.evaluate.generation, meteor=False)
+    sft, _ = evaluate_model(sft_path, test, out / f"sft-eval{'' if a.split == 'test' else '-' + a.split}",
+                            base.evaluate.generation, meteor=False)
     results = {"SFT": row(sft)}
     for seed in a.seeds:
         t0 = time.perf_counter()
         recipe = with_overrides(base, f"rl.seed={seed}")
-        res = run_rl(recipe, out / f"seed{seed}", resume=(out / f"seed{seed}" / "checkpoints").is_dir())
-        results[f"RL seed {seed}"] = {**row(res["metrics"]), "minutes": round((time.perf_counter() - t0) / 60, 1)}
+        run = out / f"seed{seed}"
+        res = run_rl(recipe, run, resume=(run / "checkpoints").is_dir(), evaluate=False)
+        minutes = round((time.perf_counter() - t0) / 60, 1)
+        metrics, _ = evaluate_model(res["model"], test, run / ("eval" if a.split == "test" else f"eval-{a.split}"),
+                                    base.evaluate.generation, meteor=False)
+        results[f"RL seed {seed}"] = {**row(metrics), "minutes": minutes}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
     summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr,
-               "n_test": len(test), "results": results,
+               "split": a.split, "n_test": len(test), "results": results, "f1_gain_ci95": mean_ci(gains)["ci95"],
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
-    atomic_write_json(out / "summary.json", summary)
-    print(f"{a.recipe} (tiny) from {a.model}, {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic test "
+    atomic_write_json(out / f"summary{'' if a.split == 'test' else '-' + a.split}.json", summary)
+    print(f"{a.recipe} (tiny) from {a.model}, {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic {a.split} "
           "studies")
     print(f"{'':14s}" + "".join(f"{k:>9s}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
     for name, r in results.items():
         print(f"{name:14s}" + "".join(f"{r[k]:9.3f}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
-    print(f"example-F1 gain over SFT: {summary['f1_gain_mean']:+.4f} +- {summary['f1_gain_std']:.4f} "
-          f"(seeds {a.seeds}: {', '.join(f'{g:+.4f}' for g in gains)})")
+    lo, hi = summary["f1_gain_ci95"]
+    print(f"example-F1 gain over SFT: {summary['f1_gain_mean']:+.4f} +- {summary['f1_gain_std']:.4f}, 95 % CI "
+          f"[{lo:+.4f}, {hi:+.4f}] (seeds {a.seeds}: {', '.join(f'{g:+.4f}' for g in gains)})")
     print(json.dumps({"f1_gain_mean": summary["f1_gain_mean"], "f1_gain_std": summary["f1_gain_std"]}))
 
 
