@@ -51,8 +51,9 @@ bench-papers: $(STAMP)
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
 
-# The committed tiny SFT checkpoint (src/radrl/models/tiny-sft, shipped in the wheel): about
-# 20-25 min on 2 CPU cores.
+# The committed tiny SFT checkpoint (src/radrl/models/tiny-sft, shipped in the wheel): vision
+# pretraining on films of another seed, then SFT with the encoder frozen; about 32 min on 2 CPU
+# cores. Then check it: python bench/sft_convergence.py runs/tiny-sft; python bench/vision_probe.py
 sft-checkpoint: $(STAMP)
 	$(VENV)/bin/radrl pipeline tiny_sft -o runs/tiny-sft
 	$(VENV)/bin/python -m radrl.assets runs/tiny-sft/sft/final src/radrl/models/tiny-sft
