@@ -37,6 +37,7 @@ import html
 import io
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,6 +299,28 @@ def write_page(results: dict, path: Path, seeds: list[int], steps: int) -> None:
                       "<body style='font-family:sans-serif;max-width:1100px'>" + "\n".join(parts) + "</body>")
 
 
+def check_origin(out: Path, model: Path, steps: int, extra: list[str]) -> None:
+    """Finished runs in ``out`` are reused; refuse them when they started from another SFT model
+    (its weights' SHA-256), step budget or overrides, which would mix two benchmarks in one table.
+    The first call writes ``out/origin.json``."""
+    import hashlib
+
+    digest = hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
+    origin = {"sft_model_sha256": digest, "steps": steps, "overrides": list(extra)}
+    path = out / "origin.json"
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if before != origin:
+            changed = ", ".join(k for k in origin if before.get(k) != origin[k])
+            sys.exit(f"{out} holds runs made with another {changed} ({path}); their results would be mixed with "
+                     f"these. Move the folder away or pass --out to start a fresh one")
+    elif out.is_dir() and any(out.iterdir()):
+        sys.exit(f"{out} holds runs without {path.name} (made before it was written, from an unknown SFT "
+                 "model); move the folder away or pass --out to start a fresh one")
+    else:
+        atomic_write_json(path, origin)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -308,6 +331,9 @@ def main() -> None:
     p.add_argument("--model", default="tiny-sft", help="the SFT model every arm starts from")
     a = p.parse_args()
     out = Path(a.out)
+    from radrl.assets import resolve_model_path
+
+    check_origin(out, Path(resolve_model_path(a.model)), a.steps, a.set)
     results_file = out / "results.json"
     results = json.loads(results_file.read_text())["comparisons"] if results_file.is_file() else {}
     for name in a.only or list(COMPARISONS):

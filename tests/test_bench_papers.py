@@ -85,3 +85,22 @@ def test_a_tiny_comparison_runs_end_to_end(tiny_bench, tiny_vlm, tmp_path):
         run = arm["runs"]["0"]
         assert 0.0 <= run["test"]["example_f1"] <= 1.0 and len(run["zero_reward_share"]) == 1
     assert "MRG-R1" in (out / "index.html").read_text()
+
+
+def test_runs_from_another_sft_model_are_not_mixed_in(papers, tmp_path):
+    model = tmp_path / "sft"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights one")
+    out = tmp_path / "bench"
+    papers.check_origin(out, model, 80, [])  # a fresh folder: origin written
+    papers.check_origin(out, model, 80, [])  # same model and budget: its runs are reused
+    (model / "model.safetensors").write_bytes(b"weights two")
+    with pytest.raises(SystemExit, match="another sft_model_sha256"):
+        papers.check_origin(out, model, 80, [])
+    (model / "model.safetensors").write_bytes(b"weights one")
+    with pytest.raises(SystemExit, match="another steps"):
+        papers.check_origin(out, model, 40, [])
+    legacy = tmp_path / "legacy"
+    (legacy / "orapo").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="unknown SFT model"):
+        papers.check_origin(legacy, model, 80, [])
