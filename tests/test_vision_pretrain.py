@@ -201,3 +201,9 @@ def test_pipeline_pretrains_the_tower_then_fine_tunes_with_it_frozen(tmp_path, c
     assert any(not torch.equal(init[k], pretrained[k]) for k in encoder)
     for k in encoder:  # frozen during SFT: the SFT model's encoder is the pretrained one
         assert torch.equal(pretrained[k], final[k]), k
+    # run again: everything reused; with other pretraining settings the old tower is refused
+    assert main(["pipeline", str(recipe), "-o", str(run), "--no-meteor"]) == 0
+    recipe.write_text(recipe.read_text().replace("epochs: 1,", "epochs: 2,"))
+    capsys.readouterr()
+    assert main(["pipeline", str(recipe), "-o", str(run), "--no-meteor"]) == 2
+    assert "other vision_pretrain settings" in capsys.readouterr().err

@@ -9,6 +9,7 @@ continues where it stopped.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -50,18 +51,22 @@ def run_pipeline(recipe: PipelineRecipe, run_dir: str | Path, meteor: bool = Tru
 def pretrained_vision(recipe: PipelineRecipe, init: Path, run: Path) -> Path:
     """``run/tiny-vision``: ``init`` with its vision tower pretrained on films drawn with the
     section's ``data_seed`` (``run/vision-data``); reused when a finished one is there."""
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from radrl.data.synthetic import build_synthetic, load_synthetic
     from radrl.models.vision_pretrain import pretrain_vision_tower
 
     section = recipe.vision_pretrain
     out = run / "tiny-vision"
-    if (out / "vision_pretrain.json").is_file():
-        return out
     if section.data_seed == recipe.synthetic.seed:
         raise ConfigError(f"vision_pretrain.data_seed = synthetic.seed = {section.data_seed}: the pretraining films "
                           "would be the benchmark's own train, val and test studies; choose another data_seed")
+    card_file = out / "vision_pretrain.json"
+    if card_file.is_file():
+        if json.loads(card_file.read_text())["settings"] != asdict(section):
+            raise ConfigError(f"{out} holds a tower pretrained with other vision_pretrain settings ({card_file}); "
+                              "use another run folder, or delete it to pretrain again")
+        return out
     films = build_synthetic(run / "vision-data", replace(recipe.synthetic, n_train=section.n_images,
                                                           n_val=section.n_val, n_test=0, seed=section.data_seed))
     val = load_synthetic(films, "val") if section.n_val else None
