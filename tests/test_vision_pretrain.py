@@ -207,3 +207,20 @@ def test_pipeline_pretrains_the_tower_then_fine_tunes_with_it_frozen(tmp_path, c
     capsys.readouterr()
     assert main(["pipeline", str(recipe), "-o", str(run), "--no-meteor"]) == 2
     assert "other vision_pretrain settings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("vision_pretrain: {epoch: 3}", "vision_pretrain.epoch: unknown key (did you mean epochs?)"),
+    ("vision_towr: tiny-sft", "vision_towr: unknown key (did you mean vision_tower?)"),
+    ("synthetic: {train_strat: 5}", "synthetic.train_strat: unknown key (did you mean train_start?)"),
+    ("vision_pretrain: {epochs: 0}", "vision_pretrain.epochs: epochs must be >= 1"),
+])
+def test_new_recipe_keys_are_typed(tmp_path, capsys, text, message):
+    from radrl.cli import main
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"stage: sft_pipeline\n{text}\n")
+    assert main(["pipeline", str(recipe), "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "r.yaml, line 2" in err and message in err
+    assert not (tmp_path / "run").exists()

@@ -46,13 +46,9 @@ def finding_targets(samples: Sequence) -> np.ndarray:
 
 
 def _pixel_batch(processor, paths: Sequence[str]):
-    from PIL import Image
+    from radrl.generation import open_images  # as training opens them: pixel cap, clear errors
 
-    images = []
-    for p in paths:
-        with Image.open(p) as im:
-            images.append(im.convert("RGB"))
-    enc = processor.image_processor(images=images, return_tensors="pt")
+    enc = processor.image_processor(images=open_images(paths), return_tensors="pt")
     return enc["pixel_values"], enc["image_grid_thw"]
 
 

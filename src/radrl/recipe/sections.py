@@ -458,12 +458,14 @@ class VisionPretrainSection:
     their reports.
     """
 
-    n_images: int = field(default=4000, metadata=_help("labelled films to pretrain on"))
+    # defaults: what the committed checkpoint used (held-out macro AUROC 0.878 after 5 epochs;
+    # 4,000 films at lr 1e-3 reached 0.714 after 2)
+    n_images: int = field(default=8000, metadata=_help("labelled films to pretrain on"))
     n_val: int = field(default=500, metadata=_help("held-out films for the per-epoch loss and AUROC"))
     data_seed: int = field(default=1, metadata=_help("synthetic seed of those films (not the benchmark's)"))
-    epochs: int = field(default=6, metadata=_help("passes over the films"))
+    epochs: int = field(default=5, metadata=_help("passes over the films"))
     batch_size: int = field(default=32, metadata=_help("films per step"))
-    learning_rate: float = field(default=1e-3, metadata=_help("peak AdamW learning rate (cosine decay)"))
+    learning_rate: float = field(default=1.5e-3, metadata=_help("peak AdamW learning rate (cosine decay)"))
     weight_decay: float = field(default=0.01, metadata=_help("AdamW weight decay"))
     warmup_steps: int = field(default=50, metadata=_help("linear warm-up steps"))
     seed: int = field(default=0, metadata=_help("random seed (head init, batch order)"))
