@@ -1,0 +1,77 @@
+"""radrl.analysis.headroom on hand-computed label matrices."""
+
+import numpy as np
+import pytest
+
+from radrl.analysis.headroom import (
+    best_of_k,
+    call_rates,
+    headroom,
+    mbr_decision,
+    policy_auroc,
+    threshold_decision,
+)
+from radrl.schema import NO_FINDING, OBSERVATIONS
+
+
+def test_call_rates_are_the_share_of_positive_samples():
+    sampled = np.array([[[1, 0, 0], [1, 1, 0]]])
+    assert call_rates(sampled).tolist() == [[1.0, 0.5, 0.0]]
+    with pytest.raises(ValueError, match="studies, K"):
+        call_rates(np.zeros((2, 3)))
+
+
+def test_threshold_decision_sets_no_finding_only_when_nothing_else_is_called():
+    rates = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.9]])
+    assert threshold_decision(rates, 0.5, no_finding=2).tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert threshold_decision(rates, 0.3, no_finding=2).tolist() == [[1, 1, 0], [0, 1, 0]]
+
+
+def test_mbr_takes_the_sample_closest_to_the_others():
+    # A=[1,1,0] B=[1,0,0] C=[1,1,0]: F1(A,B)=2/3, F1(A,C)=1, F1(B,C)=2/3 -> A: 5/3, B: 4/3, C: 5/3 -> A
+    sampled = np.array([[[1, 1, 0], [1, 0, 0], [1, 1, 0]],
+                        [[0, 0, 1], [1, 0, 0], [1, 0, 0]]])  # second: B and C agree -> B
+    assert mbr_decision(sampled).tolist() == [[1, 1, 0], [1, 0, 0]]
+    assert mbr_decision(sampled[:, :1]).tolist() == [[1, 1, 0], [0, 0, 1]]
+
+
+def test_best_of_k_is_the_best_sample_per_study():
+    ref = np.array([[1, 0, 0], [0, 1, 1]])
+    sampled = np.array([[[1, 1, 0], [1, 0, 0]],    # F1 2/3, 1
+                        [[0, 1, 0], [1, 0, 0]]])   # F1 2/3, 0
+    assert best_of_k(sampled, ref).tolist() == pytest.approx([1.0, 2 / 3])
+
+
+def test_policy_auroc_counts_ties_as_one_half():
+    rates = np.array([[0.5], [0.2], [0.2], [0.0]])
+    ref = np.array([[1], [1], [0], [0]])
+    # pairs (pos, neg): 0.5>0.2, 0.5>0.0, 0.2=0.2 (1/2), 0.2>0.0 -> 3.5 / 4
+    assert policy_auroc(rates, ref, labels=["x"]) == {"x": 0.875}
+    assert policy_auroc(np.array([[0.3], [0.3]]), np.array([[1], [0]]), labels=["x"]) == {"x": 0.5}
+    assert policy_auroc(rates, np.ones((4, 1)), labels=["x"]) == {"x": None}
+
+
+def test_headroom_on_a_policy_that_under_calls():
+    L = len(OBSERVATIONS)
+    nf, a = OBSERVATIONS.index(NO_FINDING), OBSERVATIONS.index("Atelectasis")
+    # two studies, both positive for Atelectasis only; greedy says normal on both; 4 samples each
+    # call Atelectasis 1 and 3 times.
+    ref = np.zeros((2, L), int)
+    ref[:, a] = 1
+    greedy = np.zeros((2, L), int)
+    greedy[:, nf] = 1
+    normal, atel = np.zeros(L, int), np.zeros(L, int)
+    normal[nf], atel[a] = 1, 1
+    sampled = np.array([[atel, normal, normal, normal], [atel, atel, atel, normal]])
+    h = headroom(greedy, sampled, ref, thresholds=(0.25, 0.5, 0.8))
+    assert h["greedy_f1"] == 0.0
+    assert h["sampled_f1"] == pytest.approx((1 / 4 + 3 / 4) / 2)       # mean over samples
+    assert h["threshold_f1"] == pytest.approx({0.25: 1.0, 0.5: 0.5, 0.8: 0.0})
+    assert h["best_threshold"] == 0.25
+    assert h["mbr_f1"] == pytest.approx(0.5)                              # study 1 -> normal, 2 -> atelectasis
+    assert h["best_of_k_f1"] == 1.0
+    assert h["per_label"]["Atelectasis"]["call_rate_positive"] == pytest.approx(0.5)
+    assert h["per_label"]["Atelectasis"]["greedy_recall"] == 0.0
+    assert h["per_label"]["Atelectasis"]["policy_auroc"] is None          # no negatives
+    with pytest.raises(ValueError, match="shapes"):
+        headroom(greedy[:1], sampled, ref)
