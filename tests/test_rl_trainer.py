@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -189,6 +190,18 @@ def test_reward_schedule_switches_weights(tiny_vlm, rl_data, tmp_path):
     trainer.train()
     weights = [h.get("reward_weights/bleu2") for h in trainer.state.log_history if "loss" in h]
     assert weights == [0.0, 0.0, 0.25]
+
+
+def test_capo_without_a_moved_policy_warns_that_it_is_inert():
+    # one optimizer step per rollout batch: ratio 1, clipping never applies, CAPO == GRPO
+    with pytest.warns(UserWarning, match="capo=True has no effect"):
+        RadRLConfig(output_dir="x", capo=True, report_to=[], bf16=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        RadRLConfig(output_dir="x", capo=True, num_iterations=2, report_to=[], bf16=False)
+        RadRLConfig(output_dir="x", capo=True, steps_per_generation=2, report_to=[], bf16=False)
+        RadRLConfig(output_dir="x", capo=False, report_to=[], bf16=False)
+    assert not [w for w in caught if "capo" in str(w.message)]
 
 
 def test_bad_configs_are_refused():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,13 @@ class RadRLConfig(GRPOConfig, RadRLOptions):
     def __post_init__(self):
         self.check_options()
         super().__post_init__()
+        if self.capo and self.gradient_accumulation_steps % (self.steps_per_generation * self.num_iterations) == 0:
+            # TRL's own test for "the policy has not moved since these rollouts were sampled"
+            warnings.warn(
+                "capo=True has no effect with these settings: every rollout batch is used in one optimizer "
+                "step, so the importance ratio is 1 and no clip range (CAPO's eps/4 or GRPO's eps) ever "
+                "applies; CAPO then trains exactly as GRPO. Set num_iterations >= 2 (or steps_per_generation "
+                "above gradient_accumulation_steps) for CAPO to act.", stacklevel=2)
 
     @property
     def extensions_on(self) -> bool:
