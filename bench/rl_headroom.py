@@ -64,9 +64,13 @@ def main(argv=None) -> int:
     ref = binarize([s.labels for s in studies])
     cache = Path(a.out) / "labels.npz"  # the label matrices: a re-run with the same settings only re-scores
     key = json.dumps({"model": model, "k": a.k, "temperature": a.temperature, "n_val": a.n_val})
-    if cache.is_file() and str(np.load(cache)["key"]) == key:
+    cached = None
+    if cache.is_file():
         with np.load(cache) as z:
-            g, s = z["greedy"], z["sampled"]
+            if str(z["key"]) == key:
+                cached = z["greedy"], z["sampled"]
+    if cached:
+        g, s = cached
     else:
         policy, processor = load_policy_for_inference(model)
         labeler = get_labeler("rule")

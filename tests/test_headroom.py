@@ -23,8 +23,15 @@ def test_call_rates_are_the_share_of_positive_samples():
 
 def test_threshold_decision_sets_no_finding_only_when_nothing_else_is_called():
     rates = np.array([[0.6, 0.3, 0.1], [0.2, 0.3, 0.9]])
-    assert threshold_decision(rates, 0.5, no_finding=2).tolist() == [[1, 0, 0], [0, 0, 1]]
-    assert threshold_decision(rates, 0.3, no_finding=2).tolist() == [[1, 1, 0], [0, 1, 0]]
+    assert threshold_decision(rates, 0.5, no_finding=2, not_abnormal=()).tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert threshold_decision(rates, 0.3, no_finding=2, not_abnormal=()).tolist() == [[1, 1, 0], [0, 1, 0]]
+    # column 1 a support device: alone it leaves No Finding standing, as the labelers have it
+    assert threshold_decision(rates, 0.3, no_finding=2, not_abnormal=(1,)).tolist() == [[1, 1, 0], [0, 1, 1]]
+    L = len(OBSERVATIONS)
+    devices_only = np.zeros((1, L))
+    devices_only[0, OBSERVATIONS.index("Support Devices")] = 0.9
+    row = threshold_decision(devices_only, 0.5)[0]
+    assert row[OBSERVATIONS.index(NO_FINDING)] == 1 and row.sum() == 2
 
 
 def test_mbr_takes_the_sample_closest_to_the_others():

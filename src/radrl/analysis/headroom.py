@@ -31,9 +31,10 @@ from __future__ import annotations
 import numpy as np
 
 from radrl.metrics.clinical import example_scores
-from radrl.schema import NO_FINDING, OBSERVATIONS
+from radrl.schema import NO_FINDING, OBSERVATIONS, SUPPORT_DEVICES
 
 NO_FINDING_INDEX = OBSERVATIONS.index(NO_FINDING)
+SUPPORT_DEVICES_INDEX = OBSERVATIONS.index(SUPPORT_DEVICES)
 
 
 def call_rates(sampled: np.ndarray) -> np.ndarray:
@@ -44,11 +45,14 @@ def call_rates(sampled: np.ndarray) -> np.ndarray:
     return sampled.mean(axis=1)
 
 
-def threshold_decision(rates: np.ndarray, threshold: float, no_finding: int = NO_FINDING_INDEX) -> np.ndarray:
-    """Call label c when ``p_ic >= threshold``; No Finding exactly when no other label is called."""
+def threshold_decision(rates: np.ndarray, threshold: float, no_finding: int = NO_FINDING_INDEX,
+                       not_abnormal: tuple[int, ...] = (SUPPORT_DEVICES_INDEX,)) -> np.ndarray:
+    """Call label c when ``p_ic >= threshold``; No Finding exactly when no finding is called. As in
+    CheXpert (and radrl's labelers), a support device alone does not rule No Finding out: the
+    columns in ``not_abnormal`` are not findings."""
     pred = (np.asarray(rates) >= threshold).astype(np.int64)
-    others = np.delete(pred, no_finding, axis=1).any(axis=1)
-    pred[:, no_finding] = (~others).astype(np.int64)
+    findings = [j for j in range(pred.shape[1]) if j != no_finding and j not in not_abnormal]
+    pred[:, no_finding] = (~pred[:, findings].any(axis=1)).astype(np.int64)
     return pred
 
 
@@ -81,18 +85,12 @@ def best_of_k(sampled: np.ndarray, ref: np.ndarray, empty_match: str = "zero") -
 def policy_auroc(rates: np.ndarray, ref: np.ndarray, labels=OBSERVATIONS) -> dict[str, float | None]:
     """Per label, the AUROC of the call rate against the ground truth (None without both classes).
     Ties count one half (the Mann-Whitney form), so a constant rate gives 0.5."""
+    from sklearn.metrics import roc_auc_score
+
     rates = np.asarray(rates, dtype=np.float64)
     ref = np.asarray(ref, dtype=bool)
-    out: dict[str, float | None] = {}
-    for j, name in enumerate(labels):
-        pos, neg = rates[ref[:, j], j], rates[~ref[:, j], j]
-        if len(pos) == 0 or len(neg) == 0:
-            out[name] = None
-            continue
-        greater = (pos[:, None] > neg[None, :]).sum()
-        ties = (pos[:, None] == neg[None, :]).sum()
-        out[name] = float((greater + 0.5 * ties) / (len(pos) * len(neg)))
-    return out
+    return {name: float(roc_auc_score(ref[:, j], rates[:, j])) if 0 < ref[:, j].sum() < len(ref) else None
+            for j, name in enumerate(labels)}
 
 
 def headroom(greedy: np.ndarray, sampled: np.ndarray, ref: np.ndarray,
