@@ -127,3 +127,32 @@ def test_an_fsdp_launch_on_cpus_says_it_trains_as_ddp(tiny_vlm, tiny_bench, tmp_
     proc = _train_on_two_processes("fsdp.yaml", run, tiny_vlm, tiny_bench, "rl.max_steps=1")
     assert "asks for FSDP, but accelerate runs FSDP on GPUs only" in proc.stderr
     assert (run / "final" / "model.safetensors").is_file() and (run / "final" / "config.json").is_file()
+
+
+def test_shutdown_process_group_closes_an_open_group_and_is_a_no_op_otherwise(tmp_path):
+    """Left open, gloo can abort a finished run at interpreter teardown (SIGABRT, seen in CI);
+    radrl's CLI and scripts close the group first."""
+    import torch.distributed as dist
+
+    from radrl.distributed import shutdown_process_group
+
+    shutdown_process_group()  # no group: nothing happens
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    assert dist.is_initialized()
+    shutdown_process_group()
+    assert not dist.is_initialized()
+    shutdown_process_group()  # twice is fine
+
+
+def test_the_cli_closes_the_process_group_even_when_the_command_fails(monkeypatch, tmp_path):
+    import torch.distributed as dist
+
+    from radrl import cli
+
+    def opens_a_group_then_fails(args):
+        dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+        raise cli.InputError("bad input")
+
+    monkeypatch.setattr(cli, "cmd_train", opens_a_group_then_fails)  # build_parser looks it up per call
+    assert cli.main(["train", "--recipe", "deer"]) == 2
+    assert not dist.is_initialized()

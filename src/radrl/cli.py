@@ -855,6 +855,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:  # under `accelerate launch`: close the process group before teardown can abort
+        from radrl.distributed import shutdown_process_group
+
+        shutdown_process_group()
 
 
 if __name__ == "__main__":

@@ -51,3 +51,18 @@ def wait_for(ready: Callable[[], bool], what: str, poll: float = 2.0, timeout: f
             print(f"rank {rank()}: waiting for {what} ({now - start:.0f} s)", file=sys.stderr)
             last = now
         time.sleep(poll)
+
+
+def shutdown_process_group() -> None:
+    """Destroy torch.distributed's process group, if this process opened one, while Python is
+    still fully alive. Left to interpreter teardown, gloo's worker threads can still hold work
+    that touches Python objects, and the process dies with SIGABRT ("terminate called without an
+    active exception") after a run that had finished well; the launcher then reports the run as
+    failed. PyTorch asks every script to call this at its end (torch.distributed docs, "Shutdown").
+    Local: no collective, so it cannot hang when another rank has already gone."""
+    if "torch.distributed" not in sys.modules:  # never imported torch: nothing to close, stay light
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
