@@ -59,7 +59,9 @@ def shutdown_process_group() -> None:
     that touches Python objects, and the process dies with SIGABRT ("terminate called without an
     active exception") after a run that had finished well; the launcher then reports the run as
     failed. PyTorch asks every script to call this at its end (torch.distributed docs, "Shutdown").
-    Local: no collective, so it cannot hang when another rank has already gone."""
+    Local: no collective, so it cannot hang when another rank has already gone. A script that holds
+    an ``Accelerator`` can call its ``end_training()`` instead; the CLI has none at this level, and
+    building accelerate's state here would open a group in a command that never needed one."""
     if "torch.distributed" not in sys.modules:  # never imported torch: nothing to close, stay light
         return
     import torch.distributed as dist

@@ -13,7 +13,6 @@ import torch
 
 from radrl.algorithms import group_advantages, tfidf_token_weights, token_level_advantages
 from radrl.data.synthetic import load_synthetic
-from radrl.distributed import shutdown_process_group
 from radrl.models import load_policy
 from radrl.rewards import RewardFunction
 from radrl.training.datasets import to_trl_dataset
@@ -68,4 +67,4 @@ if __name__ == "__main__":
         with open(f"{out}/dist_check.json", "w") as f:
             json.dump({"world_size": trainer.accelerator.num_processes, "checks": all_checks,
                        "log_history": trainer.state.log_history}, f)
-    shutdown_process_group()  # as a user's script should: gloo may abort at teardown otherwise
+    trainer.accelerator.end_training()  # as a user's script should: closes the process group, else gloo may abort
