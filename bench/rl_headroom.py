@@ -3,6 +3,7 @@ discrimination (radrl.analysis.headroom), on the synthetic benchmark's validatio
 
     python bench/rl_headroom.py [--model tiny-sft] [--k 16] [--temperature 1.0] [--n-val 400]
                                 [--probe runs/vision-probe/probe.json] [--out runs/rl-headroom]
+                                [--report-style paraphrased|templated] [--data FILMS_DIR]
 
 Generates the greedy report and K sampled reports per validation study, labels them with the
 rule labeler and prints: example F1 of greedy, of a sampled report, of the best call-rate
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--n-val", type=int, default=400, help="validation studies (seed 0; the first 100 are the recipes')")
     ap.add_argument("--data", default="runs/rl-headroom/films")
+    ap.add_argument("--report-style", default="paraphrased", choices=["paraphrased", "templated"],
+                    help="the validation reports' style (SyntheticConfig.report_style): the one the model was trained on")
     ap.add_argument("--probe", help="bench/vision_probe.py JSON, to show the probe's AUROC beside the policy's")
     ap.add_argument("--probe-model", help="which model of the probe file (default: the first)")
     ap.add_argument("--out", default="runs/rl-headroom")
@@ -60,10 +63,12 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     model = str(resolve_model_path(a.model))
-    studies = load_synthetic(build_synthetic(a.data, SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0)), "val")
+    studies = load_synthetic(build_synthetic(a.data, SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0,
+                                                                             report_style=a.report_style)), "val")
     ref = binarize([s.labels for s in studies])
     cache = Path(a.out) / "labels.npz"  # the label matrices: a re-run with the same settings only re-scores
-    key = json.dumps({"model": model, "k": a.k, "temperature": a.temperature, "n_val": a.n_val})
+    key = json.dumps({"model": model, "k": a.k, "temperature": a.temperature, "n_val": a.n_val,
+                      "report_style": a.report_style})
     cached = None
     if cache.is_file():
         with np.load(cache) as z:

@@ -44,8 +44,9 @@ def test_splits_do_not_share_cases():
     assert len({e["report"] for e in test} - train) > 20
 
 
-def test_labeler_agrees_with_generator_ground_truth():
-    cfg = SyntheticConfig()
+@pytest.mark.parametrize("style", ["paraphrased", "templated"])
+def test_labeler_agrees_with_generator_ground_truth(style):
+    cfg = SyntheticConfig(report_style=style)
     entries = [make_sample_text(i, cfg) for i in range(600)]
     labeler = get_labeler("rule")
     pred = labeler.label_batch([e["report"] for e in entries])
@@ -63,8 +64,36 @@ def make_sample_text(i: int, cfg: SyntheticConfig) -> dict:
 
     rng = np.random.default_rng([cfg.seed, 0, i])
     case = draw_case(str(i), rng, cfg.prevalence, cfg.normal_fraction)
-    f, imp, labels = write_report(case, rng)
+    f, imp, labels = write_report(case, rng, cfg.report_style)
     return {"report": format_sections(f, imp), "labels": labels, "case": case}
+
+
+def test_templated_style_writes_one_normal_report_and_varies_the_findings():
+    from radrl.data.synthetic.reports import write_report
+
+    cfg = SyntheticConfig(report_style="templated")
+    entries = [make_sample_text(i, cfg) for i in range(400)]
+    normal = {e["report"] for e in entries if not e["case"].findings}
+    assert normal == {"FINDINGS: The heart size is normal. The mediastinal contours are normal. The lungs are clear. "
+                      "No pleural effusion or pneumothorax. No acute osseous abnormality. "
+                      "IMPRESSION: No acute cardiopulmonary process."}
+    # the same case: both styles state the same labels; the templated one opens a present finding in more ways
+    openings = {"paraphrased": set(), "templated": set()}
+    for i in range(300):
+        case = Case(str(i), draw_anatomy(np.random.default_rng(i)))
+        case.findings["Pleural Effusion"] = draw_finding("Pleural Effusion", np.random.default_rng(i))
+        case.findings["Pleural Effusion"].hedged = False
+        for style in openings:
+            findings, _imp, labels = write_report(case, np.random.default_rng(i), style)
+            assert labels["Pleural Effusion"] == "positive"
+            sentence = next(s for s in findings.split(". ") if "effusion" in s)
+            openings[style].add(sentence.split()[0] if not sentence.startswith(("Small", "Moderate", "Large"))
+                                else "<size>")
+    assert openings["paraphrased"] < openings["templated"] and len(openings["templated"]) >= 5
+    assert SyntheticConfig().record().keys() == {k for k in SyntheticConfig(report_style="templated").record()} - {
+        "report_style"}
+    with pytest.raises(ValueError, match="report_style"):
+        SyntheticConfig(report_style="terse")
 
 
 def test_labels_follow_the_case():

@@ -27,7 +27,7 @@ from radrl.data.sample import Sample
 from radrl.data.sections import format_sections
 from radrl.data.synthetic.cases import MIMIC_LIKE_PREVALENCE, draw_case
 from radrl.data.synthetic.render import render_case
-from radrl.data.synthetic.reports import write_report
+from radrl.data.synthetic.reports import REPORT_STYLES, write_report
 from radrl.io import InputError, atomic_write_json
 
 FORMAT_VERSION = 1
@@ -43,6 +43,7 @@ class SyntheticConfig:
     normal_fraction: float = 0.3
     prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
     train_start: int = 0  # train samples train_start .. train_start + n_train - 1 (val and test unchanged)
+    report_style: str = "paraphrased"  # or "templated": fixed normal sentences, free-text findings (reports.py)
 
     def __post_init__(self):
         from radrl.io import FieldError
@@ -54,6 +55,8 @@ class SyntheticConfig:
             raise FieldError("image_size", "image_size must be >= 32 pixels")
         if not 0.0 <= self.normal_fraction <= 1.0:
             raise FieldError("normal_fraction", "normal_fraction must lie in [0, 1]")
+        if self.report_style not in REPORT_STYLES:
+            raise FieldError("report_style", f"report_style must be one of {REPORT_STYLES}, got {self.report_style!r}")
         bad = {k: v for k, v in self.prevalence.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise FieldError("prevalence", f"prevalences must lie in [0, 1], got {bad}")
@@ -67,11 +70,13 @@ class SyntheticConfig:
         return range(start, start + self.splits()[split])
 
     def record(self) -> dict:
-        """What ``config.json`` holds (``train_start`` only when set, so folders built before it
-        existed still match)."""
+        """What ``config.json`` holds (``train_start`` and ``report_style`` only when not the
+        default, so folders built before they existed still match)."""
         d = {"format_version": FORMAT_VERSION, **asdict(self)}
         if not self.train_start:
             del d["train_start"]
+        if self.report_style == "paraphrased":
+            del d["report_style"]
         return d
 
 
@@ -81,7 +86,7 @@ def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, 
     rng = np.random.default_rng([config.seed, split_code, index])
     sid = f"syn-{split}-{index:05d}"
     case = draw_case(sid, rng, config.prevalence, config.normal_fraction)
-    findings, impression, labels = write_report(case, rng)
+    findings, impression, labels = write_report(case, rng, config.report_style)
     image = render_case(case, config.image_size)
     details = {n: {k: v for k, v in asdict(f).items() if v not in (None, (), []) and k != "name"}
                for n, f in case.findings.items()}

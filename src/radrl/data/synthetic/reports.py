@@ -3,10 +3,21 @@
 Every sentence comes from a template tagged with the CheXpert labels it states (positive,
 uncertain for hedged wording, negative for pertinent negatives), so a report's ground truth
 is exactly what its text says, in the CheXpert labeler's conventions. FINDINGS follows the
-usual reading order (lines and tubes, heart and mediastinum, lungs, pleura, bones), mixing
-abnormal statements, pertinent negatives and boilerplate normal sentences; IMPRESSION
-summarises the abnormal ones, or says the study is normal. Several paraphrases exist for
-every statement; the generator picks one with the case's seeded rng.
+usual reading order (lines and tubes, heart and mediastinum, lungs, pleura, bones); IMPRESSION
+summarises the abnormal statements, or says the study is normal. Two styles
+(``SyntheticConfig.report_style``):
+
+- ``paraphrased`` (the default): abnormal statements, pertinent negatives and boilerplate normal
+  sentences each from several paraphrases, some negatives included at random.
+- ``templated``: as with a structured normal template, the way many reading rooms write: every
+  normal statement and pertinent negative is the template's one fixed sentence in its fixed
+  place ("The lungs are clear.", "No pleural effusion or pneumothorax."), and a present finding
+  replaces its line in free text, from five or six paraphrases that open with different words.
+  A likelihood-trained model then spreads its belief that a finding is present over several
+  sentences and puts its belief that it is absent on one, which could make greedy decoding
+  under-call; ``docs/rl.md`` measures whether it does (it does not, on this benchmark).
+
+The generator picks every paraphrase with the case's seeded rng.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from radrl.data.synthetic.cases import Case, Finding
 from radrl.schema import FINDINGS, NO_FINDING, OBSERVATIONS
 
 Labelled = tuple[str, dict[str, str]]  # (sentence, {observation: value})
+REPORT_STYLES = ("paraphrased", "templated")
 
 SEVERITY_WORD = {"small": "mild", "moderate": "moderate", "large": "severe"}
 EFFUSION_WORD = {"small": "small", "moderate": "moderate", "large": "large"}
@@ -62,18 +74,25 @@ def _devices(f: Finding, rng) -> list[Labelled]:
     return out
 
 
-def _abnormal(f: Finding, rng) -> list[Labelled]:
-    """Statements for one present finding: FINDINGS sentences."""
+def _abnormal(f: Finding, rng, templated: bool = False) -> list[Labelled]:
+    """Statements for one present finding: FINDINGS sentences. ``templated``: the report style
+    with a normal template, whose free-text findings draw from more paraphrases (the second list)."""
     n, sev = f.name, SEVERITY_WORD[f.severity]
+
+    def pick(options: list, more: list) -> object:
+        return _pick(rng, options + more if templated else options)
+
     if n == "Support Devices":
         return _devices(f, rng)
     if n == "Cardiomegaly":
-        return [(_pick(rng, [f"The heart is {sev}ly enlarged.", f"{_cap(sev)} cardiomegaly.",
-                             f"There is {sev} enlargement of the cardiac silhouette.",
-                             f"The cardiac silhouette is {sev}ly enlarged."]), {n: "positive"})]
+        return [(pick([f"The heart is {sev}ly enlarged.", f"{_cap(sev)} cardiomegaly.",
+                       f"There is {sev} enlargement of the cardiac silhouette.",
+                       f"The cardiac silhouette is {sev}ly enlarged."],
+                       [f"Cardiomegaly, {sev}.", f"Enlarged cardiac silhouette, {sev}."]), {n: "positive"})]
     if n == "Enlarged Cardiomediastinum":
-        return [(_pick(rng, ["The mediastinum is widened.", "Widened superior mediastinum.",
-                             "The mediastinal silhouette is enlarged."]), {n: "positive"})]
+        return [(pick(["The mediastinum is widened.", "Widened superior mediastinum.",
+                       "The mediastinal silhouette is enlarged."], ["Mediastinal widening.",
+                       "There is widening of the superior mediastinum."]), {n: "positive"})]
     if n == "Pleural Effusion":
         size = EFFUSION_WORD[f.severity]
         where = "bilateral" if f.side == "bilateral" else f.side
@@ -82,31 +101,41 @@ def _abnormal(f: Finding, rng) -> list[Labelled]:
             return [(_pick(rng, [f"Possible small {where} pleural effusion{plural}.",
                                  f"A small {where} pleural effusion{plural} may be present.",
                                  f"Trace {where} pleural effusion{plural} cannot be excluded."]), {n: "uncertain"})]
-        return [(_pick(rng, [f"{_cap(size)} {where} pleural effusion{plural}.",
-                             f"There {'are' if plural else 'is'} {'a ' if not plural else ''}{size} {where} pleural effusion{plural}.",
-                             f"{_cap(size)} {where} pleural effusion{plural} with blunting of the costophrenic angle{plural}."]),
+        are = "are" if plural else "is"
+        return [(pick([f"{_cap(size)} {where} pleural effusion{plural}.",
+                       f"There {are} {'a ' if not plural else ''}{size} {where} pleural effusion{plural}.",
+                       f"{_cap(size)} {where} pleural effusion{plural} with blunting of the costophrenic angle{plural}."],
+                       [f"{_cap(where)} pleural effusion{plural}, {size}.",
+                       f"Layering {size} {where} pleural effusion{plural}.",
+                       f"{'A ' if not plural else ''}{size} {where} pleural effusion{plural} {are} present."]),
                  {n: "positive"})]
     if n == "Pneumothorax":
         size = EFFUSION_WORD[f.severity]
-        return [(_pick(rng, [f"{_cap(size)} {f.side} pneumothorax.",
-                             f"There is a {size} {f.side} apical pneumothorax.",
-                             f"{_cap(size)} {f.side} pneumothorax with a visible pleural line."]), {n: "positive"})]
+        return [(pick([f"{_cap(size)} {f.side} pneumothorax.",
+                       f"There is a {size} {f.side} apical pneumothorax.",
+                       f"{_cap(size)} {f.side} pneumothorax with a visible pleural line."],
+                       [f"{_cap(f.side)} apical pneumothorax, {size}.",
+                       f"A {size} {f.side} pneumothorax is present.",
+                       f"Pneumothorax at the {f.side} apex, {size}."]), {n: "positive"})]
     if n == "Edema":
         if f.hedged:
             return [(_pick(rng, ["Possible mild pulmonary edema.", "Mild interstitial edema is not excluded.",
                                  "Mild edema cannot be excluded."]), {n: "uncertain"})]
-        return [_pick(rng, [(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
-                                     (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
-                                     (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
-                                      {n: "positive", "Lung Opacity": "positive"})])]
+        return [pick([(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
+                               (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
+                               (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
+                                {n: "positive", "Lung Opacity": "positive"})],
+                               [(f"Pulmonary edema, {sev}.", {n: "positive"}),
+                               (f"Bilateral {sev} interstitial edema.", {n: "positive"})])]
     lobe = ZONE_LOBE.get((f.side or "right", f.zone or "lower"), "right lower lobe")
     if n == "Consolidation":
         if f.hedged:
             return [(_pick(rng, [f"Possible {lobe} consolidation.",
                                  f"Consolidation in the {lobe} is not excluded."]), {n: "uncertain"})]
-        return [(_pick(rng, [f"Dense {lobe} consolidation with air bronchograms.",
-                             f"There is consolidation in the {lobe}.",
-                             f"Focal {lobe} consolidation."]), {n: "positive"})]
+        return [(pick([f"Dense {lobe} consolidation with air bronchograms.",
+                       f"There is consolidation in the {lobe}.",
+                       f"Focal {lobe} consolidation."], [f"{_cap(lobe)} consolidation.",
+                       f"Consolidation of the {lobe}."]), {n: "positive"})]
     if n == "Pneumonia":
         if f.hedged:
             return [(_pick(rng, [f"Patchy {lobe} opacities, which may represent pneumonia.",
@@ -115,48 +144,56 @@ def _abnormal(f: Finding, rng) -> list[Labelled]:
                                  f"Patchy airspace opacities in the {lobe} compatible with pneumonia."]),
                      {n: "uncertain", "Lung Opacity": "positive"})]
         with_opacity = {n: "positive", "Lung Opacity": "positive"}
-        return [_pick(rng, [(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
-                                     (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
-                                     (f"{_cap(lobe)} pneumonia.", {n: "positive"})])]
+        return [pick([(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
+                               (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
+                               (f"{_cap(lobe)} pneumonia.", {n: "positive"})],
+                               [(f"Focal {lobe} opacity consistent with pneumonia.", with_opacity),
+                               (f"Pneumonia in the {lobe}.", {n: "positive"})])]
     if n == "Lung Opacity":
-        return [(_pick(rng, [f"Faint {lobe} opacity.", f"Ill-defined opacity in the {lobe}.",
-                             f"There is a hazy opacity projecting over the {lobe}."]), {n: "positive"})]
+        return [(pick([f"Faint {lobe} opacity.", f"Ill-defined opacity in the {lobe}.",
+                       f"There is a hazy opacity projecting over the {lobe}."], [f"Hazy {lobe} opacity.",
+                       f"{_cap(lobe)} opacity.", f"An ill-defined {lobe} opacity is noted."]), {n: "positive"})]
     if n == "Atelectasis":
         where = "bibasilar" if f.side == "bilateral" else f"{f.side} basilar"
         if f.hedged:
             return [(_pick(rng, [f"Linear {where} opacity, likely atelectasis.",
                                  f"{_cap(where)} linear opacity may reflect atelectasis."]),
                      {n: "uncertain", "Lung Opacity": "positive"})]
-        return [(_pick(rng, [f"{_cap(where)} atelectasis.", f"Plate-like {where} atelectasis.",
-                             f"There is {where} subsegmental atelectasis."]), {n: "positive"})]
+        return [(pick([f"{_cap(where)} atelectasis.", f"Plate-like {where} atelectasis.",
+                       f"There is {where} subsegmental atelectasis."], [f"Mild {where} atelectasis.",
+                       f"Streaky {where} atelectasis.", f"Subsegmental {where} atelectasis."]), {n: "positive"})]
     if n == "Lung Lesion":
         what = f.kind or "nodule"
         size = "1 cm" if what == "nodule" else "4 cm"
         if f.hedged:
             return [(_pick(rng, [f"Possible {lobe} {what}.", f"A rounded {lobe} density may represent a {what}."]),
                      {n: "uncertain"})]
-        return [(_pick(rng, [f"A {size} {what} in the {lobe}.", f"There is a {size} {lobe} {what}.",
-                             f"{_cap(lobe)} {what} measuring {size}."]), {n: "positive"})]
+        return [(pick([f"A {size} {what} in the {lobe}.", f"There is a {size} {lobe} {what}.",
+                       f"{_cap(lobe)} {what} measuring {size}."], [f"Rounded {lobe} {what}, {size}.",
+                       f"Well-circumscribed {size} {lobe} {what}."]), {n: "positive"})]
     if n == "Pleural Other":
         where = "bilateral" if f.side == "bilateral" else f.side
-        return [(_pick(rng, [f"{_cap(where)} apical pleural thickening.",
-                             f"Pleural thickening at the {where} apex.",
-                             f"{_cap(where)} apical pleural thickening, likely chronic."]), {n: "positive"})]
+        return [(pick([f"{_cap(where)} apical pleural thickening.",
+                       f"Pleural thickening at the {where} apex.",
+                       f"{_cap(where)} apical pleural thickening, likely chronic."],
+                       [f"There is {where} apical pleural thickening.",
+                       f"Mild {where} apical pleural thickening."]), {n: "positive"})]
     if n == "Fracture":
         rib = RIB[f.zone or "middle"]
         if f.hedged:
             return [(_pick(rng, [f"Possible nondisplaced fracture of the {f.side} {rib} rib.",
                                  f"Irregularity of the {f.side} {rib} rib may represent a fracture."]),
                      {n: "uncertain"})]
-        return [(_pick(rng, [f"Acute fracture of the {f.side} {rib} rib.",
-                             f"There is a displaced {f.side} {rib} rib fracture.",
-                             f"{_cap(f.side)} {rib} rib fracture."]), {n: "positive"})]
+        return [(pick([f"Acute fracture of the {f.side} {rib} rib.",
+                       f"There is a displaced {f.side} {rib} rib fracture.",
+                       f"{_cap(f.side)} {rib} rib fracture."], [f"Fracture of the {f.side} {rib} rib.",
+                       f"Nondisplaced {f.side} {rib} rib fracture."]), {n: "positive"})]
     raise ValueError(f"no statements for {n!r}")
 
 
-def _impression(f: Finding, rng) -> Labelled:
+def _impression(f: Finding, rng, templated: bool = False) -> Labelled:
     """Short IMPRESSION line for one present finding (devices are left out, as radiologists do)."""
-    sent, labels = _abnormal(f, rng)[0]
+    sent, labels = _abnormal(f, rng, templated)[0]
     short = {
         "Cardiomegaly": ["Cardiomegaly.", f"{_cap(SEVERITY_WORD[f.severity])} cardiomegaly."],
         "Enlarged Cardiomediastinum": ["Widened mediastinum."],
@@ -214,6 +251,18 @@ NORMAL_IMPRESSION: list[Labelled] = [
 ]
 
 
+# ---- report style "templated": one fixed sentence per normal statement -----------------------
+
+TEMPLATE_HEART: Labelled = NORMAL_HEART[0]
+TEMPLATE_MEDIASTINUM: Labelled = NORMAL_MEDIASTINUM[0]
+TEMPLATE_LUNGS: Labelled = NORMAL_LUNGS[0]
+TEMPLATE_NEGATIVES: dict[str, Labelled] = {"Pleural Effusion": NEGATIVES["Pleural Effusion"][0],
+                                           "Pneumothorax": NEGATIVES["Pneumothorax"][0]}
+TEMPLATE_PLEURA_NEGATIVE: Labelled = PLEURA_NEGATIVE_COMBINED[0]
+TEMPLATE_BONES: Labelled = NORMAL_BONES[0]
+TEMPLATE_IMPRESSION: Labelled = NORMAL_IMPRESSION[0]
+
+
 def _merge(labels: dict[str, str], new: dict[str, str]) -> None:
     """positive > uncertain > negative > blank, as the CheXpert aggregation does."""
     rank = {"blank": 0, "negative": 1, "uncertain": 2, "positive": 3}
@@ -222,9 +271,20 @@ def _merge(labels: dict[str, str], new: dict[str, str]) -> None:
             labels[k] = v
 
 
-def write_report(case: Case, rng: np.random.Generator) -> tuple[str, str, dict[str, str]]:
-    """(findings, impression, labels) for ``case``; labels cover all 14 observations."""
+def write_report(case: Case, rng: np.random.Generator, style: str = "paraphrased") -> tuple[str, str, dict[str, str]]:
+    """(findings, impression, labels) for ``case``; labels cover all 14 observations.
+
+    ``style``: ``paraphrased`` (the default) draws normal sentences and pertinent negatives from
+    paraphrases too, and includes some of them at random; ``templated`` writes the normal template
+    (:func:`_templated_findings`)."""
+    if style not in REPORT_STYLES:
+        raise ValueError(f"report style {style!r}: use one of {REPORT_STYLES}")
     fs = case.findings
+    if style == "templated":
+        findings = _templated_findings(case, rng)
+        abnormal = [n for n in FINDINGS if n in fs and n != "Support Devices"]
+        impression = [_impression(fs[n], rng, True) for n in abnormal] if abnormal else [TEMPLATE_IMPRESSION]
+        return _assemble(findings, impression)
     findings: list[Labelled] = []
     if "Support Devices" in fs:
         findings += _abnormal(fs["Support Devices"], rng)
@@ -263,7 +323,10 @@ def write_report(case: Case, rng: np.random.Generator) -> tuple[str, str, dict[s
         impression = [_impression(fs[n], rng) for n in abnormal]
     else:
         impression = [_pick(rng, NORMAL_IMPRESSION)]
+    return _assemble(findings, impression)
 
+
+def _assemble(findings: list[Labelled], impression: list[Labelled]) -> tuple[str, str, dict[str, str]]:
     labels: dict[str, str] = {}
     for _s, lab in findings + impression:
         _merge(labels, lab)
@@ -271,3 +334,26 @@ def write_report(case: Case, rng: np.random.Generator) -> tuple[str, str, dict[s
     if not any(full[n] in ("positive", "uncertain") for n in FINDINGS if n != "Support Devices"):
         full[NO_FINDING] = "positive"
     return " ".join(s for s, _ in findings), " ".join(s for s, _ in impression), full
+
+
+def _templated_findings(case: Case, rng: np.random.Generator) -> list[Labelled]:
+    """FINDINGS of the normal template, each line replaced by the dictated statements (from more
+    paraphrases) of what is present there."""
+    fs = case.findings
+    findings: list[Labelled] = []
+    if "Support Devices" in fs:
+        findings += _abnormal(fs["Support Devices"], rng, True)
+    findings.append(_abnormal(fs["Cardiomegaly"], rng, True)[0] if "Cardiomegaly" in fs else TEMPLATE_HEART)
+    findings.append(_abnormal(fs["Enlarged Cardiomediastinum"], rng, True)[0] if "Enlarged Cardiomediastinum" in fs
+                    else TEMPLATE_MEDIASTINUM)
+    lung_names = ("Edema", "Consolidation", "Pneumonia", "Lung Opacity", "Atelectasis", "Lung Lesion")
+    findings += [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng, True)] or [TEMPLATE_LUNGS]
+    findings += [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs
+                 for s in _abnormal(fs[n], rng, True)]
+    missing = [n for n in ("Pleural Effusion", "Pneumothorax") if n not in fs]
+    if len(missing) == 2:
+        findings.append(TEMPLATE_PLEURA_NEGATIVE)
+    elif missing:
+        findings.append(TEMPLATE_NEGATIVES[missing[0]])
+    findings += _abnormal(fs["Fracture"], rng, True) if "Fracture" in fs else [TEMPLATE_BONES]
+    return findings
