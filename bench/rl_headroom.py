@@ -63,8 +63,8 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     model = str(resolve_model_path(a.model))
-    studies = load_synthetic(build_synthetic(a.data, SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0,
-                                                                             report_style=a.report_style)), "val")
+    films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style)
+    studies = load_synthetic(build_synthetic(a.data, films), "val")
     ref = binarize([s.labels for s in studies])
     cache = Path(a.out) / "labels.npz"  # the label matrices: a re-run with the same settings only re-scores
     key = json.dumps({"model": model, "k": a.k, "temperature": a.temperature, "n_val": a.n_val,
