@@ -125,6 +125,12 @@ def test_prevalence_is_long_tailed_and_configurable():
     assert all(set(c.findings) == {"Pneumothorax"} for c in only)
     with pytest.raises(ValueError, match="unknown findings"):
         draw_case("x", rng, prevalence={"Pneumonitis": 0.1})
+    # a recipe names only what it changes: the other findings keep their rates
+    cfg = SyntheticConfig(prevalence={"Pneumothorax": 0.3, "Fracture": 0.0})
+    assert cfg.prevalence["Pneumothorax"] == 0.3 and cfg.prevalence["Fracture"] == 0.0
+    assert cfg.prevalence["Pleural Effusion"] == 0.28 and len(cfg.prevalence) == 13
+    with pytest.raises(ValueError, match="unknown findings"):
+        SyntheticConfig(prevalence={"Pneumonitis": 0.1})
 
 
 def _pair(name: str, seed: int = 0, **attrs) -> tuple[np.ndarray, np.ndarray, Case]:

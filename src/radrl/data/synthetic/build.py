@@ -60,6 +60,12 @@ class SyntheticConfig:
         bad = {k: v for k, v in self.prevalence.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise FieldError("prevalence", f"prevalences must lie in [0, 1], got {bad}")
+        unknown = sorted(set(self.prevalence) - set(MIMIC_LIKE_PREVALENCE))
+        if unknown:
+            raise FieldError("prevalence", f"unknown findings {unknown}; use {sorted(MIMIC_LIKE_PREVALENCE)}")
+        # a partial table (an override such as synthetic.prevalence.Pneumothorax=0.3) changes only
+        # the findings it names; the others keep their MIMIC-like rate (0 leaves one out)
+        self.prevalence = {**MIMIC_LIKE_PREVALENCE, **self.prevalence}
 
     def splits(self) -> dict[str, int]:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}
