@@ -3,7 +3,8 @@ discrimination (radrl.analysis.headroom), on the synthetic benchmark's validatio
 
     python bench/rl_headroom.py [--model tiny-sft] [--k 16] [--temperature 1.0] [--n-val 400]
                                 [--probe runs/vision-probe/probe.json] [--out runs/rl-headroom]
-                                [--report-style paraphrased|templated] [--data FILMS_DIR]
+                                [--report-style paraphrased|templated] [--prevalence FINDING=RATE ...]
+                                [--data FILMS_DIR]
 
 Generates the greedy report and K sampled reports per validation study, labels them with the
 rule labeler and prints: example F1 of greedy, of a sampled report, of the best call-rate
@@ -41,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="runs/rl-headroom/films")
     ap.add_argument("--report-style", default="paraphrased", choices=["paraphrased", "templated"],
                     help="the validation reports' style (SyntheticConfig.report_style): the one the model was trained on")
+    ap.add_argument("--prevalence", nargs="*", default=[], metavar="FINDING=RATE",
+                    help="the rates the model was trained with (SyntheticConfig.prevalence), e.g. Pneumothorax=0.3")
     ap.add_argument("--probe", help="bench/vision_probe.py JSON, to show the probe's AUROC beside the policy's")
     ap.add_argument("--probe-model", help="which model of the probe file (default: the first)")
     ap.add_argument("--out", default="runs/rl-headroom")
@@ -63,12 +66,21 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     model = str(resolve_model_path(a.model))
-    films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style)
+    prevalence = {}
+    for item in a.prevalence:
+        name, _, rate = item.rpartition("=")
+        try:
+            prevalence[name] = float(rate)
+        except ValueError:
+            name = ""
+        if not name:
+            raise SystemExit(f"--prevalence {item!r}: use FINDING=RATE, e.g. Pneumothorax=0.3")
+    films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style, prevalence=prevalence)
     studies = load_synthetic(build_synthetic(a.data, films), "val")
     ref = binarize([s.labels for s in studies])
     cache = Path(a.out) / "labels.npz"  # the label matrices: a re-run with the same settings only re-scores
     key = json.dumps({"model": model, "k": a.k, "temperature": a.temperature, "n_val": a.n_val,
-                      "report_style": a.report_style})
+                      "films": films.record()})
     cached = None
     if cache.is_file():
         with np.load(cache) as z:

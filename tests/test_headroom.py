@@ -116,3 +116,10 @@ def test_bench_script_end_to_end_and_reuses_its_samples(tmp_path, capsys):
     assert json.loads((tmp_path / "out" / "headroom.json").read_text())["greedy_f1"] == result["greedy_f1"]
     with pytest.raises(SystemExit, match="no model 'x'"):
         bench.main([*args, "--probe-model", "x"])
+    with pytest.raises(SystemExit, match="use FINDING=RATE"):
+        bench.main([*args, "--prevalence", "Pneumothorax"])
+    # another distribution of films is another cache key: the films are rebuilt, the samples regenerated
+    assert bench.main([*args, "--prevalence", "Pneumothorax=0.9", "--report-style", "templated"]) == 0
+    config = json.loads((tmp_path / "films" / "config.json").read_text())
+    assert config["prevalence"]["Pneumothorax"] == 0.9 and config["report_style"] == "templated"
+    assert (tmp_path / "out" / "labels.npz").stat().st_mtime_ns != mtime
