@@ -251,18 +251,6 @@ NORMAL_IMPRESSION: list[Labelled] = [
 ]
 
 
-# ---- report style "templated": one fixed sentence per normal statement -----------------------
-
-TEMPLATE_HEART: Labelled = NORMAL_HEART[0]
-TEMPLATE_MEDIASTINUM: Labelled = NORMAL_MEDIASTINUM[0]
-TEMPLATE_LUNGS: Labelled = NORMAL_LUNGS[0]
-TEMPLATE_NEGATIVES: dict[str, Labelled] = {"Pleural Effusion": NEGATIVES["Pleural Effusion"][0],
-                                           "Pneumothorax": NEGATIVES["Pneumothorax"][0]}
-TEMPLATE_PLEURA_NEGATIVE: Labelled = PLEURA_NEGATIVE_COMBINED[0]
-TEMPLATE_BONES: Labelled = NORMAL_BONES[0]
-TEMPLATE_IMPRESSION: Labelled = NORMAL_IMPRESSION[0]
-
-
 def _merge(labels: dict[str, str], new: dict[str, str]) -> None:
     """positive > uncertain > negative > blank, as the CheXpert aggregation does."""
     rank = {"blank": 0, "negative": 1, "uncertain": 2, "positive": 3}
@@ -275,58 +263,58 @@ def write_report(case: Case, rng: np.random.Generator, style: str = "paraphrased
     """(findings, impression, labels) for ``case``; labels cover all 14 observations.
 
     ``style``: ``paraphrased`` (the default) draws normal sentences and pertinent negatives from
-    paraphrases too, and includes some of them at random; ``templated`` writes the normal template
-    (:func:`_templated_findings`)."""
+    paraphrases too, and includes some of them at random; ``templated`` writes every normal line
+    of the template (the first paraphrase of each) and draws findings from more paraphrases."""
     if style not in REPORT_STYLES:
         raise ValueError(f"report style {style!r}: use one of {REPORT_STYLES}")
+    templated = style == "templated"
+
+    def normal(options: list[Labelled]) -> Labelled:
+        return options[0] if templated else _pick(rng, options)
+
+    def sometimes(rate: float) -> bool:  # an optional normal line: always there in the template
+        return templated or rng.random() < rate
+
     fs = case.findings
-    if style == "templated":
-        findings = _templated_findings(case, rng)
-        abnormal = [n for n in FINDINGS if n in fs and n != "Support Devices"]
-        impression = [_impression(fs[n], rng, True) for n in abnormal] if abnormal else [TEMPLATE_IMPRESSION]
-        return _assemble(findings, impression)
     findings: list[Labelled] = []
     if "Support Devices" in fs:
-        findings += _abnormal(fs["Support Devices"], rng)
+        findings += _abnormal(fs["Support Devices"], rng, templated)
     # heart and mediastinum
-    heart = [_abnormal(fs[n], rng)[0] for n in ("Cardiomegaly", "Enlarged Cardiomediastinum") if n in fs]
+    heart = [_abnormal(fs[n], rng, templated)[0] for n in ("Cardiomegaly", "Enlarged Cardiomediastinum") if n in fs]
     if "Cardiomegaly" not in fs:
-        heart.insert(0, _pick(rng, NORMAL_HEART))
-    if "Enlarged Cardiomediastinum" not in fs and rng.random() < 0.6:
-        heart.append(_pick(rng, NORMAL_MEDIASTINUM))
+        heart.insert(0, normal(NORMAL_HEART))
+    if "Enlarged Cardiomediastinum" not in fs and sometimes(0.6):
+        heart.append(normal(NORMAL_MEDIASTINUM))
     findings += heart
     # lungs
     lung_names = ("Edema", "Consolidation", "Pneumonia", "Lung Opacity", "Atelectasis", "Lung Lesion")
-    lungs = [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng)]
+    lungs = [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng, templated)]
     if not lungs:
-        lungs.append(_pick(rng, NORMAL_LUNGS))
-    elif "Edema" not in fs and rng.random() < 0.5:
+        lungs.append(normal(NORMAL_LUNGS))
+    elif "Edema" not in fs and not templated and rng.random() < 0.5:
         lungs.append(_pick(rng, NEGATIVES["Edema"]))
     findings += lungs
     # pleura
-    pleura = [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs for s in _abnormal(fs[n], rng)]
+    pleura = [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs
+              for s in _abnormal(fs[n], rng, templated)]
     missing = [n for n in ("Pleural Effusion", "Pneumothorax") if n not in fs]
     if len(missing) == 2:
-        pleura.append(_pick(rng, PLEURA_NEGATIVE_COMBINED))
+        pleura.append(normal(PLEURA_NEGATIVE_COMBINED))
     elif missing:
-        pleura.append(_pick(rng, NEGATIVES[missing[0]]))
+        pleura.append(normal(NEGATIVES[missing[0]]))
     findings += pleura
     # bones
     if "Fracture" in fs:
-        findings += _abnormal(fs["Fracture"], rng)
-    elif rng.random() < 0.7:
-        pool = NORMAL_BONES + NEGATIVES["Fracture"]
-        findings.append(_pick(rng, pool))
+        findings += _abnormal(fs["Fracture"], rng, templated)
+    elif sometimes(0.7):
+        findings.append(normal(NORMAL_BONES + NEGATIVES["Fracture"]))
 
     abnormal = [n for n in FINDINGS if n in fs and n != "Support Devices"]
     if abnormal:
-        impression = [_impression(fs[n], rng) for n in abnormal]
+        impression = [_impression(fs[n], rng, templated) for n in abnormal]
     else:
-        impression = [_pick(rng, NORMAL_IMPRESSION)]
-    return _assemble(findings, impression)
+        impression = [normal(NORMAL_IMPRESSION)]
 
-
-def _assemble(findings: list[Labelled], impression: list[Labelled]) -> tuple[str, str, dict[str, str]]:
     labels: dict[str, str] = {}
     for _s, lab in findings + impression:
         _merge(labels, lab)
@@ -334,26 +322,3 @@ def _assemble(findings: list[Labelled], impression: list[Labelled]) -> tuple[str
     if not any(full[n] in ("positive", "uncertain") for n in FINDINGS if n != "Support Devices"):
         full[NO_FINDING] = "positive"
     return " ".join(s for s, _ in findings), " ".join(s for s, _ in impression), full
-
-
-def _templated_findings(case: Case, rng: np.random.Generator) -> list[Labelled]:
-    """FINDINGS of the normal template, each line replaced by the dictated statements (from more
-    paraphrases) of what is present there."""
-    fs = case.findings
-    findings: list[Labelled] = []
-    if "Support Devices" in fs:
-        findings += _abnormal(fs["Support Devices"], rng, True)
-    findings.append(_abnormal(fs["Cardiomegaly"], rng, True)[0] if "Cardiomegaly" in fs else TEMPLATE_HEART)
-    findings.append(_abnormal(fs["Enlarged Cardiomediastinum"], rng, True)[0] if "Enlarged Cardiomediastinum" in fs
-                    else TEMPLATE_MEDIASTINUM)
-    lung_names = ("Edema", "Consolidation", "Pneumonia", "Lung Opacity", "Atelectasis", "Lung Lesion")
-    findings += [s for n in lung_names if n in fs for s in _abnormal(fs[n], rng, True)] or [TEMPLATE_LUNGS]
-    findings += [s for n in ("Pleural Effusion", "Pneumothorax", "Pleural Other") if n in fs
-                 for s in _abnormal(fs[n], rng, True)]
-    missing = [n for n in ("Pleural Effusion", "Pneumothorax") if n not in fs]
-    if len(missing) == 2:
-        findings.append(TEMPLATE_PLEURA_NEGATIVE)
-    elif missing:
-        findings.append(TEMPLATE_NEGATIVES[missing[0]])
-    findings += _abnormal(fs["Fracture"], rng, True) if "Fracture" in fs else [TEMPLATE_BONES]
-    return findings
