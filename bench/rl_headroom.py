@@ -68,13 +68,11 @@ def main(argv=None) -> int:
     model = str(resolve_model_path(a.model))
     prevalence = {}
     for item in a.prevalence:
-        name, _, rate = item.rpartition("=")
         try:
+            name, rate = item.split("=")
             prevalence[name] = float(rate)
         except ValueError:
-            name = ""
-        if not name:
-            raise SystemExit(f"--prevalence {item!r}: use FINDING=RATE, e.g. Pneumothorax=0.3")
+            raise SystemExit(f"--prevalence {item!r}: use FINDING=RATE, e.g. Pneumothorax=0.3") from None
     films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style, prevalence=prevalence)
     studies = load_synthetic(build_synthetic(a.data, films), "val")
     ref = binarize([s.labels for s in studies])
