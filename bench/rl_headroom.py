@@ -4,6 +4,7 @@ discrimination (radrl.analysis.headroom), on the synthetic benchmark's validatio
     python bench/rl_headroom.py [--model tiny-sft] [--k 16] [--temperature 1.0] [--n-val 400]
                                 [--probe runs/vision-probe/probe.json] [--out runs/rl-headroom]
                                 [--report-style paraphrased|templated] [--prevalence FINDING=RATE ...]
+                                [--sign-strength S]
                                 [--data FILMS_DIR]
 
 Generates the greedy report and K sampled reports per validation study, labels them with the
@@ -44,6 +45,8 @@ def main(argv=None) -> int:
                     help="the validation reports' style (SyntheticConfig.report_style): the one the model was trained on")
     ap.add_argument("--prevalence", nargs="*", default=[], metavar="FINDING=RATE",
                     help="the rates the model was trained with (SyntheticConfig.prevalence), e.g. Pneumothorax=0.3")
+    ap.add_argument("--sign-strength", type=float, default=1.0,
+                    help="the films' sign strength the model was trained on (SyntheticConfig.sign_strength)")
     ap.add_argument("--probe", help="bench/vision_probe.py JSON, to show the probe's AUROC beside the policy's")
     ap.add_argument("--probe-model", help="which model of the probe file (default: the first)")
     ap.add_argument("--out", default="runs/rl-headroom")
@@ -73,7 +76,8 @@ def main(argv=None) -> int:
             prevalence[name] = float(rate)
         except ValueError:
             raise SystemExit(f"--prevalence {item!r}: use FINDING=RATE, e.g. Pneumothorax=0.3") from None
-    films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style, prevalence=prevalence)
+    films = SyntheticConfig(n_train=0, n_val=a.n_val, n_test=0, report_style=a.report_style, prevalence=prevalence,
+                            sign_strength=a.sign_strength)
     studies = load_synthetic(build_synthetic(a.data, films), "val")
     ref = binarize([s.labels for s in studies])
     cache = Path(a.out) / "labels.npz"  # the label matrices: a re-run with the same settings only re-scores

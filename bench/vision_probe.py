@@ -2,6 +2,7 @@
 
     python bench/vision_probe.py                       # the committed tiny SFT checkpoint
     python bench/vision_probe.py --model A --model B   # any Qwen2.5-VL-style folders, side by side
+    python bench/vision_probe.py --model M --sign-strength 0.5 --work runs/vision-probe-ss50  # fainter films
 
 For each checkpoint the vision tower is frozen, its image tokens are pooled (mean and max), and
 one logistic regression per finding is fit on ``--n-train`` training films of the synthetic
@@ -32,15 +33,17 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-eval", type=int, default=500)
     ap.add_argument("--eval-seed", type=int, default=1)
+    ap.add_argument("--sign-strength", type=float, default=1.0,
+                    help="the films' sign strength (SyntheticConfig.sign_strength): the one the model was trained on")
     ap.add_argument("--work", default="runs/vision-probe", help="where the films are built (reused)")
     ap.add_argument("--out", default="runs/vision-probe/probe.json")
     args = ap.parse_args(argv)
     models = args.model or [str(TINY_SFT)]
     work = Path(args.work)
     train = load_synthetic(build_synthetic(work / "train-films", SyntheticConfig(
-        n_train=args.n_train, n_val=0, n_test=0, seed=0)), "train")
+        n_train=args.n_train, n_val=0, n_test=0, seed=0, sign_strength=args.sign_strength)), "train")
     held = load_synthetic(build_synthetic(work / "eval-films", SyntheticConfig(
-        n_train=0, n_val=args.n_eval, n_test=0, seed=args.eval_seed)), "val")
+        n_train=0, n_val=args.n_eval, n_test=0, seed=args.eval_seed, sign_strength=args.sign_strength)), "val")
     results = {}
     for m in models:
         t0 = time.perf_counter()

@@ -119,7 +119,9 @@ def test_bench_script_end_to_end_and_reuses_its_samples(tmp_path, capsys):
     with pytest.raises(SystemExit, match="use FINDING=RATE"):
         bench.main([*args, "--prevalence", "Pneumothorax"])
     # another distribution of films is another cache key: the films are rebuilt, the samples regenerated
-    assert bench.main([*args, "--prevalence", "Pneumothorax=0.9", "--report-style", "templated"]) == 0
+    assert bench.main([*args, "--prevalence", "Pneumothorax=0.9", "--report-style", "templated",
+                       "--sign-strength", "0.5"]) == 0
     config = json.loads((tmp_path / "films" / "config.json").read_text())
     assert config["prevalence"]["Pneumothorax"] == 0.9 and config["report_style"] == "templated"
+    assert config["sign_strength"] == 0.5
     assert (tmp_path / "out" / "labels.npz").stat().st_mtime_ns != mtime

@@ -164,6 +164,39 @@ def test_lateralised_signs_appear_on_the_right_side(name):
         assert diff[:, half].sum() > 3 * diff[:, other].sum(), (name, side)
 
 
+@pytest.mark.parametrize("name", ["Pleural Effusion", "Lung Opacity", "Pneumothorax"])
+def test_sign_strength_scales_the_lung_signs(name):
+    """Half strength: about half the drawn difference from the normal film (noise and the
+    exposure curve make it inexact); 0: the normal film up to that noise."""
+    normal, sick, case = _pair(name, severity="large")
+    base = Case("a", case.anatomy)
+    full = np.abs(sick - normal).sum()
+    half = np.abs(render_case(case, 224, sign_strength=0.5).astype(float)
+                  - render_case(base, 224, sign_strength=0.5).astype(float)).sum()
+    none = np.abs(render_case(case, 224, sign_strength=0.0).astype(float) - normal).sum()
+    assert 0.3 * full < half < 0.7 * full, (name, half / full)
+    assert none < 0.05 * full, (name, none / full)
+
+
+def test_sign_strength_leaves_devices_and_anatomy_alone():
+    for name in ("Support Devices", "Cardiomegaly", "Fracture"):
+        _, sick, case = _pair(name)
+        assert np.array_equal(render_case(case, 224, sign_strength=0.5).astype(float), sick), name
+    with pytest.raises(ValueError, match="sign_strength"):
+        SyntheticConfig(sign_strength=-0.1)
+
+
+def test_sign_strength_default_keeps_the_files_and_config():
+    assert "sign_strength" not in SyntheticConfig().record()
+    assert SyntheticConfig(sign_strength=0.5).record()["sign_strength"] == 0.5
+    for i in range(40):  # same cases and reports; only films with a lung or pleural sign change
+        a_entry, a_img = make_sample("train", i, SyntheticConfig())
+        b_entry, b_img = make_sample("train", i, SyntheticConfig(sign_strength=0.5))
+        assert a_entry == b_entry
+        scaled = set(a_entry["details"]) - {"Support Devices", "Cardiomegaly", "Enlarged Cardiomediastinum", "Fracture"}
+        assert np.array_equal(a_img, b_img) == (not scaled), (i, sorted(a_entry["details"]))
+
+
 def test_cardiomegaly_widens_the_heart_and_effusion_fills_the_base():
     normal, sick, _ = _pair("Cardiomegaly", severity="large")
     heart_rows = slice(120, 160)

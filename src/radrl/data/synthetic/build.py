@@ -44,6 +44,7 @@ class SyntheticConfig:
     prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
     train_start: int = 0  # train samples train_start .. train_start + n_train - 1 (val and test unchanged)
     report_style: str = "paraphrased"  # or "templated": fixed normal sentences, free-text findings (reports.py)
+    sign_strength: float = 1.0  # how conspicuous the lung and pleural signs are (render.render_case); < 1 is harder
 
     def __post_init__(self):
         from radrl.io import FieldError
@@ -55,6 +56,8 @@ class SyntheticConfig:
             raise FieldError("image_size", "image_size must be >= 32 pixels")
         if not 0.0 <= self.normal_fraction <= 1.0:
             raise FieldError("normal_fraction", "normal_fraction must lie in [0, 1]")
+        if not 0.0 <= self.sign_strength <= 4.0:
+            raise FieldError("sign_strength", f"sign_strength must lie in [0, 4] (1 is the default film), got {self.sign_strength}")
         if self.report_style not in REPORT_STYLES:
             raise FieldError("report_style", f"report_style must be one of {REPORT_STYLES}, got {self.report_style!r}")
         bad = {k: v for k, v in self.prevalence.items() if not 0.0 <= v <= 1.0}
@@ -76,13 +79,15 @@ class SyntheticConfig:
         return range(start, start + self.splits()[split])
 
     def record(self) -> dict:
-        """What ``config.json`` holds (``train_start`` and ``report_style`` only when not the
-        default, so folders built before they existed still match)."""
+        """What ``config.json`` holds (``train_start``, ``report_style`` and ``sign_strength`` only
+        when not the default, so folders built before they existed still match)."""
         d = {"format_version": FORMAT_VERSION, **asdict(self)}
         if not self.train_start:
             del d["train_start"]
         if self.report_style == "paraphrased":
             del d["report_style"]
+        if self.sign_strength == 1.0:
+            del d["sign_strength"]
         return d
 
 
@@ -93,7 +98,7 @@ def make_sample(split: str, index: int, config: SyntheticConfig) -> tuple[dict, 
     sid = f"syn-{split}-{index:05d}"
     case = draw_case(sid, rng, config.prevalence, config.normal_fraction)
     findings, impression, labels = write_report(case, rng, config.report_style)
-    image = render_case(case, config.image_size)
+    image = render_case(case, config.image_size, config.sign_strength)
     details = {n: {k: v for k, v in asdict(f).items() if v not in (None, (), []) and k != "name"}
                for n, f in case.findings.items()}
     entry = {

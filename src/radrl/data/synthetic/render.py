@@ -322,18 +322,37 @@ SIGNS = {
 the anatomy itself (heart width, mediastinum width, one rib); Pneumothorax edits the vessel layer."""
 
 
-def render_case(case: Case, size: int = 224) -> np.ndarray:
-    """Render ``case`` to a ``size`` x ``size`` uint8 grayscale array."""
+UNSCALED_SIGNS = ("Support Devices",)
+"""Signs ``sign_strength`` leaves alone: tubes and lines are as plain on a film as ever."""
+
+
+def render_case(case: Case, size: int = 224, sign_strength: float = 1.0) -> np.ndarray:
+    """Render ``case`` to a ``size`` x ``size`` uint8 grayscale array.
+
+    ``sign_strength`` sets how conspicuous the lung and pleural signs are: the film is the normal
+    film plus ``sign_strength`` times what those signs change (Pneumothorax, Pleural Effusion,
+    Edema, Consolidation, Pneumonia, Lung Opacity, Atelectasis, Lung Lesion, Pleural Other),
+    before exposure and noise. The anatomy changes (Cardiomegaly, Enlarged Cardiomediastinum,
+    Fracture) and ``UNSCALED_SIGNS`` are drawn as always. 1.0 is the default film, bit for bit.
+    """
+    if sign_strength < 0:
+        raise ValueError(f"sign_strength must be >= 0, got {sign_strength}")
     cv = _Canvas(case, size)
     lungs = _anatomy(cv, case)
     _ribs(cv, case)
     vessels = _vessels(cv, case)
+    normal = cv.img + 0.10 * vessels * lungs if sign_strength != 1.0 else None
     if "Pneumothorax" in case.findings:
         vessels = sign_pneumothorax(cv, case.findings["Pneumothorax"], vessels)
     cv.img += 0.10 * vessels * lungs
     for name, draw in SIGNS.items():
-        if name in case.findings:
+        if name in case.findings and name not in UNSCALED_SIGNS:
             draw(cv, case.findings[name])
+    if normal is not None:
+        cv.img = normal + np.float32(sign_strength) * (cv.img - normal)
+    for name in UNSCALED_SIGNS:
+        if name in case.findings:
+            SIGNS[name](cv, case.findings[name])
     a = case.anatomy
     img = np.clip(cv.img, 0, 1) ** (1.0 / a.exposure)
     img = img + cv.rng.normal(0, 0.018, img.shape).astype(np.float32)
