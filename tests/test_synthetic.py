@@ -186,7 +186,7 @@ def test_sign_strength_leaves_devices_and_anatomy_alone():
         SyntheticConfig(sign_strength=-0.1)
 
 
-def test_sign_strength_default_keeps_the_files_and_config():
+def test_sign_strength_changes_only_films_with_a_scaled_sign():
     assert "sign_strength" not in SyntheticConfig().record()
     assert SyntheticConfig(sign_strength=0.5).record()["sign_strength"] == 0.5
     for i in range(40):  # same cases and reports; only films with a lung or pleural sign change
