@@ -3,7 +3,7 @@ discrimination (radrl.analysis.headroom), on the synthetic benchmark's validatio
 
     python bench/rl_headroom.py [--model tiny-sft] [--k 16] [--temperature 1.0] [--n-val 400]
                                 [--probe runs/vision-probe/probe.json] [--out runs/rl-headroom]
-                                [--report-style paraphrased|templated] [--prevalence FINDING=RATE ...]
+                                [--report-style paraphrased|templated|comparison] [--prevalence FINDING=RATE ...]
                                 [--sign-strength S]
                                 [--data FILMS_DIR]
 
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from radrl.analysis.headroom import headroom  # noqa: E402
 from radrl.assets import resolve_model_path  # noqa: E402
 from radrl.data.synthetic import SyntheticConfig, build_synthetic, load_synthetic  # noqa: E402
+from radrl.data.synthetic.reports import REPORT_STYLES  # noqa: E402
 from radrl.io import atomic_write_json  # noqa: E402
 from radrl.schema import OBSERVATIONS  # noqa: E402
 
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--n-val", type=int, default=400, help="validation studies (seed 0; the first 100 are the recipes')")
     ap.add_argument("--data", default="runs/rl-headroom/films")
-    ap.add_argument("--report-style", default="paraphrased", choices=["paraphrased", "templated"],
+    ap.add_argument("--report-style", default="paraphrased", choices=list(REPORT_STYLES),
                     help="the validation reports' style (SyntheticConfig.report_style): the one the model was trained on")
     ap.add_argument("--prevalence", nargs="*", default=[], metavar="FINDING=RATE",
                     help="the rates the model was trained with (SyntheticConfig.prevalence), e.g. Pneumothorax=0.3")

@@ -44,7 +44,7 @@ def test_splits_do_not_share_cases():
     assert len({e["report"] for e in test} - train) > 20
 
 
-@pytest.mark.parametrize("style", ["paraphrased", "templated"])
+@pytest.mark.parametrize("style", ["paraphrased", "templated", "comparison"])
 def test_labeler_agrees_with_generator_ground_truth(style):
     cfg = SyntheticConfig(report_style=style)
     entries = [make_sample_text(i, cfg) for i in range(600)]
@@ -94,6 +94,40 @@ def test_templated_style_writes_one_normal_report_and_varies_the_findings():
         "report_style"}
     with pytest.raises(ValueError, match="report_style"):
         SyntheticConfig(report_style="terse")
+
+
+def test_comparison_style_states_most_findings_against_a_prior_in_findings_and_impression():
+    from radrl.data.synthetic.reports import COMPARISON_WORDS
+
+    templated = [make_sample_text(i, SyntheticConfig(report_style="templated")) for i in range(300)]
+    entries = [make_sample_text(i, SyntheticConfig(report_style="comparison")) for i in range(300)]
+    # the same cases, stated with the same labels (a pneumonia sentence may add Lung Opacity in either);
+    # normal studies get the template's one report
+    for e, t in zip(entries, templated):
+        assert e["case"].findings.keys() == t["case"].findings.keys()
+        assert all(e["labels"][n] == t["labels"][n] for n in e["case"].findings)
+    assert ({e["report"] for e in entries if not e["case"].findings}
+            == {e["report"] for e in templated if not e["case"].findings})
+    definite = against_prior = 0
+    openings = set()
+    for e in entries:
+        parts = split_sections(e["report"])
+        findings, impression = parts.findings, parts.impression
+        sentences = [s.strip() + "." for s in findings.split(". ") if s.strip()]
+        for name, f in e["case"].findings.items():
+            if name == "Support Devices" or f.hedged:
+                continue
+            definite += 1
+        for s in sentences:
+            word = next((w for w in COMPARISON_WORDS if s.startswith(w + " ")), None)
+            if word:
+                against_prior += 1
+                openings.add(word)
+                assert s.rstrip(".") + "." in impression  # IMPRESSION repeats it, comparison word included
+    # 75 % of the definite findings, within sampling noise; every opening word in use
+    assert 0.68 <= against_prior / definite <= 0.82
+    assert openings == set(COMPARISON_WORDS)
+    assert not any(w.startswith(("No", "The")) for w in COMPARISON_WORDS)
 
 
 def test_labels_follow_the_case():

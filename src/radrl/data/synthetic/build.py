@@ -43,7 +43,7 @@ class SyntheticConfig:
     normal_fraction: float = 0.3
     prevalence: dict[str, float] = field(default_factory=lambda: dict(MIMIC_LIKE_PREVALENCE))
     train_start: int = 0  # train samples train_start .. train_start + n_train - 1 (val and test unchanged)
-    report_style: str = "paraphrased"  # or "templated": fixed normal sentences, free-text findings (reports.py)
+    report_style: str = "paraphrased"  # "templated": a normal template; "comparison": findings against a prior (reports.py)
     sign_strength: float = 1.0  # how conspicuous the lung and pleural signs are (render.render_case); < 1 is harder
 
     def __post_init__(self):
