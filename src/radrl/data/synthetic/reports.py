@@ -89,7 +89,7 @@ def _devices(f: Finding, rng) -> list[Labelled]:
 
 
 def _noun_phrases(f: Finding) -> list[Labelled]:
-    """What a comparison sentence says changed or did not: ``COMPARISON_WORD noun phrase.``"""
+    """The noun phrases a comparison sentence can state for ``f`` (what changed or did not), with their labels."""
     n, sev, size = f.name, SEVERITY_WORD[f.severity], EFFUSION_WORD[f.severity]
     pos = {n: "positive"}
     lobe = ZONE_LOBE.get((f.side or "right", f.zone or "lower"), "right lower lobe")
@@ -113,16 +113,16 @@ def _noun_phrases(f: Finding) -> list[Labelled]:
     return [(p, pos) for p in phrases[n]]
 
 
-def _abnormal(f: Finding, rng, templated: bool = False, comparison: bool = False) -> list[Labelled]:
+def _against_prior(f: Finding, rng) -> Labelled:
+    """The comparison style's sentence for a definite finding: ``COMPARISON_WORD noun phrase.``"""
+    phrase, labels = _pick(rng, _noun_phrases(f))
+    return f"{_pick(rng, list(COMPARISON_WORDS))} {phrase}.", labels
+
+
+def _abnormal(f: Finding, rng, templated: bool = False) -> list[Labelled]:
     """Statements for one present finding: FINDINGS sentences. ``templated``: the report style
-    with a normal template, whose free-text findings draw from more paraphrases (the second list).
-    ``comparison``: a definite finding (not a hedged one, not a device) is stated against a prior
-    study at ``COMPARISON_RATE``, else as in ``templated``."""
+    with a normal template, whose free-text findings draw from more paraphrases (the second list)."""
     n, sev = f.name, SEVERITY_WORD[f.severity]
-    if comparison and n != "Support Devices" and not f.hedged and rng.random() < COMPARISON_RATE:
-        phrase, labels = _pick(rng, _noun_phrases(f))
-        return [(f"{_pick(rng, list(COMPARISON_WORDS))} {phrase}.", labels)]
-    templated = templated or comparison
 
     def pick(options: list, more: list) -> object:
         return _pick(rng, options + more if templated else options)
@@ -326,10 +326,13 @@ def write_report(case: Case, rng: np.random.Generator, style: str = "paraphrased
     against_prior: dict[str, Labelled] = {}  # comparison style: a finding's sentence, repeated in IMPRESSION
 
     def state(name: str) -> list[Labelled]:
-        said = _abnormal(fs[name], rng, templated, comparison)
-        if comparison and said[0][0].startswith(tuple(w + " " for w in COMPARISON_WORDS)):
-            against_prior[name] = said[0]
-        return said
+        """FINDINGS sentences for a present finding; in the comparison style a definite one (not
+        hedged, not a device) is stated against the prior at ``COMPARISON_RATE``."""
+        f = fs[name]
+        if comparison and name != "Support Devices" and not f.hedged and rng.random() < COMPARISON_RATE:
+            against_prior[name] = _against_prior(f, rng)
+            return [against_prior[name]]
+        return _abnormal(f, rng, templated)
 
     findings: list[Labelled] = []
     if "Support Devices" in fs:
