@@ -12,6 +12,11 @@ gain over SFT with its 95 % t-interval over seeds; writes OUT/summary.json. Runs
 seed's folder is a radrl RL run). ``--split val`` scores the validation studies instead (make
 choices there; report test once). Target (issue 4): mean example-F1 gain >= 0.03; issue 14: the
 interval above 0.
+
+``--eval-data DIR`` scores the same models on the split of another benchmark folder (``radrl synth
+DIR --seed 1 --n-test 2000 ...``: fresh studies), read as it is; the RL runs keep their recipe's
+data. Its evaluations go to ``eval-SPLIT-NAME`` (NAME: the folder's name), its summary to
+``summary-SPLIT-NAME.json``, so a first read of the recipe's own split is never overwritten.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from _shared import mean_ci  # noqa: E402
 from radrl.assets import tiny_sft_checkpoint
 from radrl.evaluation import evaluate_model
 from radrl.io import atomic_write_json
-from radrl.recipe import load_recipe, with_overrides
+from radrl.recipe import DataSection, load_recipe, with_overrides
 from radrl.training.rl import load_split, run_rl
 
 
@@ -50,6 +55,7 @@ def main() -> None:
     p.add_argument("--model", default="tiny-sft", help="SFT model RL starts from")
     p.add_argument("--sft-steps", type=int, help="train the SFT model first: the tiny_sft recipe, N steps")
     p.add_argument("--split", default="test", choices=["val", "test"], help="the split scored")
+    p.add_argument("--eval-data", metavar="DIR", help="score on SPLIT of this synthetic folder instead (fresh studies)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="more recipe overrides (rl.beta=0.04)")
     a = p.parse_args()
     if a.sft_steps:
@@ -61,10 +67,17 @@ def main() -> None:
     base = load_recipe(a.recipe, tiny=True, overrides=[
         f"rl.max_steps={a.steps}", f"rl.learning_rate={a.lr}", "rl.save_steps=50",
         "rewards=[{type: example_f1}]", "evaluate.meteor=false", f"model.path={a.model}", "data.subset=null", "select=null", *a.set])
-    test = load_split(base.data, a.split)
+    if a.eval_data:
+        folder = Path(a.eval_data)
+        if not (folder / "config.json").is_file():
+            sys.exit(f"--eval-data {folder}: no synthetic benchmark there (build it with `radrl synth {folder} ...`)")
+        test = load_split(DataSection(kind="synthetic", path=str(folder)), a.split)
+        tag = f"-{a.split}-{folder.name}"
+    else:
+        test = load_split(base.data, a.split)
+        tag = "" if a.split == "test" else f"-{a.split}"
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
-    sft, _ = evaluate_model(sft_path, test, out / f"sft-eval{'' if a.split == 'test' else '-' + a.split}",
-                            base.evaluate.generation, meteor=False)
+    sft, _ = evaluate_model(sft_path, test, out / f"sft-eval{tag}", base.evaluate.generation, meteor=False)
     results = {"SFT": row(sft)}
     for seed in a.seeds:
         t0 = time.perf_counter()
@@ -72,17 +85,16 @@ def main() -> None:
         run = out / f"seed{seed}"
         res = run_rl(recipe, run, resume=(run / "checkpoints").is_dir(), evaluate=False)
         minutes = round((time.perf_counter() - t0) / 60, 1)
-        metrics, _ = evaluate_model(res["model"], test, run / ("eval" if a.split == "test" else f"eval-{a.split}"),
-                                    base.evaluate.generation, meteor=False)
+        metrics, _ = evaluate_model(res["model"], test, run / f"eval{tag}", base.evaluate.generation, meteor=False)
         results[f"RL seed {seed}"] = {**row(metrics), "minutes": minutes}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
     summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr,
-               "split": a.split, "n_test": len(test), "results": results, "f1_gain_ci95": mean_ci(gains)["ci95"],
+               "split": a.split, "eval_data": a.eval_data, "n_test": len(test), "results": results, "f1_gain_ci95": mean_ci(gains)["ci95"],
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
-    atomic_write_json(out / f"summary{'' if a.split == 'test' else '-' + a.split}.json", summary)
+    atomic_write_json(out / f"summary{tag}.json", summary)
     print(f"{a.recipe} (tiny) from {a.model}, {a.steps} steps, lr {a.lr}, greedy on {len(test)} synthetic {a.split} "
-          "studies")
+          f"studies{' of ' + a.eval_data if a.eval_data else ''}")
     print(f"{'':14s}" + "".join(f"{k:>9s}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
     for name, r in results.items():
         print(f"{name:14s}" + "".join(f"{r[k]:9.3f}" for k in ("P", "R", "F1", "macro_F1", "BLEU-4")))
