@@ -89,7 +89,8 @@ def main() -> None:
         results[f"RL seed {seed}"] = {**row(metrics), "minutes": minutes}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
     summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr,
-               "split": a.split, "eval_data": a.eval_data, "n_test": len(test), "results": results, "f1_gain_ci95": mean_ci(gains)["ci95"],
+               "split": a.split, "eval_data": a.eval_data, "n_test": len(test), "results": results,
+               "f1_gain_ci95": mean_ci(gains)["ci95"],
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
     atomic_write_json(out / f"summary{tag}.json", summary)

@@ -28,6 +28,7 @@ def test_two_cpu_processes_gather_rewards_and_weight_whole_groups(tiny_vlm, tiny
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     result = json.loads((tmp_path / "dist_check.json").read_text())
     assert result["world_size"] == 2
+    assert result["ddp_models_alive_at_exit"] == 0  # the group closed with nothing left holding it
     checks = [c for per_rank in result["checks"] for c in per_rank]
     assert {c["rank"] for c in checks} == {0, 1} and len(checks) == 4  # 2 ranks x 2 steps
     for c in checks:

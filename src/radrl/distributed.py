@@ -61,10 +61,19 @@ def shutdown_process_group() -> None:
     failed. PyTorch asks every script to call this at its end (torch.distributed docs, "Shutdown").
     Local: no collective, so it cannot hang when another rank has already gone. A script that holds
     an ``Accelerator`` can call its ``end_training()`` instead; the CLI has none at this level, and
-    building accelerate's state here would open a group in a command that never needed one."""
+    building accelerate's state here would open a group in a command that never needed one.
+
+    ``destroy_process_group`` only drops torch.distributed's own references: a DDP model still
+    holds the group (its reducer does), and a finished ``Trainer`` often sits in a reference cycle
+    that only the cycle collector frees. Then the group, its gloo threads with it, would still die
+    at teardown. So the collector runs first, and the group goes with the last model that held it,
+    while Python is alive. Callers drop their own references (``del trainer``) before calling."""
     if "torch.distributed" not in sys.modules:  # never imported torch: nothing to close, stay light
         return
+    import gc
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # free unreachable trainers and DDP wrappers, and so their hold on the group
         dist.destroy_process_group()

@@ -6,13 +6,16 @@ advantages of the gathered rewards, and that the DiTPO weights are those of the 
 Rank 0 writes OUT/dist_check.json.
 """
 
+import gc
 import json
 import sys
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from radrl.algorithms import group_advantages, tfidf_token_weights, token_level_advantages
 from radrl.data.synthetic import load_synthetic
+from radrl.distributed import shutdown_process_group
 from radrl.models import load_policy
 from radrl.rewards import RewardFunction
 from radrl.training.datasets import to_trl_dataset
@@ -62,9 +65,16 @@ if __name__ == "__main__":
     trainer = CheckedTrainer(model=model, reward_funcs=[LengthReward()], args=args, train_dataset=dataset,
                              processing_class=processor)
     trainer.train()
-    all_checks = trainer.accelerator.gather_for_metrics([trainer.checks], use_gather_object=True)
-    if trainer.accelerator.is_main_process:
+    acc = trainer.accelerator
+    all_checks = acc.gather_for_metrics([trainer.checks], use_gather_object=True)
+    result = {"world_size": acc.num_processes, "checks": all_checks, "log_history": trainer.state.log_history}
+    # As a user's script should end: drop the trainer (its DDP model holds the process group),
+    # then close the group while Python is alive; left to teardown, gloo can abort a finished run.
+    main = acc.is_main_process
+    acc.free_memory()
+    del trainer, acc
+    shutdown_process_group()
+    result["ddp_models_alive_at_exit"] = sum(isinstance(o, DistributedDataParallel) for o in gc.get_objects())
+    if main:
         with open(f"{out}/dist_check.json", "w") as f:
-            json.dump({"world_size": trainer.accelerator.num_processes, "checks": all_checks,
-                       "log_history": trainer.state.log_history}, f)
-    trainer.accelerator.end_training()  # as a user's script should: closes the process group, else gloo may abort
+            json.dump(result, f)
