@@ -19,6 +19,17 @@ CASES = [
     ("The mediastinum is widened.", {"Enlarged Cardiomediastinum": "positive"}),
     ("Normal cardiomediastinal silhouette.", {"Enlarged Cardiomediastinum": "negative", "No Finding": "positive"}),
     ("Possible mediastinal widening.", {"Enlarged Cardiomediastinum": "uncertain"}),
+    # a stable abnormality is present (CheXpert reads "stable cardiomegaly" as positive); a
+    # stable normal structure is not
+    ("Stable mediastinal widening.", {"Enlarged Cardiomediastinum": "positive"}),
+    ("Mediastinal widening is stable.", {"Enlarged Cardiomediastinum": "positive"}),
+    ("Stable cardiomediastinal silhouette.", {"Enlarged Cardiomediastinum": "negative"}),
+    ("Unremarkable mediastinal contours.", {"Enlarged Cardiomediastinum": "negative"}),
+    ("Stable enlarged heart.", {"Cardiomegaly": "positive"}),
+    ("Stable cardiac enlargement.", {"Cardiomegaly": "positive"}),
+    ("Heart size is mildly enlarged but stable.", {"Cardiomegaly": "positive"}),
+    ("The cardiac silhouette is stable.", {"Cardiomegaly": "negative"}),
+    ("Normal cardiac silhouette.", {"Cardiomegaly": "negative"}),
     # Cardiomegaly
     ("Moderate cardiomegaly.", {"Cardiomegaly": "positive", "No Finding": "blank"}),
     ("The heart is mildly enlarged.", {"Cardiomegaly": "positive"}),

@@ -33,6 +33,16 @@ _CARDIOMED = (
     r"(?:cardiomediastinal|cardio-mediastinal|cardiothymic|mediastinal)"
     r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))?"
 )
+# Words that name the enlargement itself. A stable abnormality is still present (the CheXpert
+# labeler reads "stable cardiomegaly" as positive), so "stable" or "normal" states absence only
+# when none of these sits between it and the heart or mediastinum, or right after them:
+# "stable mediastinal widening" and "cardiac enlargement is stable" are positive.
+_ENLARGED = r"(?:widen\w*|wide|enlarg\w*|large|prominen\w*|increased|cardiomegal\w*|mass)\b"
+_OTHER_WORD = r"(?:(?!" + _ENLARGED + r")\w+\s+)"  # one word, not one of those
+# _GAP without them: "the cardiac silhouette is normal", never "the cardiac enlargement is stable"
+_CLEAN_GAP = r"(?:(?!(?:not|no|without)\b|" + _ENLARGED + r")[\w/-]+\s+){0,5}?"
+_HEART_PART = r"(?:\s+(?:size|silhouette|shadow|contours?|borders?))"
+_CARDIOMED_PART = r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))"
 _NORMAL = (
     r"(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+(?:significantly\s+)?enlarged|"
     r"upper\s+(?:limits?\s+)?(?:of\s+)?normal|top\s+(?:of\s+)?normal|at\s+the\s+upper\s+limits?)"
@@ -155,14 +165,14 @@ MENTIONS: dict[str, list[str]] = {
 # Phrases that by themselves state absence.
 NEGATIVE_MENTIONS: dict[str, list[str]] = {
     "Enlarged Cardiomediastinum": [
-        _CARDIOMED + r"\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+(?:enlarged|widened))",
-        r"(?:normal|unremarkable|stable)\s+(?:\w+\s+)?" + _CARDIOMED,
+        _CARDIOMED + r"\s+" + _CLEAN_GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?" + _OTHER_WORD + r"?(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+(?:enlarged|widened))",
+        r"(?:normal|unremarkable|stable)\s+" + _OTHER_WORD + r"?" + _CARDIOMED + r"(?!" + _CARDIOMED_PART + r"?\s+" + _ENLARGED + r")",
         r"(?:heart|cardiac)\s+and\s+mediastin(?:um|al)\s+(?:\w+\s+)?(?:\w+\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable|stable)",
         r"mediastinum\s+(?:is\s+|appears?\s+)?(?:normal|unremarkable|within\s+normal\s+limits|stable)",
     ],
     "Cardiomegaly": [
-        _HEART + r"(?:\s+size)?\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable|not\s+(?:significantly\s+)?enlarged|stable)",
-        r"(?:normal|unremarkable|stable)\s+(?:\w+\s+)?(?:heart|cardiac)(?:\s+(?:size|silhouette|shadow|contours?))?",
+        _HEART + r"(?:\s+size)?\s+" + _CLEAN_GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?" + _OTHER_WORD + r"?(?:normal|within\s+normal\s+limits|unremarkable|not\s+(?:significantly\s+)?enlarged|stable)",
+        r"(?:normal|unremarkable|stable)\s+" + _OTHER_WORD + r"?(?:heart|cardiac)" + _HEART_PART + r"?(?!" + _HEART_PART + r"?\s+" + _ENLARGED + r")",
         r"(?:heart|cardiac)\s+and\s+(?:mediastin\w+|pulmonary\s+vascularity)\s+(?:\w+\s+)?(?:\w+\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable)",
         r"cardiomediastinal\s+(?:silhouette|contours?|shadow)\s+" + _GAP + r"(?:is\s+|are\s+|appears?\s+|remains?\s+)?(?:\w+\s+)?(?:normal|within\s+normal\s+limits|unremarkable)(?:\s+in\s+size)?",
         r"(?:normal|unremarkable)\s+(?:\w+\s+)?cardiomediastinal",
