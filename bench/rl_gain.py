@@ -8,7 +8,8 @@ several seeds, greedy evaluation on the synthetic test split (200 studies) again
 ``--sft-steps N`` first trains one with the ``tiny_sft`` recipe cut to N steps (OUT/sftN).
 
 Prints, per seed and as mean +- std over seeds, example-based P/R/F1, macro F1, BLEU-4 and the F1
-gain over SFT with its 95 % t-interval over seeds; writes OUT/summary.json. Runs resume (each
+gain over SFT with its 95 % t-interval over seeds, then per finding the true / false positive
+calls of each system (which findings moved F1); writes OUT/summary.json. Runs resume (each
 seed's folder is a radrl RL run). ``--split val`` scores the validation studies instead (make
 choices there; report test once). Target (issue 4): mean example-F1 gain >= 0.03; issue 14: the
 interval above 0.
@@ -77,20 +78,22 @@ def main() -> None:
         test = load_split(base.data, a.split)
         tag = "" if a.split == "test" else f"-{a.split}"
     sft_path = tiny_sft_checkpoint() if a.model == "tiny-sft" else a.model
-    sft, _ = evaluate_model(sft_path, test, out / f"sft-eval{tag}", base.evaluate.generation, meteor=False)
+    sft, sft_reports = evaluate_model(sft_path, test, out / f"sft-eval{tag}", base.evaluate.generation, meteor=False)
     results = {"SFT": row(sft)}
+    calls = {"SFT": calls_per_finding(sft_reports, test)}
     for seed in a.seeds:
         t0 = time.perf_counter()
         recipe = with_overrides(base, f"rl.seed={seed}")
         run = out / f"seed{seed}"
         res = run_rl(recipe, run, resume=(run / "checkpoints").is_dir(), evaluate=False)
         minutes = round((time.perf_counter() - t0) / 60, 1)
-        metrics, _ = evaluate_model(res["model"], test, run / f"eval{tag}", base.evaluate.generation, meteor=False)
+        metrics, reports = evaluate_model(res["model"], test, run / f"eval{tag}", base.evaluate.generation, meteor=False)
+        calls[f"RL seed {seed}"] = calls_per_finding(reports, test)
         results[f"RL seed {seed}"] = {**row(metrics), "minutes": minutes}
     gains = [results[f"RL seed {s}"]["F1"] - results["SFT"]["F1"] for s in a.seeds]
     summary = {"recipe": a.recipe, "sft_model": str(a.model), "overrides": a.set, "steps": a.steps, "lr": a.lr,
                "split": a.split, "eval_data": a.eval_data, "n_test": len(test), "results": results,
-               "f1_gain_ci95": mean_ci(gains)["ci95"],
+               "f1_gain_ci95": mean_ci(gains)["ci95"], "calls_per_finding": calls,
                "f1_gain_mean": statistics.mean(gains),
                "f1_gain_std": statistics.stdev(gains) if len(gains) > 1 else 0.0, "f1_gains": gains}
     atomic_write_json(out / f"summary{tag}.json", summary)
@@ -102,7 +105,32 @@ def main() -> None:
     lo, hi = summary["f1_gain_ci95"]
     print(f"example-F1 gain over SFT: {summary['f1_gain_mean']:+.4f} +- {summary['f1_gain_std']:.4f}, 95 % CI "
           f"[{lo:+.4f}, {hi:+.4f}] (seeds {a.seeds}: {', '.join(f'{g:+.4f}' for g in gains)})")
+    print("true / false positive calls per finding (rule labeler; findings where a system differs from SFT):")
+    print(f"{'':28s}{'studies':>8s}" + "".join(f"{name:>14s}" for name in calls))
+    for finding, (n_pos, *_) in calls["SFT"].items():
+        cells = [tuple(c[finding][1:]) for c in calls.values()]
+        if len(set(cells)) > 1:
+            print(f"{finding:28s}{n_pos:8d}" + "".join(f"{f'{tp} / {fp}':>14s}" for tp, fp in cells))
     print(json.dumps({"f1_gain_mean": summary["f1_gain_mean"], "f1_gain_std": summary["f1_gain_std"]}))
+
+
+def calls_per_finding(reports: list[str], samples) -> dict[str, list[int]]:
+    """Per finding: [studies with it, true positive calls, false positive calls] of ``reports``,
+    labelled by the rule labeler (positive = called) against the samples' ground-truth labels.
+    Where example F1 moves, this says which findings moved it."""
+    from radrl.labelers import RuleLabeler
+    from radrl.schema import OBSERVATIONS
+
+    labeler = RuleLabeler()
+    table = {o: [0, 0, 0] for o in OBSERVATIONS}
+    for report, sample in zip(reports, samples, strict=True):
+        said = labeler.label(report)
+        for o in OBSERVATIONS:
+            present = sample.labels[o] == "positive"
+            table[o][0] += present
+            if said[o] == "positive":
+                table[o][1 if present else 2] += 1
+    return table
 
 
 if __name__ == "__main__":
