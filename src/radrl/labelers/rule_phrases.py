@@ -28,11 +28,10 @@ from __future__ import annotations
 # Negation words may not sit in the gap: "the heart is not enlarged" is no enlarged heart.
 _WORD = r"(?:(?!(?:not|no|without)\b)[\w/-]+\s+)"
 _GAP = _WORD + r"{0,5}?"
-_HEART = r"(?:heart|cardiac(?:\s+(?:silhouette|shadow|contours?|size|borders?))?)"
-_CARDIOMED = (
-    r"(?:cardiomediastinal|cardio-mediastinal|cardiothymic|mediastinal)"
-    r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))?"
-)
+_HEART_PART = r"(?:\s+(?:silhouette|shadow|contours?|size|borders?))"  # "cardiac silhouette"
+_HEART = r"(?:heart|cardiac" + _HEART_PART + r"?)"
+_CARDIOMED_PART = r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))"
+_CARDIOMED = r"(?:cardiomediastinal|cardio-mediastinal|cardiothymic|mediastinal)" + _CARDIOMED_PART + "?"
 # Words that name the enlargement itself. A stable abnormality is still present (the CheXpert
 # labeler reads "stable cardiomegaly" as positive), so "stable" or "normal" states absence only
 # when none of these sits between it and the heart or mediastinum, or right after them:
@@ -41,8 +40,6 @@ _ENLARGED = r"(?:widen\w*|wide|enlarg\w*|large|prominen\w*|increased|cardiomegal
 _OTHER_WORD = r"(?:(?!" + _ENLARGED + r")\w+\s+)"  # one word, not one of those
 # _GAP without them: "the cardiac silhouette is normal", never "the cardiac enlargement is stable"
 _CLEAN_GAP = r"(?:(?!(?:not|no|without)\b|" + _ENLARGED + r")[\w/-]+\s+){0,5}?"
-_HEART_PART = r"(?:\s+(?:size|silhouette|shadow|contours?|borders?))"
-_CARDIOMED_PART = r"(?:\s+(?:silhouettes?|contours?|shadows?|width|borders?|structures?))"
 _NORMAL = (
     r"(?:normal|within\s+normal\s+limits|unremarkable|stable|not\s+(?:significantly\s+)?enlarged|"
     r"upper\s+(?:limits?\s+)?(?:of\s+)?normal|top\s+(?:of\s+)?normal|at\s+the\s+upper\s+limits?)"
