@@ -101,3 +101,35 @@ def test_files_must_pair(tmp_path, capsys):
     c = _write(tmp_path / "c.jsonl", ["1", "2"], ["x", "y"], ["r1", "other"])
     assert main(["compare", str(a), str(c)]) == 2
     assert "references of 1 ids differ" in capsys.readouterr().err
+
+
+def test_a_subset_of_metrics_gives_the_full_runs_figures_and_example_f1_bootstraps_the_mean_difference():
+    """``metrics=("example_f1",)`` (the demo's headline) resamples exactly as the full comparison,
+    and its bootstrap CI is that of the mean per-study F1 difference, recomputed here by hand."""
+    from radrl.metrics.compare import compare_predictions
+
+    rng = random.Random(0)
+    names = ("Cardiomegaly", "Edema", "Pleural Effusion")
+    flip = {"positive": "negative", "negative": "positive"}
+    gold = [{n: "positive" if rng.random() < 0.4 else "negative" for n in names} for _ in range(40)]
+    a_labels = [{n: (g[n] if rng.random() < 0.9 else flip[g[n]]) for n in names} for g in gold]
+    b_labels = [{n: (g[n] if rng.random() < 0.7 else flip[g[n]]) for n in names} for g in gold]
+    refs = [f"report {i} of the heart and lungs" for i in range(40)]
+    a_preds, b_preds = [f"report {i} heart" for i in range(40)], [f"the lungs {i}" for i in range(40)]
+    full = compare_predictions(a_preds, b_preds, refs, a_labels, b_labels, gold, resamples=300, seed=3)
+    only = compare_predictions(a_preds, b_preds, refs, a_labels, b_labels, gold, resamples=300, seed=3,
+                               metrics=("example_f1",))
+    assert set(only) == {"example_f1"} and only["example_f1"] == full["example_f1"]
+
+    def example_f1(pred, ref):  # per study over the positive labels; both empty scores 0 (empty_match "zero")
+        tp = sum(pred[n] == ref[n] == "positive" for n in names)
+        den = sum(pred[n] == "positive" for n in names) + sum(ref[n] == "positive" for n in names)
+        return 2 * tp / den if den else 0.0
+
+    d = np.array([example_f1(x, g) - example_f1(y, g) for x, y, g in zip(a_labels, b_labels, gold)])
+    draws = np.random.default_rng(3)
+    boot = [np.bincount(draws.integers(0, 40, 40), minlength=40) @ d / 40 for _ in range(300)]
+    assert only["example_f1"]["diff"] == pytest.approx(d.mean(), abs=1e-12)
+    assert only["example_f1"]["ci95"] == pytest.approx([np.percentile(boot, 2.5), np.percentile(boot, 97.5)], abs=1e-12)
+    with pytest.raises(ValueError, match="unknown metrics"):
+        compare_predictions(a_preds, b_preds, refs, a_labels, b_labels, gold, resamples=2, metrics=("bleu",))

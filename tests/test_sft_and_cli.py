@@ -114,8 +114,14 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     assert set(metrics["sft_vs_rl"][rl_name]) == {"P", "R", "F1", "macro F1", "BLEU-4", "ROUGE-L"}
     rl_preds = [json.loads(x) for x in (out / "rl" / "eval" / "predictions.jsonl").read_text().splitlines()]
     assert len(rl_preds) == 6
-    assert metrics["headline"] == {"sft_example_f1": metrics["sft_vs_rl"]["SFT, committed checkpoint"]["F1"],
-                                   "rl_example_f1": metrics["sft_vs_rl"][rl_name]["F1"], "split": "test", "n": 6}
+    headline = metrics["headline"]
+    sft_f1, rl_f1 = metrics["sft_vs_rl"]["SFT, committed checkpoint"]["F1"], metrics["sft_vs_rl"][rl_name]["F1"]
+    assert {k: headline[k] for k in ("sft_example_f1", "rl_example_f1", "split", "n")} == {
+        "sft_example_f1": sft_f1, "rl_example_f1": rl_f1, "split": "test", "n": 6}
+    # the paired comparison (radrl compare's bootstrap) agrees with the two systems' own metrics
+    assert headline["gain"] == pytest.approx(rl_f1 - sft_f1, abs=1e-9)
+    lo, hi = headline["gain_ci95"]
+    assert lo <= headline["gain"] <= hi and 0 < headline["p_value"] <= 1 and headline["resamples"] == 1000
     assert "headline: example F1" in printed
     assert (out / "rl" / "final" / "model.safetensors").is_file() and (out / "rl" / "rl_curves.png").is_file()
     assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0

@@ -173,7 +173,7 @@ def _read_predictions(path, max_chars: int, need_id: bool) -> list[tuple[str | N
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from radrl.labelers import get_labeler
-    from radrl.metrics.compare import compare_systems, format_comparison, system_tables
+    from radrl.metrics.compare import compare_predictions, format_comparison
 
     if args.output:
         check_output_path(args.output, args.a, args.b)
@@ -193,11 +193,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     labels = labeler.label_batch([a[i][0] for i in ids] + [b[i][0] for i in ids] + refs)
     n = len(ids)
-    vocab: dict = {}
-    tables = [system_tables([x[i][0] for i in ids], refs, labels[k * n:(k + 1) * n], labels[2 * n:], vocab,
-                            args.uncertain, args.empty_match) for k, x in enumerate((a, b))]
-    metrics = compare_systems(*tables, n_vocab=len(vocab), resamples=args.resamples, seed=args.seed,
-                              progress=n * args.resamples > 200_000)
+    metrics = compare_predictions([a[i][0] for i in ids], [b[i][0] for i in ids], refs, labels[:n], labels[n:2 * n],
+                                  labels[2 * n:], resamples=args.resamples, seed=args.seed, uncertain=args.uncertain,
+                                  empty_match=args.empty_match, progress=n * args.resamples > 200_000)
     result = {"n": n, "a": str(args.a), "b": str(args.b), "labeler": labeler.name, "resamples": args.resamples,
               "seed": args.seed, "settings": {"uncertain": args.uncertain, "empty_match": args.empty_match},
               "metrics": metrics, "seconds": round(time.perf_counter() - t0, 2)}

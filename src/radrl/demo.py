@@ -100,8 +100,11 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
         text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
         headline = {"sft_example_f1": systems["SFT, committed checkpoint"]["clinical"]["example"]["f1"],
-                    "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test)}
+                    "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test),
+                    **paired_gain(outputs[name], outputs["SFT, committed checkpoint"], test)}
         print("\nSFT vs RL on the synthetic test split (example-based clinical P/R/F1):\n" + text)
+        print(f"RL - SFT example F1 {headline['gain']:+.4f}, paired bootstrap 95 % CI "
+              f"[{headline['gain_ci95'][0]:+.4f}, {headline['gain_ci95'][1]:+.4f}], p {headline['p_value']:.3f}")
         shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
         if (out / "rl" / "rl_curves.png").is_file():
             rl_figure = ["rl/rl_curves.png"]
@@ -130,10 +133,26 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         print(format_metrics(m))
     print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
     if headline:
+        lo, hi = headline["gain_ci95"]
         print(f"headline: example F1 {headline['sft_example_f1']:.3f} (committed SFT checkpoint) -> "
-              f"{headline['rl_example_f1']:.3f} (RL from it), {headline['n']} {split} studies")
+              f"{headline['rl_example_f1']:.3f} (RL from it), {headline['gain']:+.3f} [95 % CI {lo:+.3f}, {hi:+.3f}], "
+              f"{headline['n']} {split} studies")
     print(f"demo wall time {summary['seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB")
     return 0
+
+
+def paired_gain(rl_reports: list[str], sft_reports: list[str], samples, resamples: int = 1000) -> dict:
+    """RL minus SFT example F1 on the same studies, with ``radrl compare``'s paired bootstrap 95 %
+    CI and randomisation p-value (rule labeler on the reports, the benchmark's labels on the
+    references, as the demo's metrics are computed)."""
+    from radrl.labelers import get_labeler
+    from radrl.metrics.compare import compare_predictions
+
+    labeler = get_labeler("rule")
+    m = compare_predictions(rl_reports, sft_reports, [s.report for s in samples], labeler.label_batch(rl_reports),
+                            labeler.label_batch(sft_reports), [s.labels for s in samples],
+                            resamples=resamples, metrics=("example_f1",))["example_f1"]
+    return {"gain": m["diff"], "gain_ci95": m["ci95"], "p_value": m["p_value"], "resamples": resamples}
 
 
 def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:

@@ -172,17 +172,24 @@ class SystemTables:
     clinical: dict[str, np.ndarray]
 
 
-def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int) -> dict[str, float]:
-    """Every metric of one system on the samples drawn ``weights`` times each."""
+def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int,
+                  names: Sequence[str] = METRICS) -> dict[str, float]:
+    """The metrics ``names`` (default: all) of one system on the samples drawn ``weights`` times each."""
     total = weights.sum()
-    bleu = corpus_bleu(s.bleu, weights)
-    tp, fp, fn = (weights @ s.clinical[k] for k in ("tp", "fp", "fn"))
-    return {"example_f1": float(weights @ s.clinical["example_f1"] / total),
-            "macro_f1": float(_f1(tp, fp, fn).mean()),
-            "micro_f1": float(_f1(tp.sum(), fp.sum(), fn.sum())),
-            **{f"bleu_{k + 1}": float(bleu[k]) for k in range(4)},
-            "rouge_l": float(weights @ s.rouge / total),
-            "cider": float(weights @ cider_scores(s.cider, weights, n_vocab) / total)}
+    out = {}
+    if "example_f1" in names:
+        out["example_f1"] = float(weights @ s.clinical["example_f1"] / total)
+    if {"macro_f1", "micro_f1"} & set(names):
+        tp, fp, fn = (weights @ s.clinical[k] for k in ("tp", "fp", "fn"))
+        out.update(macro_f1=float(_f1(tp, fp, fn).mean()), micro_f1=float(_f1(tp.sum(), fp.sum(), fn.sum())))
+    if any(n.startswith("bleu_") for n in names):
+        bleu = corpus_bleu(s.bleu, weights)
+        out.update({f"bleu_{k + 1}": float(bleu[k]) for k in range(4)})
+    if "rouge_l" in names:
+        out["rouge_l"] = float(weights @ s.rouge / total)
+    if "cider" in names:
+        out["cider"] = float(weights @ cider_scores(s.cider, weights, n_vocab) / total)
+    return {n: out[n] for n in names}
 
 
 def system_tables(preds: Sequence[str], refs: Sequence[str], pred_labels, ref_labels, vocab: dict,
@@ -227,30 +234,47 @@ def _swap(a: SystemTables, b: SystemTables, mask: np.ndarray) -> tuple[SystemTab
 
 
 def compare_systems(a: SystemTables, b: SystemTables, n_vocab: int, resamples: int = 1000, seed: int = 0,
-                    progress: bool = False) -> dict:
-    """Per metric: a, b, diff, ci95 (paired bootstrap), p_value (paired approximate randomisation)."""
+                    progress: bool = False, metrics: Sequence[str] = METRICS) -> dict:
+    """Per metric of ``metrics`` (default: all): a, b, diff, ci95 (paired bootstrap), p_value
+    (paired approximate randomisation). The resampling draws do not depend on ``metrics``, so a
+    metric's figures are the same whichever others are asked for."""
     from tqdm.auto import tqdm
 
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRICS)}")
     n = len(a.rouge)
     ones = np.ones(n)
-    va, vb = metric_values(a, ones, n_vocab), metric_values(b, ones, n_vocab)
-    observed = {m: va[m] - vb[m] for m in METRICS}
+    va, vb = metric_values(a, ones, n_vocab, metrics), metric_values(b, ones, n_vocab, metrics)
+    observed = {m: va[m] - vb[m] for m in metrics}
     rng = np.random.default_rng(seed)
-    boot = {m: [] for m in METRICS}
+    boot = {m: [] for m in metrics}
     for _ in tqdm(range(resamples), desc="bootstrap", disable=not progress):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
-        xa, xb = metric_values(a, w, n_vocab), metric_values(b, w, n_vocab)
-        for m in METRICS:
+        xa, xb = metric_values(a, w, n_vocab, metrics), metric_values(b, w, n_vocab, metrics)
+        for m in metrics:
             boot[m].append(xa[m] - xb[m])
-    extreme = dict.fromkeys(METRICS, 0)
+    extreme = dict.fromkeys(metrics, 0)
     for _ in tqdm(range(resamples), desc="randomisation", disable=not progress):
         sa, sb = _swap(a, b, rng.random(n) < 0.5)
-        xa, xb = metric_values(sa, ones, n_vocab), metric_values(sb, ones, n_vocab)
-        for m in METRICS:
+        xa, xb = metric_values(sa, ones, n_vocab, metrics), metric_values(sb, ones, n_vocab, metrics)
+        for m in metrics:
             extreme[m] += abs(xa[m] - xb[m]) >= abs(observed[m]) - 1e-12
     return {m: {"a": va[m], "b": vb[m], "diff": observed[m],
                 "ci95": [float(np.percentile(boot[m], 2.5)), float(np.percentile(boot[m], 97.5))],
-                "p_value": (1 + extreme[m]) / (1 + resamples)} for m in METRICS}
+                "p_value": (1 + extreme[m]) / (1 + resamples)} for m in metrics}
+
+
+def compare_predictions(preds_a: Sequence[str], preds_b: Sequence[str], refs: Sequence[str], labels_a, labels_b,
+                        ref_labels, resamples: int = 1000, seed: int = 0, uncertain: str = "negative",
+                        empty_match: str = "zero", progress: bool = False, metrics: Sequence[str] = METRICS) -> dict:
+    """``compare_systems`` on two systems' reports for the same references, given every report's
+    labels (``radrl compare``, and the demo's SFT-vs-RL headline)."""
+    vocab: dict = {}
+    tables = [system_tables(preds, refs, labels, ref_labels, vocab, uncertain, empty_match)
+              for preds, labels in ((preds_a, labels_a), (preds_b, labels_b))]
+    return compare_systems(*tables, n_vocab=len(vocab), resamples=resamples, seed=seed, progress=progress,
+                           metrics=metrics)
 
 
 def format_comparison(result: dict) -> str:
