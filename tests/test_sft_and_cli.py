@@ -125,6 +125,9 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     assert "headline: example F1" in printed
     assert (out / "rl" / "final" / "model.safetensors").is_file() and (out / "rl" / "rl_curves.png").is_file()
     assert 'style="background:rgba(220,30,30,' in html and metrics["peak_rss_mb"] > 0
+    stages = metrics["stage_seconds"]  # where the demo's time goes: contiguous stages that add up to it
+    assert len(stages) == 6 and all(v >= 0 for v in stages.values())
+    assert sum(stages.values()) == pytest.approx(metrics["seconds"], abs=1.0)
     assert list((out / "rl" / "checkpoints" / "runs").rglob("events.out.tfevents*"))  # TensorBoard logs
     assert len((out / "rl" / "metrics.csv").read_text().splitlines()) == 3  # header + 2 steps
     assert 0.0 <= metrics["labeler"]["agreement_macro_f1"] <= 1.0

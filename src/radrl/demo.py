@@ -74,6 +74,14 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
     out = Path(out)
     print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
     result = run_pipeline(recipe.pipeline(), out, meteor=meteor)
+    stage_seconds = {"benchmark, short SFT, its evaluation": time.perf_counter() - t0}
+    lap = time.perf_counter()
+
+    def stage_done(name: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        stage_seconds[name] = now - lap
+        lap = now
     split = recipe.evaluate.split
     test = load_synthetic(result["data"], split)
     train = load_synthetic(result["data"], "train")
@@ -91,9 +99,11 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         name = "SFT, committed checkpoint"
         systems[name], outputs[name] = evaluate_model(TINY_SFT, test, out / "eval-checkpoint",
                                                       recipe.evaluate.generation, meteor=meteor)
+        stage_done("committed checkpoint's evaluation")
     shaded, comparison, rl_figure, headline = {}, None, [], None
     if recipe.rl is not None and "SFT, committed checkpoint" in systems:
         rl_recipe, rl_result = run_rl_stage(recipe.rl, result["data"], out / "rl", meteor, recipe.synthetic)
+        stage_done("RL and its evaluation")
         steps = rl_recipe.rl.get("max_steps", "?")
         name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
         print(f"[5] {name}")
@@ -108,10 +118,12 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
         if (out / "rl" / "rl_curves.png").is_file():
             rl_figure = ["rl/rl_curves.png"]
+        stage_done("paired comparison, token-weight shading")
     labeler_summary = None
     if recipe.labeler is not None:
         print("[6] CheXbert-architecture labeler on silver labels; token-masking table")
         labeler_summary = run_labeler_stage(recipe.labeler, train, test, out / "labeler")
+        stage_done("labeler and masking table")
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
 
@@ -122,7 +134,9 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
             "image) gives each token: white = boilerplate shared by the group (w = 1), red = distinctive.")
     page = write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
                       list(systems.items()), figures=figures, shaded=shaded, note=note if shaded else "")
-    summary = {"headline": headline, "seconds": round(time.perf_counter() - t0, 1), "split": split, "n": len(test),
+    stage_done("labels, figures, report page")
+    summary = {"headline": headline, "seconds": round(time.perf_counter() - t0, 1),
+               "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()}, "split": split, "n": len(test),
                "baseline_report": baseline_text, "systems": systems, "sft_vs_rl": comparison,
                "labeler": labeler_summary, "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
@@ -137,7 +151,9 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         print(f"headline: example F1 {headline['sft_example_f1']:.3f} (committed SFT checkpoint) -> "
               f"{headline['rl_example_f1']:.3f} (RL from it), {headline['gain']:+.3f} [95 % CI {lo:+.3f}, {hi:+.3f}], "
               f"{headline['n']} {split} studies")
-    print(f"demo wall time {summary['seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB")
+    print(f"demo wall time {summary['seconds']:.0f} s ("
+          + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stage_seconds"].items())
+          + f"), peak RSS {summary['peak_rss_mb']:.0f} MB")
     return 0
 
 
