@@ -289,11 +289,13 @@ def test_every_recipe_resolves_as_before_the_typing(key):
     # committed checkpoint has a pretrained vision tower; the demo's short SFT starts from it
     if tiny and new.stage == "rl":
         old["data"]["synthetic"]["train_start"] = 8000
+        old["data"]["synthetic"]["report_style"] = "comparison"  # documented: the committed checkpoint's style
     if name == "tiny_sft":
         old["vision_pretrain"] = plain["vision_pretrain"]
         old["sft"].update(freeze="vision", save_total_limit=6)
+        old["synthetic"]["report_style"] = "comparison"  # documented (issue 14): where greedy SFT under-calls
     if name == "demo":
-        old["synthetic"]["train_start"] = 8000
+        old["synthetic"].update(train_start=8000, report_style="comparison", n_test=1000)  # documented (issue 14)
         old["vision_tower"] = "tiny-sft"
         old["sft"]["freeze"] = "vision"
     for path, value in _leaves(old):

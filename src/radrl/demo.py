@@ -1,16 +1,19 @@
 """``radrl demo`` / ``make demo``: the main job on the embedded default, in a few minutes on CPU.
 
-1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 2,000 train / 100 val / 200 test);
+1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 2,000 train / 100 val /
+   1,000 test studies, reports in the committed checkpoint's ``comparison`` style);
 2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
 3. generates reports for the test split and scores them (clinical + NLG);
 4. scores, on the same split, the committed SFT checkpoint (``radrl/models/tiny-sft``, trained
    longer by the ``tiny_sft`` recipe) and the "most frequent report" baseline;
 5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
-   reward; the ``deer_tfidf`` recipe, tiny variant), then scores the RL policy;
+   reward; the ``deer_tfidf`` recipe, tiny variant), then scores the RL policy, and the RL - SFT
+   example-F1 gain with ``radrl compare``'s paired bootstrap 95 % CI and p-value (the headline);
 6. trains a tiny CheXbert-architecture labeler on the rule labeler's labels of the training
    reports, reports its agreement on held-out reports, and runs DEER's token-masking table
    (random / TF-IDF / gradient weights) on rollouts of the committed checkpoint;
-7. writes ``runs/demo``: ``metrics.json`` (with the SFT vs RL comparison), ``per_label_f1.png``,
+7. writes ``runs/demo``: ``metrics.json`` (the SFT vs RL comparison, ``headline``, the seconds each
+   stage took in ``stage_seconds``), ``per_label_f1.png``,
    ``sft_loss.png``, ``rl/rl_curves.png`` (reward and diagnostics), ``report.html`` (images,
    references, generated reports; the RL reports shaded by their DiTPO token weights).
 
