@@ -91,14 +91,15 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
                       "tiny_model: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,"
                       " vision_hidden_size: 32, vision_depth: 2, vision_heads: 2, image_size: 112, vocab_size: 400}\n"
                       "sft: {max_steps: 2, batch_size: 4, save_steps: 1, logging_steps: 1}\n"
-                      "evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}\n"
+                      "evaluate: {meteor: false, generation: {max_new_tokens: 10, batch_size: 6}}\n"
                       "rl: {recipe: deer, overrides: {rl: {max_steps: 2, per_device_train_batch_size: 8,"
                       " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null}, select: null,"
                       " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n"
                       "labeler: {train: {size: tiny, epochs: 2, vocab_size: 300}, masking_prompts: 2}\n")
     out = tmp_path / "run"
-    assert main(["demo", "--recipe", str(recipe), "-o", str(out), "--no-meteor"]) == 0
+    assert main(["demo", "--recipe", str(recipe), "-o", str(out)]) == 0  # METEOR off by the recipe alone
     metrics = json.loads((out / "metrics.json").read_text())
+    assert all(m["nlg_errors"].get("meteor") == "disabled" for m in metrics["systems"].values())
     assert metrics["n"] == 6 and "most frequent report" in metrics["systems"]
     for m in metrics["systems"].values():
         assert 0.0 <= m["clinical"]["example"]["f1"] <= 1.0

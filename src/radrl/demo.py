@@ -75,6 +75,7 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
 
     t0 = time.perf_counter()
     out = Path(out)
+    meteor = meteor and recipe.evaluate.meteor  # the command line's --no-meteor, or the recipe's evaluate.meteor
     print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
     result = run_pipeline(recipe.pipeline(), out, meteor=meteor)
     stage_seconds = {"benchmark, short SFT, its evaluation": time.perf_counter() - t0}

@@ -18,7 +18,8 @@ from radrl.recipe import PipelineRecipe
 
 
 def run_pipeline(recipe: PipelineRecipe, run_dir: str | Path, meteor: bool = True) -> dict:
-    """Run the recipe's stages under ``run_dir``; returns {"data", "model", "metrics", "predictions"}."""
+    """Run the recipe's stages under ``run_dir``; returns {"data", "model", "metrics", "predictions"}.
+    METEOR is computed when both ``meteor`` (the command line) and the recipe's ``evaluate.meteor`` ask for it."""
     from radrl.data.synthetic import build_synthetic, load_synthetic
     from radrl.evaluation import evaluate_model
     from radrl.models.tiny import build_tiny_vlm
@@ -43,7 +44,8 @@ def run_pipeline(recipe: PipelineRecipe, run_dir: str | Path, meteor: bool = Tru
     if (start / "vision_pretrain.json").is_file():  # the checkpoint carries how its tower was made
         shutil.copy2(start / "vision_pretrain.json", final / "vision_pretrain.json")
     test = load_synthetic(data, recipe.evaluate.split)
-    metrics, preds = evaluate_model(final, test, run / "eval", recipe.evaluate.generation, meteor=meteor)
+    metrics, preds = evaluate_model(final, test, run / "eval", recipe.evaluate.generation,
+                                    meteor=meteor and recipe.evaluate.meteor)
     atomic_write_json(run / "recipe.json", recipe.to_dict())
     return {"data": data, "model": final, "metrics": metrics, "predictions": preds}
 
