@@ -100,6 +100,8 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     assert main(["demo", "--recipe", str(recipe), "-o", str(out)]) == 0  # METEOR off by the recipe alone
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(m["nlg_errors"].get("meteor") == "disabled" for m in metrics["systems"].values())
+    # one labeler scores every system, although the deer recipe's RL evaluation uses its CheXbert labeler
+    assert {m["labeler"] for m in metrics["systems"].values()} == {"rule"}
     assert metrics["n"] == 6 and "most frequent report" in metrics["systems"]
     for m in metrics["systems"].values():
         assert 0.0 <= m["clinical"]["example"]["f1"] <= 1.0

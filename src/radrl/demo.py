@@ -112,6 +112,9 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
         print(f"[5] {name}")
         systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
+        if systems[name]["labeler"] != "rule":  # RL scored with its recipe's labeler: the table uses one for all
+            systems[name] = {**systems[name], **evaluate_reports(outputs[name], [s.report for s in test],
+                                                                 ref_labels=gold, meteor=meteor)}
         text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
         headline = {"sft_example_f1": systems["SFT, committed checkpoint"]["clinical"]["example"]["f1"],
                     "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test),
