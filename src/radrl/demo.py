@@ -1,6 +1,6 @@
 """``radrl demo`` / ``make demo``: the main job on the embedded default, in a few minutes on CPU.
 
-1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 2,000 train / 100 val /
+1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 1,200 train / 100 val /
    1,000 test studies, reports in the committed checkpoint's ``comparison`` style);
 2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
 3. generates reports for the test split and scores them (clinical + NLG);
