@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench bench-rl bench-papers lint clean sft-checkpoint
+.PHONY: venv demo test test-fast golden bench bench-rl bench-papers lint clean sft-checkpoint
 
 venv: $(STAMP)
 
@@ -21,9 +21,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-# ruff (pinned in requirements.txt); CI runs it before the tests
+# the unit tests only (no training, no subprocesses): the inner loop, under a minute
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# rewrite tests/golden/recipes (what `radrl recipes show` prints for every shipped recipe);
+# review the diff before committing it
+golden: $(STAMP)
+	$(PY) tests/golden/make_golden.py
+
+# ruff and import-linter (both pinned in requirements.txt); CI runs them before the tests
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/labeler_throughput.py

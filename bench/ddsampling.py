@@ -33,7 +33,8 @@ from radrl.io import atomic_write_json
 from radrl.recipe import SelectionSettings, load_recipe, with_overrides
 from radrl.rewards import ExampleF1Reward
 from radrl.selection import read_subset, select_subset
-from radrl.training.rl import load_split, run_rl
+from radrl.stages import run_rl
+from radrl.training.rl import load_split
 
 
 def main() -> None:

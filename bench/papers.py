@@ -63,8 +63,8 @@ class Comparison:
 COMPARISONS: dict[str, Comparison] = {
     "deer_weights": Comparison(
         "DEER Tables 1 and 5: SFT vs GRPO vs DiTPO (TF-IDF, gradient)", "deer",
-        {"GRPO": ["rl.token_weighting=none"], "DiTPO-TF-IDF": ["rl.token_weighting=tfidf"],
-         "DiTPO-gradient": ["rl.token_weighting=gradient"]},
+        {"GRPO": ["algorithm.token_weights=null"], "DiTPO-TF-IDF": ["algorithm.token_weights.type=tfidf"],
+         "DiTPO-gradient": ["algorithm.token_weights.type=gradient"]},
         [("GRPO", "SFT", "example_f1"), ("DiTPO-TF-IDF", "GRPO", "example_f1"),
          ("DiTPO-gradient", "GRPO", "example_f1")],
         common=["data.subset=null", "select=null"], with_sft=True),
@@ -77,12 +77,12 @@ COMPARISONS: dict[str, Comparison] = {
         diversity=True),
     "orapo": Comparison(
         "OraPO Fig. 2: OraPO vs Dr.GRPO on FactS", "orapo",
-        {"OraPO": ["rl.orapo=true"], "Dr.GRPO": ["rl.orapo=false"]},
+        {"OraPO": ["algorithm.aux_loss.type=orapo_dpo"], "Dr.GRPO": ["algorithm.aux_loss=null"]},
         [("OraPO", "Dr.GRPO", "example_f1")],
         common=["data.subset={out}/subset-balanced-400.json"]),
     "capo": Comparison(
         "RadFlow: CAPO vs GRPO clipping on the hierarchical reward", "radflow",
-        {"CAPO": ["rl.capo=true"], "GRPO": ["rl.capo=false"]},
+        {"CAPO": ["algorithm.clip.type=capo"], "GRPO": ["algorithm.clip=null"]},
         [("CAPO", "GRPO", "example_f1")],
         common=["data.subset={out}/subset-target-10.json"]),
     "mrg_r1": Comparison(
@@ -119,7 +119,8 @@ def run_comparison(name: str, comp: Comparison, seeds: list[int], steps: int, ou
     from radrl.assets import tiny_sft_checkpoint
     from radrl.evaluation import evaluate_model
     from radrl.recipe import load_recipe, with_overrides
-    from radrl.training.rl import load_split, run_rl
+    from radrl.stages import run_rl
+    from radrl.training.rl import load_split
 
     folder = out / name
     base = load_recipe(comp.recipe, tiny=True, overrides=[

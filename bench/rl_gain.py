@@ -37,7 +37,8 @@ from radrl.assets import tiny_sft_checkpoint
 from radrl.evaluation import evaluate_model
 from radrl.io import atomic_write_json
 from radrl.recipe import DataSection, load_recipe, with_overrides
-from radrl.training.rl import load_split, run_rl
+from radrl.stages import run_rl
+from radrl.training.rl import load_split
 
 
 def row(m: dict) -> dict:

@@ -62,11 +62,11 @@ def main(argv=None) -> int:
 
     import torch
 
+    from radrl.config.sections import GenerationSettings
     from radrl.generation import generate_reports
     from radrl.labelers import get_labeler
     from radrl.metrics.clinical import binarize
     from radrl.models.policy import load_policy_for_inference
-    from radrl.recipe.sections import GenerationSettings
 
     t0 = time.perf_counter()
     model = str(resolve_model_path(a.model))

@@ -34,12 +34,12 @@ from radrl.rewards import ExampleF1Reward
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
 
-VARIANTS = {
+VARIANTS = {  # the components each arm hands the trainer (None: stock TRL)
     "stock TRL GRPOTrainer": None,
-    "radrl, extensions off": {},
-    "radrl, DiTPO-TF-IDF + CAPO": {"token_weighting": "tfidf", "capo": True},
-    "radrl, OraPO": {"orapo": True},
-    "radrl, DiTPO + CAPO + OraPO": {"token_weighting": "tfidf", "capo": True, "orapo": True},
+    "radrl, extensions off": (),
+    "radrl, DiTPO-TF-IDF + CAPO": ("tfidf", "capo"),
+    "radrl, OraPO": ("orapo_dpo",),
+    "radrl, DiTPO + CAPO + OraPO": ("tfidf", "capo", "orapo_dpo"),
 }
 
 
@@ -67,7 +67,7 @@ def main() -> None:
     weighers = {}
     for size in filter(None, a.labeler_sizes.split(",")):
         weighers[f"radrl, DiTPO-gradient ({size} labeler)"] = _labeler(size, bench)
-        variants[f"radrl, DiTPO-gradient ({size} labeler)"] = {"token_weighting": "gradient"}
+        variants[f"radrl, DiTPO-gradient ({size} labeler)"] = ("gradient",)
     trainers = {}
     for name, ext in variants.items():
         model, processor = load_policy(str(tiny_sft_checkpoint()))
@@ -75,13 +75,12 @@ def main() -> None:
             trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=GRPOConfig(output_dir=tmp, **common),
                                   train_dataset=dataset, processing_class=processor)
         else:
-            weigher = None
-            if name in weighers:
-                from radrl.training.gradient_weights import GradientTokenWeigher
+            from radrl.algorithms import COMPONENTS, GradientTokenWeights
 
-                weigher = GradientTokenWeigher(weighers[name], processor)
-            trainer = RadRLTrainer(model=model, reward_funcs=[reward], args=RadRLConfig(output_dir=tmp, **common, **ext),
-                                   train_dataset=dataset, processing_class=processor, token_weigher=weigher)
+            components = [GradientTokenWeights(labeler=weighers[name], tokenizer=processor) if kind == "gradient"
+                          else COMPONENTS.get(kind)() for kind in ext]
+            trainer = RadRLTrainer(model=model, reward_funcs=[reward], args=RadRLConfig(output_dir=tmp, **common),
+                                   train_dataset=dataset, processing_class=processor, components=components)
         trainer.model.train()
         trainer.current_gradient_accumulation_steps = 1
         trainers[name] = trainer
@@ -113,7 +112,7 @@ def _labeler(size: str, bench):
     from transformers import BertConfig
 
     from radrl.labelers.chexbert import SIZES, ChexbertLabeler, ChexbertModel, load_tokenizer
-    from radrl.labelers.chexbert_training import train_wordpiece_vocab
+    from radrl.training.labeler import train_wordpiece_vocab
 
     reports = [s.report for s in load_synthetic(bench, "train")]
     vocab = train_wordpiece_vocab(reports, 2000, Path(tempfile.mkdtemp()))

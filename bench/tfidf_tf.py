@@ -8,8 +8,8 @@ makes every weight 1 + alpha * TF * IDF close to 1 on a 40-60-token report, so D
 almost GRPO; raw TF (the count) gives weights of 1 + alpha * IDF, up to ~1 + 4 log 8 = 9.3.
 
 Every arm: the deer_tfidf tiny recipe from the committed SFT checkpoint (the demo's RL), example
-F1 reward, the same steps, learning rate and seeds; only ``rl.token_weighting`` /
-``rl.tfidf_tf`` differ. Greedy evaluation on the 100 validation studies. Prints per arm the mean
+F1 reward, the same steps, learning rate and seeds; only ``algorithm.token_weights`` /
+``algorithm.token_weights.tf`` differ. Greedy evaluation on the 100 validation studies. Prints per arm the mean
 and 95 % t-interval over seeds of validation example F1, its difference to GRPO paired by seed,
 and the mean and max token weight seen in training; writes OUT/summary.json. Runs resume: each
 seed of each arm is a radrl RL run folder. The test split is not read.
@@ -29,12 +29,13 @@ from radrl.assets import tiny_sft_checkpoint
 from radrl.evaluation import evaluate_model
 from radrl.io import atomic_write_json
 from radrl.recipe import load_recipe, with_overrides
-from radrl.training.rl import load_split, run_rl
+from radrl.stages import run_rl
+from radrl.training.rl import load_split
 
 ARMS = {
-    "GRPO": ["rl.token_weighting=none"],
-    "DiTPO-TF-IDF, relative TF": ["rl.token_weighting=tfidf", "rl.tfidf_tf=relative"],
-    "DiTPO-TF-IDF, raw TF": ["rl.token_weighting=tfidf", "rl.tfidf_tf=raw"],
+    "GRPO": ["algorithm.token_weights=null"],
+    "DiTPO-TF-IDF, relative TF": ["algorithm.token_weights.type=tfidf", "algorithm.token_weights.tf=relative"],
+    "DiTPO-TF-IDF, raw TF": ["algorithm.token_weights.type=tfidf", "algorithm.token_weights.tf=raw"],
 }
 
 

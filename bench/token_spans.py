@@ -23,8 +23,8 @@ from _shared import full_text, iu_reports  # noqa: E402
 from test_token_spans import prefix_spans  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
+from radrl.algorithms.saliency import token_char_spans  # noqa: E402
 from radrl.assets import tiny_sft_checkpoint  # noqa: E402
-from radrl.training.gradient_weights import token_char_spans  # noqa: E402
 
 
 def main() -> None:

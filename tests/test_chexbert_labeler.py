@@ -50,7 +50,7 @@ def toy_reports(n: int = 400, seed: int = 0) -> list[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny labeler trained on toy reports with the rule labeler's labels (about 10 s)."""
-    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+    from radrl.training.labeler import LabelerTrainSettings, train_labeler
 
     out = tmp_path_factory.mktemp("labeler")
     card = train_labeler(toy_reports(), out, LabelerTrainSettings(epochs=25, learning_rate=3e-3, vocab_size=300),
@@ -231,7 +231,7 @@ def test_the_token_that_drives_a_label_gets_the_largest_weight(tmp_path):
     equally with every finding. The trained labeler's saliency must pick the finding words."""
     import itertools
 
-    from radrl.labelers.chexbert_training import LabelerTrainSettings, train_labeler
+    from radrl.training.labeler import LabelerTrainSettings, train_labeler
 
     fillers = ["There is a", "We see a", "Redemonstrated is a", "Again noted is a", "Interval increase in a",
                "Stable appearance of a", "Findings show a", "Today there is a", "Compared to prior, a", "Persistent"]
@@ -264,8 +264,8 @@ def test_offset_alignment_across_two_tokenizers_with_unicode_and_xxxx():
     """BERT WordPiece (labeler) vs the tiny model's byte-level BPE (policy)."""
     from transformers import AutoTokenizer
 
+    from radrl.algorithms.saliency import token_char_spans
     from radrl.assets import tiny_sft_checkpoint
-    from radrl.training.gradient_weights import token_char_spans
 
     policy = AutoTokenizer.from_pretrained(tiny_sft_checkpoint())
     lab = tiny_random_labeler(WORDS)
@@ -300,8 +300,8 @@ def test_saliency_token_weights_by_hand():
 def test_gradient_weigher_gives_weights_only_where_the_reference_has_findings(trained):
     from transformers import AutoTokenizer
 
+    from radrl.algorithms.saliency import GradientTokenWeigher
     from radrl.assets import tiny_sft_checkpoint
-    from radrl.training.gradient_weights import GradientTokenWeigher
 
     out, _ = trained
     lab = get_labeler("chexbert", str(out), device="cpu")
@@ -323,7 +323,7 @@ def test_rl_trainer_runs_with_gradient_weights_and_trains_a_missing_labeler(tiny
     """The deer recipe (gradient weights) end to end for 2 steps: the labeler is trained first (it is missing),
     shared by the reward and the saliency, and the token weights reach the loss."""
     from radrl.recipe import load_recipe
-    from radrl.training.rl import run_rl
+    from radrl.stages import run_rl
 
     recipe = load_recipe("deer", tiny=True, overrides=[
         f"model.path={tiny_vlm}", f"data.path={tiny_bench}", "data.limit=16", "data.synthetic=null",

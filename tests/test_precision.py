@@ -38,7 +38,7 @@ def bf16_checkpoint(tiny_vlm, tmp_path_factory):
 
 
 def _train(checkpoint, bench, out, **model):
-    from radrl.training.rl import run_rl
+    from radrl.stages import run_rl
 
     REWARDS.register("length_test", LengthReward)
     try:
@@ -52,7 +52,7 @@ def _train(checkpoint, bench, out, **model):
                    "warmup_steps": 0}})
         run_rl(recipe, out, evaluate=False)
     finally:
-        REWARDS._entries.pop("length_test")
+        REWARDS.unregister("length_test")
     return load_file(out / "final" / "model.safetensors")
 
 

@@ -10,15 +10,16 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 
 from radrl.cli import main
 from radrl.io import ConfigError
-from radrl.recipe import RECIPES_DIR, load_recipe, recipe_from_dict, recipe_names
+from radrl.recipe import RECIPES_DIR, load_recipe, recipe_names
 
-GOLDEN = Path(__file__).parent / "golden" / "recipes_before_typing.json"
+GOLDEN = Path(__file__).parent / "golden" / "recipes"
 REPO = Path(__file__).resolve().parents[1]
 
 # A recipe with every RL section written out; the cases below break one line of it.
@@ -51,7 +52,10 @@ rewards:
 rl:
   learning_rate: 1.0e-4
   num_generations: 4
-  capo: true
+algorithm:
+  clip:
+    type: capo
+    critical_factor: 0.25
 evaluate:
   split: test
   generation:
@@ -111,7 +115,10 @@ CASES = [
     ("critical", RL_RECIPE, "  judge: true", "  judge: 3", "is not true or false"),
     ("rewards", RL_RECIPE, "  - type: example_f1", "  - type: example_f2", "did you mean example_f1?"),
     ("rl", RL_RECIPE, "  num_generations: 4", "  num_generations: four", "is not a whole number"),
-    ("rl radrl option", RL_RECIPE, "  capo: true", "  capo: yes please", "is not true or false"),
+    ("algorithm", RL_RECIPE, "    type: capo", "    type: capoo", "did you mean capo?"),
+    ("algorithm", RL_RECIPE, "    type: capo", "    type: tfidf", "tfidf is a token_weights component"),
+    ("algorithm", RL_RECIPE, "    critical_factor: 0.25", "    critical_facter: 0.25", "did you mean critical_factor?"),
+    ("algorithm", RL_RECIPE, "    critical_factor: 0.25", "    critical_factor: lots", "is not a number"),
     ("evaluate.generation", RL_RECIPE, "    max_new_tokens: 16", "    max_new_tokens: 1.5", "is not a whole number"),
     ("sft", PIPELINE_RECIPE, "  max_steps: 2\nevaluate", "  max_steps: two\nevaluate", "is not a whole number"),
     # out of range
@@ -120,6 +127,7 @@ CASES = [
     ("select", RL_RECIPE, "  fraction: 0.2", "  fraction: 1.5", "fraction must lie in (0, 1]"),
     ("judge", RL_RECIPE, "  base_url: http://127.0.0.1:8000/v1", "  base_url: ftp://x", "http://"),
     ("rewards", RL_RECIPE, "    margin: 0.1", "    margin: 3", "margin must lie in (-1, 1)"),
+    ("algorithm", RL_RECIPE, "    critical_factor: 0.25", "    critical_factor: 2", "must lie in (0, 1]"),
     ("rl", RL_RECIPE, "  learning_rate: 1.0e-4", "  learning_rate: -1", "must be > 0"),
     ("rl", RL_RECIPE, "  num_generations: 4", "  num_generations: 1", "must be >= 2"),
     ("evaluate.generation", RL_RECIPE, "    max_new_tokens: 16", "    max_new_tokens: 0", "must be >= 1"),
@@ -165,8 +173,9 @@ OVERRIDES = [
     ("rewards.1.weight=heavy", "is not a number"),
     ("rewards.0.mode=llm", None),  # example_f1 has no mode: refused as unknown
     ("rl.learning_rat=1e-5", "did you mean learning_rate?"),
-    ("rl.token_weighting=tfid", "did you mean tfidf?"),
-    ("rl.orapo_momentum=1.5", "orapo_momentum must lie in [0, 1)"),
+    ("algorithm.token_weights.type=tfid", "did you mean tfidf?"),
+    ("algorithm.token_weights.beta=-1", "must be >= 0"),
+    ("algorithm.aux_loss={type: orapo_dpo, momentum: 1.5}", "must lie in [0, 1)"),
     ("evaluate.generation.top_p=2", "top_p must lie in (0, 1]"),
     ("evaluate.generaton.top_p=0.5", "did you mean generation?"),
     ("instruction=[1]", "is not a string"),
@@ -213,8 +222,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 
 def test_cross_section_checks():
-    with pytest.raises(ConfigError, match="needs a CheXbert labeler"):
-        load_recipe("deer_tfidf", tiny=True, overrides=["rl.token_weighting=gradient"])
+    with pytest.raises(ConfigError, match="gradient needs a chexbert labeler"):
+        load_recipe("deer_tfidf", tiny=True, overrides=["algorithm.token_weights={type: gradient}"])
     with pytest.raises(ConfigError, match="critical.judge: true needs the recipe's judge"):
         load_recipe("radflow", tiny=True, overrides=["critical.judge=true"])
     with pytest.raises(ConfigError, match="asks the LLM judge"):
@@ -226,88 +235,46 @@ def test_cross_section_checks():
 
 
 # ------------------------------------------------------------------------------------ golden
-def _leaves(data, path=()):
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _leaves(v, (*path, k))
-    elif isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
-        for i, v in enumerate(data):
-            yield from _leaves(v, (*path, i))
-    else:
-        yield path, data
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_recipe_resolves_to_its_reviewed_snapshot(path):
+    """``tests/golden/recipes/NAME[-tiny].yaml`` is what ``radrl recipes show NAME [--tiny]`` printed
+    when it was last reviewed; ``make golden`` rewrites them, and the refresh is a diff to review."""
+    sys.path.insert(0, str(GOLDEN.parent))
+    from make_golden import resolved_yaml
+
+    name, tiny = (path.stem[: -len("-tiny")], True) if path.stem.endswith("-tiny") else (path.stem, False)
+    assert resolved_yaml(name, tiny) == path.read_text(), f"{path.name} is stale: run make golden and review the diff"
 
 
-def _at(data, path):
-    for part in path:
-        data = data[part]
-    return data
+def test_every_shipped_recipe_has_a_snapshot():
+    assert sorted(p.stem for p in GOLDEN.glob("*.yaml")) == sorted(
+        n + suffix for n in recipe_names() for suffix in ("", "-tiny"))
 
 
-def _golden_cases():
-    return sorted(json.loads(GOLDEN.read_text()))
-
-
-@pytest.mark.parametrize("key", _golden_cases())
-def test_every_recipe_resolves_as_before_the_typing(key):
-    """``recipes_before_typing.json`` holds what each recipe (and its tiny variant) resolved to
-    with the untyped loader. Typed, every value written then is the same now, and the rest are
-    the classes' defaults. Documented changes: the demo's RL drops deer's select: (it trains on all
-    data, and a select: section now needs the data.subset it writes); RL recipes set
-    model.max_pixels (448 x 448); OraPO keeps Eq. 4's KL term (beta 0.04); RadFlow takes its paper's
-    lr 1e-5, LoRA r = 8 and 4 generations."""
-    old = json.loads(GOLDEN.read_text())[key]
-    name, tiny = (key[: -len("-tiny")], True) if key.endswith("-tiny") else (key, False)
-    # documented (issue 14): deer is DEER as reported (the old deer_gradient + DDSampling 20 %), and
-    # the TF-IDF variant is deer_tfidf
-    renamed = {"deer": "deer_tfidf", "deer_gradient": "deer"}
-    name = renamed.get(name, name)
-    new = load_recipe(name, tiny=tiny)
-    if name in renamed.values():
-        old["description"] = new.description  # the descriptions say which variant each is
-    plain = new.to_dict()
-    old = {k: v for k, v in old.items() if k != "_source"}
-    if name in ("demo", "tiny_sft"):  # the kind of recipe is now written in the file
-        old = {**old, "stage": new.stage, "description": new.description}
-    if name == "demo":
-        old["rl"]["overrides"]["select"] = None  # the documented change
-    if new.stage == "rl":
-        old["model"]["max_pixels"] = 200704  # documented: recipes bound the visual tokens per image (issue 13)
-    if name == "orapo":
-        old["rl"]["beta"] = 0.04  # documented: OraPO's Eq. 4 has a KL term (issue 14)
-    if name == "deer":
-        old["data"]["subset"] = f"runs/deer{'-tiny' if tiny else ''}/subset-ddsampling-20.json"
-        old["select"] = {"method": "ddsampling", "fraction": 0.2, "k": 10, "temperature": 1.0, "top_p": 0.9,
-                         "max_new_tokens": 160 if tiny else 256}
-    if name == "demo":
-        old["rl"]["recipe"] = "deer_tfidf"  # the same recipe under its new name
-    if name == "radflow":  # documented: RadFlow's §5 settings (issue 14)
-        old["model"]["lora"] = {"r": 8, "alpha": 16}
-        old["rl"]["num_generations"] = 4
-        if not tiny:
-            old["rl"].update(learning_rate=1e-5, per_device_train_batch_size=4)
-    # documented (issue 14): tiny RL trains on films the committed checkpoint never saw; the
-    # committed checkpoint has a pretrained vision tower; the demo's short SFT starts from it
-    if tiny and new.stage == "rl":
-        old["data"]["synthetic"]["train_start"] = 8000
-        old["data"]["synthetic"]["report_style"] = "comparison"  # documented: the committed checkpoint's style
-    if name == "tiny_sft":
-        old["vision_pretrain"] = plain["vision_pretrain"]
-        old["sft"].update(freeze="vision", save_total_limit=6)
-        old["synthetic"]["report_style"] = "comparison"  # documented (issue 14): where greedy SFT under-calls
-    if name == "demo":
-        old["synthetic"].update(train_start=8000, report_style="comparison", n_train=1200, n_test=1000)  # issue 14
-        old["evaluate"]["meteor"] = False  # documented: the demo's time goes to 1,000 test studies instead
-        old["vision_tower"] = "tiny-sft"
-        old["sft"]["freeze"] = "vision"
-    for path, value in _leaves(old):
-        if path == ("labeler",) and isinstance(value, str):
-            path = ("labeler", "name")  # `labeler: rule` is the shorthand of {name: rule}
-        got = _at(plain, path)
-        assert got == value or (isinstance(value, int) and got == float(value)), (path, value, got)
-    # and the values not written then are the defaults of the sections
-    rebuilt = recipe_from_dict(old).to_dict()
-    rebuilt.pop("resolved_from"), plain.pop("resolved_from")
-    assert rebuilt == plain
+def test_radrl_0_1_rl_flags_still_load_as_the_algorithm_section(tmp_path):
+    """The old keys keep working for one release: a FutureWarning names each rename, and the
+    recipe resolves exactly as its algorithm: form."""
+    old = RL_RECIPE.replace("algorithm:\n  clip:\n    type: capo\n    critical_factor: 0.25\n",
+                            "").replace("  num_generations: 4\n", "  num_generations: 4\n  capo: true\n"
+                                        "  capo_critical_factor: 0.25\n  token_weighting: tfidf\n  tfidf_alpha: 2\n"
+                                        "  skip_failed_rewards: false\n")
+    path = tmp_path / "old.yaml"
+    path.write_text(old)
+    with pytest.warns(FutureWarning) as caught:
+        recipe = load_recipe(path)
+    message = str(caught[0].message)
+    for rename in ("rl.capo -> algorithm.clip", "rl.capo_critical_factor -> algorithm.clip.critical_factor",
+                   "rl.token_weighting -> algorithm.token_weights", "rl.tfidf_alpha -> algorithm.token_weights.alpha",
+                   "rl.skip_failed_rewards -> algorithm.skip_failed_rewards"):
+        assert rename in message, message
+    assert recipe.algorithm.clip.type == "capo" and recipe.algorithm.clip.params == {"critical_factor": 0.25}
+    assert recipe.algorithm.token_weights.type == "tfidf" and recipe.algorithm.token_weights.params == {"alpha": 2.0}
+    assert recipe.algorithm.skip_failed_rewards is False
+    assert not any(k in recipe.rl.settings for k in ("capo", "token_weighting", "tfidf_alpha"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the shipped recipes are in the new form: no warning
+        for name in recipe_names():
+            load_recipe(name, tiny=True)
 
 
 def test_shipped_recipes_all_load_and_describe_themselves():
@@ -332,23 +299,19 @@ def test_a_resolved_recipe_loads_again_unchanged(tmp_path):
 def test_the_grpo_field_snapshot_matches_the_installed_trl():
     """``rl:`` keys are checked against a snapshot of GRPOConfig's fields (TRL takes seconds to
     import). Regenerate it after a TRL upgrade: python -m radrl.recipe.rl_fields"""
-    from radrl.recipe.rl_fields import SNAPSHOT, installed_versions, live_grpo_specs
+    from radrl.config.rl_fields import SNAPSHOT, installed_versions, live_grpo_specs
 
     snap = json.loads(SNAPSHOT.read_text())
     assert snap["versions"] == installed_versions(), "stale snapshot: run python -m radrl.recipe.rl_fields"
     assert snap["fields"] == live_grpo_specs()
 
 
-def test_radrl_options_and_trl_fields_do_not_collide():
-    from dataclasses import fields
+def test_rl_holds_exactly_the_grpo_config_fields():
+    from radrl.config.rl_fields import grpo_specs, rl_specs
 
-    from radrl.recipe import RadRLOptions
-    from radrl.recipe.rl_fields import grpo_specs
-
-    assert not {f.name for f in fields(RadRLOptions)} & set(grpo_specs())
+    assert rl_specs() == grpo_specs()
 
 
-# ------------------------------------------------------------------------------------ commands
 def test_recipes_list_show_new(tmp_path, capsys, monkeypatch):
     assert main(["recipes", "list"]) == 0
     out = capsys.readouterr().out
@@ -432,10 +395,11 @@ def test_a_reward_registered_from_user_code_gets_the_shared_labeler():
         with pytest.raises(ConfigError, match="did you mean scale"):
             load_recipe("grpo", tiny=True, overrides=["rewards=[{type: positive_count_test, scael: 2}]"])
     finally:
-        REWARDS._entries.pop("positive_count_test")
+        REWARDS.unregister("positive_count_test")
 
 
 def test_one_registry_pattern_serves_every_kind():
+    from radrl.algorithms import COMPONENTS
     from radrl.data.registry import DATASETS
     from radrl.labelers import LABELERS
     from radrl.registry import Registry
@@ -443,7 +407,7 @@ def test_one_registry_pattern_serves_every_kind():
     from radrl.selection.methods import SELECTION_METHODS
 
     for registry, name in ((REWARDS, "example_f1"), (LABELERS, "rule"), (DATASETS, "synthetic"),
-                           (SELECTION_METHODS, "ddsampling")):
+                           (SELECTION_METHODS, "ddsampling"), (COMPONENTS, "tfidf")):
         assert isinstance(registry, Registry) and name in registry
         with pytest.raises(ConfigError, match="did you mean"):
             registry.get(name[:-1] + "x")
@@ -485,13 +449,13 @@ def test_an_installed_wheel_ships_the_recipes_and_the_tiny_checkpoint(tmp_path):
     assert "deer" in listed.stdout and "tiny_sft" in listed.stdout
     shown = run("recipes", "show", "deer", "--tiny")
     assert shown.returncode == 0, shown.stderr
-    assert "token_weighting: gradient" in shown.stdout
+    assert "token_weights: {type: gradient" in shown.stdout
     where = subprocess.run([sys.executable, "-c", "import radrl.assets as a; print(a.tiny_sft_checkpoint())"],
                            capture_output=True, text=True, cwd=empty, env=env, timeout=120)
     assert where.returncode == 0, where.stderr
     checkpoint = Path(where.stdout.strip())
     assert checkpoint.is_relative_to(site) and (checkpoint / "model.safetensors").is_file()
-    assert (site / "radrl" / "recipe" / "grpo_fields.json").is_file()
+    assert (site / "radrl" / "config" / "grpo_fields.json").is_file()
     assert not (site / "radrl" / "recipes" / "__pycache__").exists()
     assert sorted(p.stem for p in (site / "radrl" / "recipes").glob("*.yaml")) == sorted(
         p.stem for p in RECIPES_DIR.glob("*.yaml"))

@@ -199,7 +199,7 @@ def _samples(ids):
 def test_a_subset_file_is_refused_on_another_dataset_and_when_partial(tmp_path):
     """Before: a subset matching 1 of 4 ids, or made for another dataset with the same id
     scheme, was accepted silently."""
-    from radrl.recipe.sections import SelectionSettings
+    from radrl.config.sections import SelectionSettings
     from radrl.selection.subsets import dataset_fingerprint, select_subset, subset_samples
 
     source = _samples(range(8))

@@ -35,16 +35,16 @@ def test_every_recipe_loads_and_builds_its_config(name, tiny, tmp_path):
 
 def test_recipe_flags_match_their_papers():
     deer = load_recipe("deer")  # DEER as reported: DDSampling 20 % + gradient weights
-    assert deer.rl["token_weighting"] == "gradient" and deer.labeler.name == "chexbert"
+    assert deer.algorithm.token_weights.type == "gradient" and deer.labeler.name == "chexbert"
     assert deer.select.method == "ddsampling" and deer.select.fraction == 0.2 and deer.data.subset
-    assert load_recipe("deer_tfidf").rl["token_weighting"] == "tfidf"
+    assert load_recipe("deer_tfidf").algorithm.token_weights.type == "tfidf"
     assert deer.rewards[1].schedule and load_recipe("deer_tfidf").rewards[1].schedule
     radflow = load_recipe("radflow")
     assert (radflow.rl["learning_rate"], radflow.model.lora.r, radflow.rl["num_generations"]) == (1e-5, 8, 4)
     mrg = load_recipe("mrg_r1")
     assert [r.weight for r in mrg.rewards] == [0.75, 0.25] and mrg.model.lora.r == 128
-    assert load_recipe("orapo").rl["orapo"] and load_recipe("orapo").rl["loss_type"] == "dr_grpo"
-    assert load_recipe("radflow").rl["capo"]
+    assert load_recipe("orapo").algorithm.aux_loss.type == "orapo_dpo" and load_recipe("orapo").rl["loss_type"] == "dr_grpo"
+    assert load_recipe("radflow").algorithm.clip.type == "capo"
 
 
 def test_overrides_and_errors(tmp_path):
@@ -136,10 +136,56 @@ def test_cli_train_runs_a_recipe_file_with_overrides(tiny_vlm, tiny_bench, tmp_p
     path = tmp_path / "r.yaml"
     path.write_text(json.dumps(recipe))  # JSON is YAML
     out = tmp_path / "run"
-    assert main(["train", "--recipe", str(path), "-o", str(out), "rl.orapo=false", "rl.max_steps=2"]) == 0
+    assert main(["train", "--recipe", str(path), "-o", str(out), "algorithm.aux_loss=null", "rl.max_steps=2"]) == 0
     assert "RL model ->" in capsys.readouterr().out
     assert json.loads((out / "recipe.json").read_text())["rl"]["max_steps"] == 2
     assert (out / "final" / "model.safetensors").is_file() and (out / "eval" / "metrics.json").is_file()
     # a second run into the same folder must say --resume instead of mixing two runs
     assert main(["train", "--recipe", str(path), "-o", str(out)]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_component_registered_in_user_code_trains_from_a_recipe(tiny_vlm, tiny_bench, tmp_path):
+    """The extension contract: a new auxiliary loss, registered here (outside src/radrl), named in a
+    recipe's algorithm: section, trains two steps through `radrl train`'s own code with no edit to
+    radrl; its parameter is checked against its constructor, its state lands in every checkpoint."""
+
+    from radrl.algorithms import COMPONENTS, AuxiliaryLoss
+    from radrl.io import ConfigError
+    from radrl.recipe import recipe_from_dict
+    from radrl.stages import run_rl
+
+    calls = []
+
+    class MeanLogprobBonus(AuxiliaryLoss):
+        """-coef * mean log-prob of the completion tokens (a toy term, easy to check)."""
+
+        def __init__(self, coef: float = 0.1):
+            self.coef, self.steps = coef, 0
+
+        def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
+            calls.append(float(self.coef))
+            self.steps += 1
+            trainer._log("bonus/steps", self.steps)
+            return -self.coef * (per_token_logps * mask).sum() / mask.sum().clamp(min=1)
+
+        def state_dict(self):
+            return {"steps": self.steps}
+
+    COMPONENTS.register("mean_logprob_bonus_test", MeanLogprobBonus)
+    try:
+        recipe = _recipe(tiny_vlm, tiny_bench, steps=2)
+        for key in ("token_weighting", "capo", "orapo"):
+            recipe["rl"].pop(key)
+        recipe["algorithm"] = {"aux_loss": {"type": "mean_logprob_bonus_test", "coef": 0.5}}
+        with pytest.raises(ConfigError, match="did you mean coef"):
+            recipe_from_dict({**recipe, "algorithm": {"aux_loss": {"type": "mean_logprob_bonus_test", "cof": 1}}})
+        result = run_rl(recipe_from_dict(recipe), tmp_path / "run", evaluate=False)
+    finally:
+        COMPONENTS.unregister("mean_logprob_bonus_test")
+    assert calls == [0.5, 0.5]
+    final = json.loads((result["model"] / "radrl_rl.json").read_text())
+    assert final["components"] == {"aux_loss": {"steps": 2}}
+    state = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-2" / "radrl_state.json").read_text())
+    assert state["components"] == {"aux_loss": {"steps": 2}}
+    assert [h["bonus/steps"] for h in final["log_history"] if "loss" in h] == [1.0, 2.0]

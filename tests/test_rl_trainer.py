@@ -8,6 +8,7 @@ import warnings
 import pytest
 import torch
 
+from radrl.algorithms import CapoClipRange, OrapoDpoLoss, TfidfTokenWeights
 from radrl.data.synthetic import load_synthetic
 from radrl.models import load_policy
 from radrl.rewards import ExampleF1Reward, RewardFunction
@@ -34,13 +35,13 @@ def rl_data(tiny_bench):
     return samples, to_trl_dataset(samples, with_completion=False)
 
 
-def _trainer(cls, config_cls, tiny_vlm, dataset, tmp_path, rewards=None, **kwargs):
-    from trl import GRPOConfig  # noqa: F401  (config_cls is GRPOConfig or RadRLConfig)
-
+def _trainer(cls, config_cls, tiny_vlm, dataset, tmp_path, rewards=None, components=(), **kwargs):
+    """``cls`` is GRPOTrainer (with GRPOConfig) or RadRLTrainer (with RadRLConfig and ``components``)."""
     model, processor = load_policy(str(tiny_vlm))
     args = config_cls(output_dir=str(tmp_path / cls.__name__), **{**COMMON, **kwargs})
+    extra = {"components": list(components)} if components else {}
     return cls(model=model, reward_funcs=rewards or [ExampleF1Reward()], args=args, train_dataset=dataset,
-               processing_class=processor)
+               processing_class=processor, **extra)
 
 
 @pytest.mark.parametrize("loss_type, beta", [("grpo", 0.0), ("dapo", 0.04), ("dr_grpo", 0.0), ("bnpo", 0.04)])
@@ -96,7 +97,7 @@ def test_ditpo_capo_orapo_train_and_log_diagnostics(tiny_vlm, rl_data, tmp_path)
     samples, dataset = rl_data
     dataset = dataset.add_column("critical", [i % 2 == 0 for i in range(len(dataset))])
     trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, max_steps=2, loss_type="grpo",
-                       token_weighting="tfidf", capo=True, orapo=True, learning_rate=1e-3)
+                       components=[TfidfTokenWeights(), CapoClipRange(), OrapoDpoLoss()], learning_rate=1e-3)
     trainer.train()
     logs = trainer.state.log_history
     for key in ("diagnostics/zero_std_share", "diagnostics/unique_per_group", "diagnostics/group_std",
@@ -109,49 +110,66 @@ def test_ditpo_capo_orapo_train_and_log_diagnostics(tiny_vlm, rl_data, tmp_path)
     # OraPO's reference is the initial checkpoint, loaded afresh as TRL loads its reference model
     # (a deepcopy would copy one rank's shards under ZeRO-3), frozen while the policy moved
     start = load_policy(str(tiny_vlm))[0].state_dict()
-    ref = dict(trainer.accelerator.unwrap_model(trainer._orapo_ref).state_dict())
+    ref = dict(trainer.accelerator.unwrap_model(trainer._frozen_ref).state_dict())
     policy = dict(trainer.accelerator.unwrap_model(trainer.model).state_dict())
     matched = [k for k in start if k in ref]
     assert len(matched) == len(start) == len(ref)
     for key in matched:
         torch.testing.assert_close(ref[key], start[key].to(ref[key].dtype), rtol=0, atol=0, msg=key)
     assert any(not torch.equal(policy[k], ref[k]) for k in matched)  # the policy trained, its reference did not
-    assert not any(p.requires_grad for p in trainer._orapo_ref.parameters())
+    assert not any(p.requires_grad for p in trainer._frozen_ref.parameters())
 
 
 def test_orapo_with_lora_uses_the_disabled_adapters_as_reference(tiny_vlm, rl_data, tmp_path):
-    from radrl.recipe.sections import LoraSettings
+    from radrl.config.sections import LoraSettings
 
     _, dataset = rl_data
     model, processor = load_policy(str(tiny_vlm), lora=LoraSettings(r=2, alpha=4))
-    args = RadRLConfig(output_dir=str(tmp_path / "lora"), **{**COMMON, "orapo": True, "loss_type": "grpo"})
+    args = RadRLConfig(output_dir=str(tmp_path / "lora"), **{**COMMON, "loss_type": "grpo"})
     trainer = RadRLTrainer(model=model, reward_funcs=[ExampleF1Reward()], args=args, train_dataset=dataset,
-                           processing_class=processor)
-    assert trainer._orapo_ref is None and trainer.ref_model is None  # no second copy of the model
+                           processing_class=processor, components=[OrapoDpoLoss()])
+    assert trainer._frozen_ref is None and trainer.ref_model is None  # no second copy of the model
     trainer.train()
     assert "orapo/dpo_loss" in trainer.state.log_history[0]
 
 
-def test_token_weighted_advantages_are_weights_times_sequence_advantage(tiny_vlm, rl_data, tmp_path):
-    from radrl.algorithms import tfidf_token_weights
+def test_token_weighted_advantages_are_tfidf_weights_by_hand_times_the_group_advantage(tiny_vlm, rl_data, tmp_path):
+    """Expected values from the raw batch, not through radrl's functions: the group advantage
+    from the rewards (mean and sample std of each group of 4), and each token's weight
+    1 + alpha * (count in its report / report length) * log(4 / reports of the group holding it)."""
+    import math
 
     _, dataset = rl_data
+    alpha = 4.0
     trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()],
-                       token_weighting="tfidf")
+                       components=[TfidfTokenWeights(alpha=alpha)])
     trainer.model.train()
     torch.manual_seed(0)
     out = trainer._generate_and_score_completions([dataset[i] for i in range(2) for _ in range(4)])
-    weights = tfidf_token_weights(out["completion_ids"], out["completion_mask"], 4, alpha=4.0)
-    assert out["advantages"].shape == out["completion_ids"].shape
-    seq = out["advantages"][:, 0] / weights[:, 0]
-    torch.testing.assert_close(out["advantages"], seq.unsqueeze(1) * weights)
+    ids, mask = out["completion_ids"].tolist(), out["completion_mask"].tolist()
+    rewards = trainer._last_rewards_per_func[:, 0].tolist()  # what TRL scored: the raw input here
+    tokens = [[t for t, m in zip(row, mrow) if m] for row, mrow in zip(ids, mask)]
+    assert len(set(rewards)) > 1  # the batch has signal
+    for g in range(2):
+        rows = range(4 * g, 4 * g + 4)
+        mean = sum(rewards[r] for r in rows) / 4
+        std = math.sqrt(sum((rewards[r] - mean) ** 2 for r in rows) / 3)  # torch.std: unbiased, as TRL
+        for r in rows:
+            advantage = (rewards[r] - mean) / (std + 1e-4)
+            for t, (token, valid) in enumerate(zip(ids[r], mask[r])):
+                if not valid:
+                    expected = advantage  # padding keeps weight 1 (and is masked out of the loss)
+                else:
+                    holders = sum(token in tokens[q] for q in rows)
+                    tf = tokens[r].count(token) / len(tokens[r])
+                    expected = advantage * (1 + alpha * tf * math.log(4 / holders))
+                assert float(out["advantages"][r, t]) == pytest.approx(expected, rel=1e-4, abs=1e-5), (r, t)
 
 
 def test_capo_needs_the_critical_column(tiny_vlm, rl_data, tmp_path):
     _, dataset = rl_data
-    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, capo=True)
-    with pytest.raises(ValueError, match="critical"):
-        trainer.train()
+    with pytest.raises(ValueError, match="needs the dataset column.*critical.*criticality stage"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[CapoClipRange()])
 
 
 class _FailsOnSome(RewardFunction):
@@ -192,23 +210,30 @@ def test_reward_schedule_switches_weights(tiny_vlm, rl_data, tmp_path):
     assert weights == [0.0, 0.0, 0.25]
 
 
-def test_capo_without_a_moved_policy_warns_that_it_is_inert():
+def test_capo_without_a_moved_policy_warns_that_it_is_inert(tiny_vlm, rl_data, tmp_path):
     # one optimizer step per rollout batch: ratio 1, clipping never applies, CAPO == GRPO
-    with pytest.warns(UserWarning, match="capo=True has no effect"):
-        RadRLConfig(output_dir="x", capo=True, report_to=[], bf16=False)
+    _, dataset = rl_data
+    dataset = dataset.add_column("critical", [True] * len(dataset))
+    with pytest.warns(UserWarning, match="capo has no effect"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[CapoClipRange()])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        RadRLConfig(output_dir="x", capo=True, num_iterations=2, report_to=[], bf16=False)
-        RadRLConfig(output_dir="x", capo=True, steps_per_generation=2, report_to=[], bf16=False)
-        RadRLConfig(output_dir="x", capo=False, report_to=[], bf16=False)
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[CapoClipRange()], num_iterations=2)
     assert not [w for w in caught if "capo" in str(w.message)]
 
 
-def test_bad_configs_are_refused():
-    with pytest.raises(ValueError, match="token_weighting"):
-        RadRLConfig(output_dir="x", token_weighting="idf", report_to=[])
-    with pytest.raises(ValueError, match="lambda"):
-        RadRLConfig(output_dir="x", orapo_lambda_min=0.6, orapo_lambda_max=0.5, report_to=[])
+def test_bad_components_are_refused(tiny_vlm, rl_data, tmp_path):
+    from radrl.io import FieldError
+
+    with pytest.raises(FieldError, match="lambda"):
+        OrapoDpoLoss(lambda_min=0.6, lambda_max=0.5)
+    with pytest.raises(FieldError, match="tf must be"):
+        TfidfTokenWeights(tf="idf")
+    _, dataset = rl_data
+    with pytest.raises(ValueError, match="two token_weights components"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[TfidfTokenWeights()] * 2)
+    with pytest.raises(TypeError, match="not a radrl.algorithms component"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[object()])
 
 
 class ZeroReward(RewardFunction):
@@ -235,8 +260,8 @@ def test_orapo_loss_is_composed_as_eq4_inside_the_trainer(tiny_vlm, rl_data, tmp
             return [0.0 if r == first_reference else len(t) / 100 for t, r in zip(texts, references)]
 
     trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [FirstPromptZero()],
-                       loss_type="grpo", beta=0.05, orapo=True, orapo_lambda_min=0.1, orapo_lambda_max=0.6,
-                       orapo_kappa=1.0, orapo_dpo_beta=0.3, per_device_train_batch_size=8)
+                       loss_type="grpo", beta=0.05, per_device_train_batch_size=8,
+                       components=[OrapoDpoLoss(lambda_min=0.1, lambda_max=0.6, kappa=1.0, dpo_beta=0.3)])
     batch = [dataset[i] for i in range(2) for _ in range(4)]
     trainer.model.train()
     torch.manual_seed(0)
@@ -286,8 +311,8 @@ def test_capo_critical_rows_get_a_quarter_of_epsilon_and_the_zrr_ema_evolves(tin
     _, dataset = rl_data
     dataset = dataset.add_column("critical", [i % 2 == 0 for i in range(len(dataset))])
     trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [ZeroReward()], loss_type="grpo",
-                       capo=True, orapo=True, orapo_momentum=0.9, orapo_lambda_min=0.05, orapo_lambda_max=0.5,
-                       orapo_kappa=2.0, epsilon=0.2)
+                       components=[CapoClipRange(), OrapoDpoLoss(momentum=0.9, lambda_min=0.05, lambda_max=0.5,
+                                                                 kappa=2.0)], epsilon=0.2)
     batch = [dataset[i] for i in range(2) for _ in range(4)]  # prompt 0 critical, prompt 1 not
     trainer.model.train()  # the EMA is kept in training mode only
     torch.manual_seed(0)

@@ -110,8 +110,12 @@ def test_subset_files_and_their_errors(tmp_path, tiny_bench):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="'ids'"):
         read_subset(tmp_path / "list.json")
+    from radrl.recipe import check_section
+
+    with pytest.raises(ConfigError, match="unknown selection method 'best'"):  # the registry check, after building
+        check_section(S("best", size=2), ("select",))
     with pytest.raises(ConfigError, match="unknown selection method 'best'"):
-        S("best", size=2)
+        select_subset(S("best", size=2), train, tmp_path / "y.json")
     with pytest.raises(ConfigError, match="--model"):
         select_subset(S("ddsampling", size=2), train, tmp_path / "x.json")
 
@@ -307,7 +311,7 @@ def test_reward_diversity_by_hand():
 def test_recipes_select_their_subset_then_train(name, tiny_vlm, tiny_bench, tmp_path):
     """Each paper's tiny recipe for 1 step: the subset is selected first (it is missing)."""
     from radrl.recipe import load_recipe, with_overrides
-    from radrl.training.rl import run_rl
+    from radrl.stages import run_rl
 
     recipe = load_recipe(name, tiny=True, overrides=[
         f"model.path={tiny_vlm}", f"data.path={tiny_bench}", f"data.subset={tmp_path / 'subset.json'}",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radrl.training.gradient_weights import token_char_spans
+from radrl.algorithms.saliency import token_char_spans
 
 
 def prefix_spans(tokenizer, ids):

@@ -128,10 +128,10 @@ def test_section_checks_its_fields():
 
 
 def test_pipeline_refuses_pretraining_films_from_the_benchmark_seed(tmp_path):
+    from radrl.config.sections import SyntheticConfig
     from radrl.io import ConfigError
     from radrl.pipeline import pretrained_vision
     from radrl.recipe import PipelineRecipe, VisionPretrainSection
-    from radrl.recipe.sections import SyntheticConfig
 
     recipe = PipelineRecipe(synthetic=SyntheticConfig(seed=3), vision_pretrain=VisionPretrainSection(data_seed=3))
     with pytest.raises(ConfigError, match="data_seed = synthetic.seed = 3"):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from radrl import __version__
 from radrl.cli_options import add_dataclass_options, settings_from_args
+from radrl.config.fields import to_plain
 from radrl.data.sections import join_sections
 from radrl.io import (
     DuplicateIds,
@@ -43,7 +44,6 @@ from radrl.io import (
     record_id,
     text_field,
 )
-from radrl.recipe.fields import to_plain
 from radrl.reporting import format_metrics
 
 BATCH = 2048
@@ -327,10 +327,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not isinstance(recipe, RLRecipe):
         raise InputError(f"{args.recipe}: `radrl train` runs an RL recipe; this one is stage: {recipe.stage} "
                          f"(run it with `radrl {'demo --recipe' if recipe.stage == 'demo' else 'pipeline'}`)")
-    from radrl.training.rl import run_rl
+    from radrl.stages import run_rl
 
     out = args.output or f"runs/{Path(recipe.resolved_from['recipe']).stem}{'-tiny' if args.tiny else ''}"
-    result = run_rl(recipe, out, resume=args.resume, evaluate=not args.no_eval)
+    result = run_rl(recipe, out, resume=args.resume, evaluate=not args.no_eval, only=args.only)
+    if args.only:
+        return 0
     print(f"RL model -> {result['model']}")
     if result["metrics"]:
         print(format_metrics(result["metrics"]))
@@ -468,7 +470,7 @@ def cmd_labeler_train(args: argparse.Namespace) -> int:
     from radrl.recipe import LabelerTrainSettings
 
     settings = settings_from_args(LabelerTrainSettings, args)
-    from radrl.labelers.chexbert_training import train_labeler
+    from radrl.training.labeler import train_labeler
 
     reports = _report_corpus(args.data, args.split or None)
     card = train_labeler(reports, args.output, settings, resume=args.resume)
@@ -515,6 +517,9 @@ def cmd_select(args: argparse.Namespace) -> int:
     from radrl.selection import select_subset
 
     settings = settings_from_args(SelectionSettings, args, {"method": args.method}, section="select")
+    from radrl.recipe import check_section
+
+    check_section(settings, ("select",))  # the method is registered
     if settings.fraction is None and settings.size is None:
         raise InputError("give --fraction F or --size N")
     settings.model = _model_path(settings.model or "tiny-sft")
@@ -700,6 +705,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in -o")
     sp.add_argument("-o", "--output", help="run folder (default runs/RECIPE[-tiny])")
     sp.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    sp.add_argument("--only", choices=("benchmark", "subset", "labeler", "criticality", "rollout-model"),
+                    help="run this one preparing stage (if it is missing) and stop")
     sp.add_argument("--allow-partial", action="store_true",
                     help="train on the subset's ids that are present when some are not (data.allow_partial_subset)")
     _overrides(sp)

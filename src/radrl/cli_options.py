@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from radrl.recipe.fields import build_checked, field_specs
+from radrl.config.fields import build_checked, field_specs
 
 PREFIX = "opt__"
 

@@ -57,7 +57,7 @@ def run_rl_stage(stage: DemoRLStage, data_dir: Path, out: Path, meteor: bool,
     from dataclasses import asdict
 
     from radrl.recipe import load_recipe, merge
-    from radrl.training.rl import run_rl
+    from radrl.stages import run_rl
 
     data = {"path": str(data_dir), **({"synthetic": asdict(synthetic)} if synthetic is not None else {})}
     overlay = merge(stage.overrides, {"data": data, "evaluate": {"meteor": meteor}})
@@ -183,8 +183,8 @@ def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:
     committed SFT checkpoint; both printed and returned."""
     from radrl.analysis.masking import format_masking_table, rollout_masking
     from radrl.labelers import get_labeler
-    from radrl.labelers.chexbert_training import train_labeler
     from radrl.metrics.agreement import format_agreement
+    from radrl.training.labeler import train_labeler
 
     agreement_file = out / "agreement.json"
     if (out / "labeler" / "model.safetensors").is_file() and agreement_file.is_file():

@@ -10,10 +10,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from radrl import __version__
+from radrl.config.fields import build_checked
+from radrl.config.sections import GenerationSettings
 from radrl.data.sample import Sample
 from radrl.io import atomic_write_json, atomic_write_jsonl
-from radrl.recipe.fields import build_checked
-from radrl.recipe.sections import GenerationSettings
 
 
 def evaluate_reports(preds: Sequence[str], refs: Sequence[str], labeler=None, uncertain: str = "negative",

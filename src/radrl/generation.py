@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import torch
 
+from radrl.config.sections import GenerationSettings
 from radrl.data.sample import Sample
 from radrl.models.prompts import DEFAULT_INSTRUCTION, prompt_messages
-from radrl.recipe.sections import GenerationSettings
 
 __all__ = ["GenerationSettings", "build_inputs", "generate_reports", "open_images"]
 

@@ -35,6 +35,14 @@ class FieldError(ConfigError):
         self.field = field
 
 
+def did_you_mean(name: str, choices) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _open_text(path: Path):
     if not path.exists():
         raise InputError(f"{path}: no such file")

@@ -174,7 +174,10 @@ def plan_recipe(recipe, gpus: int = 8, gpu_memory_gb: float = 80.0, image_size: 
     sequence = PROMPT_TEXT_TOKENS + images_per_sample * visual + completion
     completions = per_device * gpus * accumulation
     beta = float(rl.get("beta", 0.0))
-    reference = recipe.model.lora is None and (beta != 0.0 or bool(rl.get("orapo", False)))
+    from radrl.algorithms.components import COMPONENTS
+
+    frozen = any(COMPONENTS.get(e.type).needs_reference_model for e in recipe.algorithm.entries().values())
+    reference = recipe.model.lora is None and (beta != 0.0 or frozen)
     patches = per_device * images_per_sample * visual * config.vision_config.spatial_merge_size ** 2
     acts = activation_bytes(config, per_device * sequence, patches, 2.0, checkpointing)  # bf16 autocast
     h, i, kv, layers = _text_dims(config)

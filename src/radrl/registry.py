@@ -16,19 +16,15 @@ Entries say what they need through class attributes (``needs_labeler``, ``needs_
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from radrl.io import ConfigError, FieldError
+from radrl.io import ConfigError, FieldError, did_you_mean
 
 T = TypeVar("T")
 
 
-def did_you_mean(name: str, choices) -> str:
-    """`` (did you mean X?)`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+__all__ = ["Registry", "did_you_mean"]
 
 
 class Registry(Generic[T]):
@@ -56,6 +52,10 @@ class Registry(Generic[T]):
             message = (f"unknown {self.what} {name!r}{did_you_mean(name, self._entries)}; "
                        f"choose one of {', '.join(self.names())}")
             raise (FieldError(field, message) if field else ConfigError(message)) from None
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (a test's or a notebook's own registration); unknown names are ignored."""
+        self._entries.pop(name, None)
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._entries)

@@ -13,7 +13,7 @@ import sys
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from radrl.algorithms import group_advantages, tfidf_token_weights, token_level_advantages
+from radrl.algorithms import TfidfTokenWeights, group_advantages, tfidf_token_weights, token_level_advantages
 from radrl.data.synthetic import load_synthetic
 from radrl.distributed import shutdown_process_group
 from radrl.models import load_policy
@@ -61,9 +61,9 @@ if __name__ == "__main__":
     args = RadRLConfig(output_dir=out, per_device_train_batch_size=4, num_generations=8, max_completion_length=24,
                        learning_rate=1e-3, max_steps=2, report_to=[], save_strategy="no", bf16=False,
                        gradient_checkpointing=False, logging_steps=1, disable_tqdm=True, seed=0,
-                       dataloader_pin_memory=False, loss_type="grpo", token_weighting="tfidf", use_cpu=True)
+                       dataloader_pin_memory=False, loss_type="grpo", use_cpu=True)
     trainer = CheckedTrainer(model=model, reward_funcs=[LengthReward()], args=args, train_dataset=dataset,
-                             processing_class=processor)
+                             processing_class=processor, components=[TfidfTokenWeights()])
     trainer.train()
     acc = trainer.accelerator
     all_checks = acc.gather_for_metrics([trainer.checks], use_gather_object=True)

@@ -12,7 +12,7 @@ import time
 from transformers import TrainerCallback
 
 from radrl.recipe import load_recipe
-from radrl.training.rl import run_rl
+from radrl.stages import run_rl
 
 
 class Stall(TrainerCallback):

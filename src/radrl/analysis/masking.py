@@ -58,7 +58,7 @@ def masking_table(reports: Sequence[str], references: Sequence[str], group_size:
     """``reports`` are rollouts in groups of ``group_size`` (adjacent), ``references[i]`` the
     reference of report i. ``chexbert`` gives the gradient weights (``None``: that row is left
     out); ``labelers`` maps a name to the labeler that judges label changes."""
-    from radrl.training.gradient_weights import GradientTokenWeigher, token_char_spans
+    from radrl.algorithms.saliency import GradientTokenWeigher, token_char_spans
 
     if len(reports) != len(references) or len(reports) % group_size:
         raise ValueError("reports and references must align and come in whole groups")

@@ -37,9 +37,9 @@ def reward_diversity(groups: Sequence[Sequence[str]], references: Sequence[str],
 def sample_groups(model_path: str, samples: Sequence, group_size: int = 8, temperature: float = 1.0,
                   top_p: float = 1.0, max_new_tokens: int = 160, seed: int = 0, progress: bool = True):
     """``group_size`` sampled reports per sample (the rollouts GRPO would see)."""
+    from radrl.config.sections import GenerationSettings
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
-    from radrl.recipe.sections import GenerationSettings
 
     model, processor = load_policy_for_inference(str(model_path))
     settings = GenerationSettings(mode="sample", num_return_sequences=group_size, temperature=temperature,

@@ -67,7 +67,7 @@ _OPTIONS_OF = {"openi": load_openi, "records": load_records}
 
 def loader_options(kind: str) -> dict:
     """Option name -> spec of a kind's loader (what ``data.options`` may hold)."""
-    from radrl.recipe.fields import signature_specs
+    from radrl.config.fields import signature_specs
 
     loader = _mimic_loader() if kind == "mimic_cxr" else _OPTIONS_OF.get(kind, DATASETS.get(kind))
     specs = signature_specs(loader)

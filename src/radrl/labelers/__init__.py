@@ -35,4 +35,13 @@ def get_labeler(name: str = "rule", weights: str | None = None, **kwargs) -> Cac
     return LABELERS.get(name)(weights, **kwargs)
 
 
-__all__ = ["LABELERS", "CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler", "labels_or_labelled"]
+def labeler_from_section(spec, device=None) -> CachedLabeler:
+    """The labeler a recipe's ``labeler:`` section (``radrl.config.LabelerSection``) names, on
+    ``device`` when it is model-backed. Trains nothing: the labeler stage does that first."""
+    options = spec.options()
+    if spec.name != "rule" and device is not None:
+        options.setdefault("device", str(device))
+    return get_labeler(spec.name, spec.weights, **options)
+
+
+__all__ = ["LABELERS", "CachedLabeler", "RuleLabeler", "extract_mentions", "get_labeler", "labeler_from_section", "labels_or_labelled"]

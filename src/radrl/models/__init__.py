@@ -18,7 +18,7 @@ _SETTINGS = ("LoraSettings", "TinyVLMConfig")
 
 def __getattr__(name: str):
     if name in _SETTINGS:
-        return getattr(importlib.import_module("radrl.recipe.sections"), name)
+        return getattr(importlib.import_module("radrl.config.sections"), name)
     if name in _WHERE:
         return getattr(importlib.import_module(f"radrl.models.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'radrl.models' has no attribute {name!r}")

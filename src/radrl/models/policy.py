@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
+from radrl.config.sections import LoraSettings
 from radrl.io import ConfigError, InputError
-from radrl.recipe.sections import LoraSettings
 
 FREEZE_CHOICES = ("none", "lm", "vision", "all")
 # name fragments of vision-encoder and projector parameters in transformers' VLMs

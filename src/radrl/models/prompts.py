@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_INSTRUCTION = "Write the radiology report for this chest X-ray, with FINDINGS and IMPRESSION."
+from radrl.config.sections import DEFAULT_INSTRUCTION  # written once, beside the settings that use it
 
 
 def user_message(n_images: int, instruction: str = DEFAULT_INSTRUCTION) -> dict[str, Any]:

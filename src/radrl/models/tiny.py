@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from radrl.recipe.sections import TinyVLMConfig
+from radrl.config.sections import TinyVLMConfig
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>"]

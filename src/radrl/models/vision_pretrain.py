@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radrl.recipe.sections import VisionPretrainSection
+from radrl.config.sections import VisionPretrainSection
 from radrl.schema import FINDINGS
 
 

@@ -10,16 +10,18 @@ Nothing heavy is imported: a recipe is refused in well under a second.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from radrl.io import ConfigError, InputError, yaml_error_message
-from radrl.recipe.fields import Problem, build, format_problems
-from radrl.recipe.recipes import STAGES, Recipe
-from radrl.registry import did_you_mean
+from radrl.config.algorithm import legacy_rl_keys
+from radrl.config.fields import Problem, format_problems
+from radrl.config.recipes import DemoRecipe, Recipe, build_recipe
+from radrl.io import ConfigError, InputError, did_you_mean, yaml_error_message
+from radrl.recipe.checks import recipe_problems
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 """The recipes shipped in the package (``radrl/recipes/*.yaml``)."""
@@ -201,16 +203,27 @@ def _resolve(data: dict, origins: _Origins, tiny: bool, overlay: dict | None, ov
         keys, _ = parse_override(text)
         data = apply_override(data, text)
         origins.overrides.append((keys, text))
-    stage = data.get("stage", "rl")
-    if stage not in STAGES:
-        problem = Problem(("stage",), f"unknown stage {stage!r}{did_you_mean(stage, STAGES)}; "
-                                      f"one of {', '.join(STAGES)}")
-        raise ConfigError(format_problems([problem], origins.locate))
+    data = _translate_legacy(data, origins)
     problems: list[Problem] = []
-    recipe = build(STAGES[stage], data, (), problems)
+    recipe = build_recipe(data, problems)
+    if not problems:  # the registry checks, once the recipe is built
+        problems = recipe_problems(recipe)
+        if isinstance(recipe, DemoRecipe) and recipe.rl is not None:
+            problems = overlay_problems(recipe.rl.recipe, recipe.rl.overrides, ("rl",))
     if problems:
         raise ProblemsError(format_problems(problems, origins.locate), problems, origins)
     return recipe
+
+
+def _translate_legacy(data: dict, origins: _Origins) -> dict:
+    """radrl 0.1's ``rl:`` flags moved to ``algorithm:``, with one ``FutureWarning`` naming them."""
+    data, renamed = legacy_rl_keys(data)
+    if renamed:
+        where = origins.file.name if origins.file else "recipe"
+        warnings.warn(f"{where}: these rl: keys are algorithm: settings now and will be refused in the next "
+                      f"release: {'; '.join(renamed)} (radrl recipes show prints the recipe in the new form)",
+                      FutureWarning, stacklevel=4)
+    return data
 
 
 class ProblemsError(ConfigError):

@@ -26,14 +26,14 @@ def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:
     """``rows``: dicts with id, prediction, reference, reference_findings, reference_impression,
     labels (checked by the caller). Returns one output dict per row."""
     from radrl.judges import JudgeClient
+    from radrl.labelers import labeler_from_section
     from radrl.rewards import build_rewards
     from radrl.rewards.base import extract_report
     from radrl.rewards.hierarchical import HierarchicalReward
     from radrl.rewards.schedule import weight_at
-    from radrl.training.rl import build_labeler
 
     judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
-    rewards = build_rewards(recipe.rewards, build_labeler(recipe.labeler), judge)
+    rewards = build_rewards(recipe.rewards, labeler_from_section(recipe.labeler), judge)
     weights = [weight_at(step, w, s) for w, s in zip(rewards.weights, rewards.schedules)]
     columns = {"reference": [r["reference"] for r in rows],
                "gt_labels": [json.dumps(r["labels"]) if r.get("labels") else "" for r in rows],

@@ -20,12 +20,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from radrl.io import ConfigError
+from radrl.config.fields import Problem, build_checked, check_keys, format_problems, signature_specs
+from radrl.config.sections import RewardEntry
+from radrl.io import ConfigError, did_you_mean
 from radrl.labelers import CachedLabeler, get_labeler
 
 # the built-in reward modules register themselves on import
 from radrl.rewards import clinical, facts, format, hierarchical, text  # noqa: F401
 from radrl.rewards.base import REWARDS, RewardFunction
+
+
+def reward_problems(rewards: Sequence[RewardEntry], path: tuple = ("rewards",)) -> list[Problem]:
+    """Each entry's type registered, its parameters those of the reward's constructor (normalised in
+    place: ``margin: 1`` -> ``1.0``) and within the reward's own ranges."""
+    problems: list[Problem] = []
+    for i, entry in enumerate(rewards):
+        where = path + (i,)
+        if entry.type not in REWARDS:
+            problems.append(Problem(where + ("type",), f"unknown reward type {entry.type!r}"
+                                    f"{did_you_mean(entry.type, REWARDS.names())}; choose one of {', '.join(REWARDS.names())}"))
+            continue
+        reward_cls = REWARDS.get(entry.type)
+        before = len(problems)
+        specs = signature_specs(reward_cls.__init__, skip=("self", "labeler", "judge"))
+        params = check_keys(entry.params, specs, where, problems, what=f"parameter of the {entry.type} reward")
+        if len(problems) > before:
+            continue
+        entry.params = params
+        if not any(params.get(p) == mode for p, mode in reward_cls.judge_modes.items()):
+            try:  # the reward's own range checks (a margin outside (-1, 1), ...), with the offline labeler
+                reward_cls(**params)
+            except (ValueError, TypeError) as err:
+                field_name = getattr(err, "field", None)
+                problems.append(Problem(where + ((field_name,) if field_name else ()), f"{entry.type} reward: {err}"))
+    return problems
 
 
 @dataclass
@@ -43,9 +71,6 @@ def build_rewards(entries: Sequence[Any], labeler: CachedLabeler | str | None = 
     """Reward callables from ``RewardEntry`` objects (or the plain mappings of a recipe), one
     shared (cached) labeler for every reward that ``needs_labeler``, the recipe's judge for those
     that ``needs_judge``."""
-    from radrl.recipe.fields import build_checked
-    from radrl.recipe.sections import RewardEntry
-
     if not entries:
         raise ConfigError("a recipe needs at least one reward under 'rewards:'")
     if labeler is None or isinstance(labeler, str):
@@ -54,6 +79,9 @@ def build_rewards(entries: Sequence[Any], labeler: CachedLabeler | str | None = 
     for i, entry in enumerate(entries):
         if not isinstance(entry, RewardEntry):
             entry = build_checked(RewardEntry, entry, ("rewards", i))
+            problems = reward_problems([entry], ("rewards", i))
+            if problems:
+                raise ConfigError(format_problems(problems))
         cls = REWARDS.get(entry.type)
         kwargs = dict(entry.params)
         if cls.needs_labeler:

@@ -127,10 +127,10 @@ def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progres
     """``k`` reports per sample from ``settings.model``, on this process's device. Each batch is
     seeded from its position in the whole sample list (``index_offset`` + its start), so a shard
     samples the same reports as the unsharded run."""
+    from radrl.config.sections import GenerationSettings
     from radrl.distributed import local_device
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
-    from radrl.recipe.sections import GenerationSettings
 
     policy, processor = load_policy_for_inference(str(settings.model), **{"device": local_device(), **settings.model_kwargs})
     generation = GenerationSettings(mode=mode, num_return_sequences=k, temperature=settings.temperature,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from radrl.config.fields import to_plain
 from radrl.io import InputError, atomic_write_json
-from radrl.recipe.fields import to_plain
 
 
 def shard_folder(out: str | Path) -> Path:

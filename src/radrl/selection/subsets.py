@@ -26,9 +26,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from radrl.config.sections import SelectionSettings
 from radrl.data.sample import Sample
 from radrl.io import ConfigError, InputError, atomic_write_json
-from radrl.recipe.sections import SelectionSettings
 from radrl.schema import OBSERVATIONS, POSITIVE
 from radrl.selection.methods import SELECTION_METHODS
 

@@ -1,31 +1,23 @@
-"""The RL stage of a recipe: data -> policy -> rewards -> ``RadRLTrainer`` -> final model -> evaluation.
+"""The RL stage of a recipe: policy -> rewards -> ``RadRLTrainer`` -> final model -> evaluation.
 
-``radrl train --recipe deer [--tiny] [--resume] [-o OUT] [rl.learning_rate=1e-5 ...]``
-
-A recipe is an :class:`radrl.recipe.RLRecipe` (``radrl/recipes/*.yaml``, checked before anything
-loads; ``radrl recipes show NAME`` prints it resolved). A recipe with a ``select:`` section and a
-missing ``data.subset`` file needs ``radrl select`` first (``radrl train`` runs it as its own stage
-before training, never inside a collective). Output folder:
-
-    OUT/checkpoints/checkpoint-N   resumable (model, optimizer, scheduler, RNG, OraPO EMA)
-    OUT/final                      the trained policy (swapped in atomically)
-    OUT/recipe.json                the resolved recipe (loadable again with --recipe)
-    OUT/metrics.jsonl|csv          every logged step; OUT/rl_curves.png; TensorBoard in OUT/checkpoints/runs
-    OUT/eval/                      predictions.jsonl, metrics.json on the evaluation split
+``radrl train --recipe deer [--tiny] [--resume] [--only STAGE] [-o OUT] [rl.learning_rate=1e-5 ...]``
+runs :func:`radrl.stages.run_rl`: the preparing stages first (benchmark, subset, labeler,
+criticality, rollout-model; :mod:`radrl.stages.rl`), then :func:`train_recipe` here, which
+builds the trainer from what they wrote and trains. Nothing here waits in a barrier: the
+process group only comes to life when the trainer's config is built, after the stages.
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from radrl.assets import resolve_model_path
-from radrl.io import ConfigError, InputError, atomic_write_json, run_lock
-from radrl.recipe import DataSection, LabelerSection, RLRecipe
+from radrl.config import DEFAULT_INSTRUCTION, DataSection, LabelerSection, RLRecipe
+from radrl.io import ConfigError, InputError, atomic_write_json
 
 
 def load_split(data: DataSection, split: str, limit: int | None = None):
@@ -72,56 +64,23 @@ def rl_config(recipe: RLRecipe, out: Path):
     schedules = [r.schedule for r in recipe.rewards]
     cfg["reward_weights"] = [r.weight for r in recipe.rewards]
     cfg["reward_schedules"] = schedules if any(schedules) else None
+    cfg["skip_failed_rewards"] = recipe.algorithm.skip_failed_rewards
     try:
         return RadRLConfig(**cfg)
     except (TypeError, ValueError) as err:  # TRL's and transformers' own checks
         raise ConfigError(f"recipe rl section: {err}") from None
 
 
-def build_labeler(spec: LabelerSection, device=None, train_reports=None):
-    """The recipe's labeler. With ``train:`` a chexbert labeler missing at ``weights`` is first
-    trained there on ``train_reports`` (``radrl labeler train``). A model-backed labeler runs on
-    the trainer's device."""
-    from radrl.labelers import get_labeler
+def build_labeler(spec: LabelerSection, device=None):
+    """The recipe's labeler (the labeler stage has trained it when the recipe asks), on the
+    trainer's device when it is model-backed."""
+    from radrl.labelers import labeler_from_section
 
-    if spec.name == "chexbert" and spec.train is not None and not Path(spec.weights).exists():
-        from radrl.labelers.chexbert_training import train_labeler
+    if spec.train is not None and not Path(spec.weights).exists():
+        raise InputError(f"labeler weights {spec.weights} are missing: the labeler stage trains them "
+                         "(radrl train --only labeler)")
+    return labeler_from_section(spec, device)
 
-        if not train_reports:
-            raise ConfigError("labeler.train needs the training reports")
-        print(f"training the CheXbert-architecture labeler {spec.weights} on {len(train_reports)} reports")
-        card = train_labeler(train_reports, spec.weights, spec.train, progress=False)
-        print(f"labeler agreement with the rule labeler (held-out): macro F1 {card['agreement']['macro_f1']:.3f}")
-    options = spec.options()
-    if spec.name != "rule" and device is not None:
-        options.setdefault("device", str(device))
-    return get_labeler(spec.name, spec.weights, **options)
-
-
-def ensure_subset(recipe: RLRecipe, train: list | None = None, progress: bool = True) -> Path | None:
-    """Write ``data.subset`` with the recipe's ``select:`` method when the file is missing (run it
-    before training, on one process: it generates with the SFT model). Returns the path."""
-    from radrl.selection import select_subset
-
-    if not recipe.data.subset:
-        return None
-    path = Path(recipe.data.subset)
-    if path.is_file() or recipe.select is None:
-        return path
-    settings = replace(recipe.select, model=resolve_model_path(recipe.select.model or recipe.model.path),
-                       model_kwargs={**recipe.model.inference_kwargs(), **recipe.select.model_kwargs})
-    from radrl.distributed import wait_for
-
-    train = train if train is not None else load_split(recipe.data, recipe.data.split, recipe.data.limit)
-    print(f"selecting the training subset ({settings.method}) -> {path}")
-    # every rank measures its shard; rank 0 merges and writes the file; no rank waits in a collective
-    result = select_subset(settings, train, path, progress=progress,
-                           source={"kind": recipe.data.kind, "path": recipe.data.path, "split": recipe.data.split})
-    if result is None:
-        wait_for(path.is_file, f"the subset file {path} (rank 0 merges the shards)")
-    else:
-        print(f"kept {len(result['ids'])} of {result['n_source']} training samples")
-    return path
 
 
 def apply_subset(recipe: RLRecipe, train: list) -> list:
@@ -136,29 +95,23 @@ def apply_subset(recipe: RLRecipe, train: list) -> list:
     return subset_samples(path, train, recipe.data.kind, recipe.data.split, recipe.data.allow_partial_subset)
 
 
-def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
-    """Everything ``run_rl`` trains with, without training: (trainer, train samples)."""
-    from radrl.data.images import drop_unreadable
+def build_trainer(recipe: RLRecipe, out: Path, train: list, callbacks: list | None = None,
+                  critical: list[bool] | None = None, skipped_images=None):
+    """The trainer for ``train`` (the training samples the stages prepared), with ``critical``
+    (the criticality stage's flags) as a column when a component reads it."""
+    from radrl.algorithms import build_components
+    from radrl.data.images import SkippedImages
     from radrl.judges import JudgeClient
     from radrl.models.policy import load_policy, low_precision_warning
-    from radrl.models.prompts import DEFAULT_INSTRUCTION
     from radrl.rewards import build_rewards
-    from radrl.training.criticality import annotate_criticality
     from radrl.training.datasets import to_trl_dataset
     from radrl.training.diagnostics import MetricsLogCallback
     from radrl.training.rl_trainer import RadRLTrainer
     from radrl.training.vllm_rollouts import check_vllm
 
     check_vllm(recipe.rl.settings)
-    args = rl_config(recipe, out)  # TRL's own checks before any data or model loads
-    train = load_split(recipe.data, recipe.data.split, recipe.data.limit)
-    if recipe.data.subset:
-        train = apply_subset(recipe, train)
-    train, skipped_images = drop_unreadable(train, "training data", progress=True)  # a bad film costs one sample
-    if not train:
-        raise InputError(f"{recipe.data.path}: no training sample has readable images")
-    with args.main_process_first(desc="labeler", local=False):  # one process trains a missing labeler
-        labeler = build_labeler(recipe.labeler, device=args.device, train_reports=[s.report for s in train])
+    args = rl_config(recipe, out)  # TRL's own checks before any model loads; the process group starts here
+    labeler = build_labeler(recipe.labeler, device=args.device)
     judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
     rewards = build_rewards(recipe.rewards, labeler, judge)
     model, processor = load_policy(resolve_model_path(recipe.model.path), freeze=recipe.model.freeze,
@@ -166,35 +119,20 @@ def build_trainer(recipe: RLRecipe, out: Path, callbacks: list | None = None):
     warning = low_precision_warning(model, args.learning_rate)
     if warning:
         warnings.warn(warning, stacklevel=2)
-    if args.use_vllm:  # vLLM reads the model folder: give it one whose processor is the training one
-        from radrl.distributed import is_main, wait_for
-        from radrl.training.vllm_rollouts import rollout_model_folder
-
-        view = out / "rollout-model"
-        if is_main():
-            rollout_model_folder(resolve_model_path(recipe.model.path), processor, out)
-        else:
-            wait_for(lambda: (view / "config.json").exists(), f"{view} (rank 0 writes it)")
-        model.config._name_or_path = str(view)
+    if args.use_vllm:  # vLLM reads the model folder the rollout-model stage wrote
+        model.config._name_or_path = str(out / "rollout-model")
     dataset = to_trl_dataset(train, recipe.instruction or DEFAULT_INSTRUCTION, with_completion=False)
-    if args.capo:
-        # the judge's answers, else the ground-truth labels, else the rule labeler
-        flags = annotate_criticality(train, judge=judge if recipe.critical.judge else None,
-                                     count_uncertain=recipe.critical.count_uncertain)
-        dataset = dataset.add_column("critical", flags)
-    weigher = None
-    if args.token_weighting == "gradient":
-        from radrl.training.gradient_weights import GradientTokenWeigher
-
-        weigher = GradientTokenWeigher(labeler, processor, beta=args.saliency_beta)
+    components = build_components(recipe.algorithm.entries(), labeler=labeler, tokenizer=processor)
+    if critical is not None:
+        dataset = dataset.add_column("critical", critical)
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
-                           processing_class=processor, token_weigher=weigher,
+                           processing_class=processor, components=components,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
-    trainer.skipped_images = skipped_images
+    trainer.skipped_images = skipped_images if skipped_images is not None else SkippedImages("training data")
     engine = engine_mismatch(trainer)
     if engine:
         warnings.warn(engine, stacklevel=2)
-    return trainer, train
+    return trainer
 
 
 def engine_mismatch(trainer) -> str | None:
@@ -208,17 +146,6 @@ def engine_mismatch(trainer) -> str | None:
         return (f"the launch asks for {wanted[0]}, but accelerate runs {wanted[0]} on GPUs only; these "
                 f"{trainer.accelerator.num_processes} process(es) train as plain DDP, each holding the whole model")
     return None
-
-
-def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate: bool = True,
-           callbacks: list | None = None) -> dict:
-    """Train (resuming from the newest complete checkpoint when ``resume``), save ``OUT/final``,
-    evaluate on the recipe's evaluation split. Returns {"model", "metrics", "predictions"}."""
-    if not isinstance(recipe, RLRecipe):
-        raise TypeError(f"run_rl needs an RLRecipe (radrl.recipe.load_recipe), got {type(recipe).__name__}")
-    out = Path(out_dir)
-    with run_lock(out):
-        return _run_rl(recipe, out, resume, evaluate, callbacks)
 
 
 SAFE_RESUME_CHANGES = ("rl.max_steps", "rl.num_train_epochs", "rl.save_steps", "rl.save_total_limit",
@@ -251,12 +178,7 @@ def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
         before = json.loads(saved.read_text())
     except json.JSONDecodeError:
         raise InputError(f"{saved} is not valid JSON; it records what this run trained - restore it") from None
-    try:  # through today's classes: a setting added since, at its default, is not a change
-        from radrl.recipe import recipe_from_dict
-
-        before = recipe_from_dict(before).to_dict()
-    except (InputError, TypeError, ValueError):
-        pass  # written by another radrl: compared as it is
+    before = _normalised(before)
     changed = [k for k in recipe_changes(before, recipe.to_dict())
                if not any(k == s or k.startswith(s + ".") for s in SAFE_RESUME_CHANGES)]
     if changed:
@@ -265,26 +187,49 @@ def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
                          "output folder; only " + ", ".join(SAFE_RESUME_CHANGES[:5]) + " and evaluate may change")
 
 
-def _run_rl(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks: list | None) -> dict:
-    from radrl.training.checkpoints import latest_checkpoint
-    from radrl.training.saving import save_final_model
+def _normalised(recorded: dict) -> dict:
+    """A recorded recipe through today's classes: a setting added since, at its default, is not a
+    change, and radrl 0.1's rl: flags read as today's algorithm: section."""
+    import warnings
 
-    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
+    from radrl.config import build_recipe
+    from radrl.config.algorithm import legacy_rl_keys
+
+    problems: list = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recipe = build_recipe(legacy_rl_keys(recorded)[0], problems)
+    return recorded if problems or recipe is None else recipe.to_dict()  # another radrl's: as it is
+
+
+def check_run_folder(recipe: RLRecipe, out: Path, resume: bool) -> None:
+    """Refuse to mix two runs in one folder, or to resume with another recipe."""
     if not resume and (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("checkpoint-*")):
         raise InputError(f"{out} holds checkpoints of an earlier run: pass --resume to continue it "
                          "or choose another output folder")
     if resume:
         check_resume_recipe(out, recipe)
-    ensure_subset(recipe)
+
+
+def train_recipe(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks: list | None, train: list,
+                 skipped_images=None, critical: list[bool] | None = None) -> dict:
+    """The train and evaluate stages: build the trainer, train (resuming from the newest complete
+    checkpoint when ``resume``), save ``OUT/final``, evaluate on the recipe's evaluation split."""
+    from radrl.training.checkpoints import latest_checkpoint
+    from radrl.training.saving import save_final_model
+
+    check_run_folder(recipe, out, resume)
+    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
     atomic_write_json(out / "recipe.json", recipe.to_dict())
-    trainer, _ = build_trainer(recipe, out, callbacks)
+    trainer = build_trainer(recipe, out, train, callbacks, critical, skipped_images)
     if checkpoint:
         print(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
 
     final = out / "final"
     save_final_model(trainer, final, recipe.model.save_dtype, "radrl_rl.json",
-                     {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history, "zrr_ema": trainer.zrr_ema,
+                     {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history,
+                      "components": trainer.component_state(), "zrr_ema": trainer.zrr_ema,
                       "skipped_images": trainer.skipped_images.summary()})
     if trainer.skipped_images.count:  # the end-of-run summary (the warning was at the start)
         print(trainer.skipped_images.message())

@@ -1,21 +1,19 @@
-"""radrl's RL trainer: TRL's ``GRPOTrainer`` plus DiTPO, CAPO, OraPO, reward schedules and
-diagnostics. It only wires in the pure functions of :mod:`radrl.algorithms`.
-
-Where each part hooks in:
+"""radrl's RL trainer: TRL's ``GRPOTrainer`` plus registered components (DiTPO, CAPO, OraPO, a
+user's own: :mod:`radrl.algorithms.components`), reward schedules and diagnostics. It knows no
+method by name: it calls whatever components it holds at three places.
 
 - ``_calculate_rewards``: keeps the gathered per-function rewards for the steps below.
 - ``_generate_and_score_completions`` (after TRL's): applies the reward-weight schedule,
   recomputes the group advantages (``group_advantages``; a sample whose reward failed is
-  skipped), multiplies them by DiTPO token weights, adds CAPO's per-sample clip ranges,
-  OraPO's per-sample lambda and the ground-truth tensors for its DPO term, and logs the
-  diagnostics.
+  skipped), then the ``token_weights`` component's (B, T) weights, the ``clip`` component's
+  per-sample ranges and the ``aux_loss`` component's ``prepare``, and logs the diagnostics.
 - ``_compute_loss``: the clipped surrogate (``clipped_surrogate``) with (B, T) advantages and
-  per-sample clip ranges, the k3 KL term, the loss reduction of ``loss_type``, and OraPO's
-  ``(1 - lambda) * L_GRPO + lambda * L_LN-DPO``.
-- ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: OraPO's per-prompt EMA state goes
+  per-sample clip ranges, the k3 KL term, the ``aux_loss`` component's per-sample scale, the loss
+  reduction of ``loss_type``, plus the ``aux_loss`` component's term.
+- ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: each component's ``state_dict`` goes
   into each checkpoint (``radrl_state.json``) so ``--resume`` continues exactly.
 
-With every extension off the loss, advantages and gradients equal stock ``GRPOTrainer``'s
+With no component the loss, advantages and gradients equal stock ``GRPOTrainer``'s
 (``tests/test_rl_trainer.py`` checks it on the same batch and seed).
 """
 
@@ -23,97 +21,108 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOConfig, GRPOTrainer
-from trl.trainer.utils import pad
 
 from radrl.algorithms import (
+    SLOTS,
+    Component,
     aggregate_loss,
-    capo_clip_range,
     clipped_surrogate,
-    dpo_loss,
-    ema_update,
     group_advantages,
     group_reward_stats,
     kl_k3,
-    mixing_weight,
-    sequence_logp,
-    tfidf_token_weights,
     token_level_advantages,
-    zero_reward_groups,
 )
 from radrl.io import atomic_write_json
-from radrl.recipe.sections import RadRLOptions, TokenWeighting  # noqa: F401 (re-exported)
 from radrl.rewards.schedule import weight_at
 from radrl.training.checkpoints import NativeLayoutCheckpoints
 
-TOKEN_WEIGHTINGS = ("none", "tfidf", "gradient")  # = TokenWeighting
 RADRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 STATE_FILE = "radrl_state.json"
 
 
 @dataclass
-class RadRLConfig(GRPOConfig, RadRLOptions):
-    """``GRPOConfig`` plus the switches of the four papers (:class:`RadRLOptions`, all off by
-    default; their fields, defaults and help live in ``radrl.recipe.sections``)."""
+class RadRLConfig(GRPOConfig):
+    """``GRPOConfig`` plus what radrl's trainer needs of the rewards. The methods are not settings
+    here: they are components handed to :class:`RadRLTrainer` (a recipe's ``algorithm:``)."""
 
-    def __post_init__(self):
-        self.check_options()
-        super().__post_init__()
-        if self.capo and self.gradient_accumulation_steps % (self.steps_per_generation * self.num_iterations) == 0:
-            # TRL's own test for "the policy has not moved since these rollouts were sampled"
-            warnings.warn(
-                "capo=True has no effect with these settings: every rollout batch is used in one optimizer "
-                "step, so the importance ratio is 1 and no clip range (CAPO's eps/4 or GRPO's eps) ever "
-                "applies; CAPO then trains exactly as GRPO. Set num_iterations >= 2 (or steps_per_generation "
-                "above gradient_accumulation_steps) for CAPO to act.", stacklevel=2)
-
-    @property
-    def extensions_on(self) -> bool:
-        return self.token_weighting != "none" or self.capo or self.orapo
+    reward_schedules: list | None = field(default=None, metadata={"help": (
+        "per reward function, None or [[from_step, weight], ...] (set from rewards[i].schedule).")})
+    skip_failed_rewards: bool = field(default=True, metadata={"help": (
+        "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics.")})
 
 
 class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
-    """``GRPOTrainer`` with radrl's extensions. ``token_weigher`` (optional) is a callable
-    ``(completions: list[str], completion_ids, mask, references, gt_labels) -> (B, T) weights`` used
-    when ``token_weighting='gradient'``."""
+    """``GRPOTrainer`` with radrl's registered components: ``components`` is a list of
+    :class:`radrl.algorithms.Component` objects, at most one per slot (``token_weights``, ``clip``,
+    ``aux_loss``); ``radrl.algorithms.build_components`` makes them from a recipe."""
 
     _tag_names = ["trl", "grpo", "radrl"]
 
-    def __init__(self, *args, token_weigher=None, **kwargs):
+    def __init__(self, *args, components: list[Component] | tuple = (), **kwargs):
         super().__init__(*args, **kwargs)
         cfg = self.args
         if not isinstance(cfg, RadRLConfig):
             raise TypeError("RadRLTrainer needs a RadRLConfig")
-        self.token_weigher = token_weigher
-        if cfg.token_weighting == "gradient" and token_weigher is None:
-            raise ValueError("token_weighting='gradient' needs a token_weigher (the CheXbert labeler's saliency); "
-                             "use token_weighting='tfidf' for the offline rule-based weights")
+        self.components = self._slot_components(components)
         if cfg.reward_schedules is not None and len(cfg.reward_schedules) != len(self.reward_funcs):
             raise ValueError(f"reward_schedules has {len(cfg.reward_schedules)} entries for "
                              f"{len(self.reward_funcs)} reward functions")
         self._base_reward_weights = self.reward_weights.clone()
         self._radrl_loss = self._supported_by_radrl_loss()
-        if cfg.extensions_on and not self._radrl_loss:
+        if self.components and not self._radrl_loss:
             raise ValueError(
-                "DiTPO/CAPO/OraPO need loss_type in " + ", ".join(RADRL_LOSS_TYPES) + ", importance_sampling_level="
+                "algorithm components need loss_type in " + ", ".join(RADRL_LOSS_TYPES) + ", importance_sampling_level="
                 "'token', top_entropy_quantile=1, no off_policy_mask_threshold, no entropy bonus and no MoE aux loss")
         if cfg.multi_objective_aggregation != "sum_then_normalize":
             raise ValueError("radrl computes advantages from the weighted reward sum; "
                              "use multi_objective_aggregation='sum_then_normalize'")
-        self.zrr_ema: dict[str, float] = {}
         self._last_rewards_per_func: torch.Tensor | None = None
-        self._orapo_ref = None
-        if cfg.orapo and self.ref_model is None and not self._is_peft():
-            # OraPO's DPO term needs the initial policy as reference even when beta = 0 (with LoRA,
-            # the disabled adapters are that reference, as for TRL's KL term).
-            self._orapo_ref = self._build_reference()
+        self._frozen_ref = None
+        needs_ref = any(c.needs_reference_model for c in self.components.values())
+        if needs_ref and self.ref_model is None and not self._is_peft():
+            # e.g. OraPO's DPO term needs the initial policy as reference even when beta = 0 (with
+            # LoRA, the disabled adapters are that reference, as for TRL's KL term).
+            self._frozen_ref = self._build_reference()
+        self._check_columns(kwargs.get("train_dataset"))
+        for component in self.components.values():
+            component.setup(self)
+
+    @staticmethod
+    def _slot_components(components) -> dict[str, Component]:
+        out: dict[str, Component] = {}
+        for component in components:
+            if not isinstance(component, Component) or component.slot not in SLOTS:
+                raise TypeError(f"{component!r} is not a radrl.algorithms component (subclass TokenWeights, "
+                                "ClipRange or AuxiliaryLoss)")
+            if component.slot in out:
+                raise ValueError(f"two {component.slot} components: {out[component.slot]!r} and {component!r}")
+            out[component.slot] = component
+        return out
+
+    def _check_columns(self, dataset) -> None:
+        columns = getattr(dataset, "column_names", None)
+        if columns is None:
+            return
+        for component in self.components.values():
+            missing = [c for c in component.columns if c not in columns]
+            if missing:
+                hint = (" (the criticality stage adds it: radrl.training.criticality.annotate_criticality)"
+                        if "critical" in missing else "")
+                raise ValueError(f"{type(component).__name__} needs the dataset column(s) {', '.join(missing)}{hint}")
+
+    @property
+    def zrr_ema(self) -> dict[str, float]:
+        """OraPO's per-prompt zero-reward EMA when an ``orapo_dpo`` component runs (else empty)."""
+        return getattr(self.components.get("aux_loss"), "zrr_ema", {})
+
+    def component_state(self) -> dict[str, dict]:
+        return {slot: c.state_dict() for slot, c in self.components.items()}
 
     def _build_reference(self):
         """The frozen initial policy, built as TRL's ``GRPOTrainer.__init__`` builds its reference
@@ -131,7 +140,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         )
 
         if self.args.cast_lm_head_to_fp32:
-            raise ValueError("OraPO's reference model does not support cast_lm_head_to_fp32 yet; leave it off")
+            raise ValueError("the frozen reference model (OraPO's) does not support cast_lm_head_to_fp32 yet; leave it off")
         policy = self.accelerator.unwrap_model(self.model)
         if not get_config_model_id(policy.config):
             raise ValueError("OraPO's reference is loaded from the policy's checkpoint, and this policy has none "
@@ -179,10 +188,10 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             self._log(f"reward_weights/{name}", w)
 
     def _ref_logps(self, input_ids, attention_mask, logits_to_keep, batch_size, forward_kwargs):
-        """Per-token log-probs of the reference policy (TRL's ref model, the PEFT base, or OraPO's copy)."""
+        """Per-token log-probs of the reference policy (TRL's ref model, the PEFT base, or the frozen copy)."""
         with torch.no_grad():
-            if self.ref_model is not None or self._orapo_ref is not None:
-                model = self.ref_model if self.ref_model is not None else self._orapo_ref
+            if self.ref_model is not None or self._frozen_ref is not None:
+                model = self.ref_model if self.ref_model is not None else self._frozen_ref
                 logps, _, _ = self._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **forward_kwargs)
                 return logps
@@ -221,7 +230,6 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         self._apply_reward_schedule()
         output = super()._generate_and_score_completions(inputs)
         cfg, mode = self.args, self._mode()
-        device = self.accelerator.device
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         n_local = len(inputs)
         local = slice(self.accelerator.process_index * n_local, (self.accelerator.process_index + 1) * n_local)
@@ -238,87 +246,25 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             self._log(f"diagnostics/{key}", value)
         self._log("diagnostics/skipped_samples", float(failed.sum()))
 
-        completion_ids, completion_mask = output["completion_ids"], output["completion_mask"]
-        if cfg.token_weighting != "none":
-            weights = self._token_weights(inputs, completion_ids, completion_mask, group_size)
+        self._apply_components(inputs, output, rewards, seq_advantages, group_size, local)
+        return output
+
+    def _apply_components(self, inputs, output, rewards, seq_advantages, group_size, local) -> None:
+        """The slots in order: token weights on the advantages, clip ranges, the auxiliary loss's tensors."""
+        weigher, clip, aux = (self.components.get(slot) for slot in SLOTS)
+        if weigher is not None:
+            completion_mask = output["completion_mask"]
+            weights = weigher.weights(self, inputs, output["completion_ids"], completion_mask, group_size)
             output["advantages"] = token_level_advantages(seq_advantages, weights)
             valid = completion_mask.bool()
-            stats = torch.stack([(weights * valid).sum(), valid.sum().float(),
-                                 weights.masked_fill(~valid, 0).max()])
+            stats = torch.stack([(weights * valid).sum(), valid.sum().float(), weights.masked_fill(~valid, 0).max()])
             gathered = self.accelerator.gather(stats.unsqueeze(0)).view(-1, 3)
             self._log("token_weights/mean", float(gathered[:, 0].sum() / gathered[:, 1].sum().clamp(min=1)))
             self._log("token_weights/max", float(gathered[:, 2].max()))
-
-        if cfg.capo:
-            if "critical" not in inputs[0]:
-                raise ValueError("capo=True needs a boolean 'critical' column in the dataset "
-                                 "(radrl.training.criticality.annotate_criticality adds it before training)")
-            critical = torch.tensor([bool(x["critical"]) for x in inputs], device=device)
-            output["clip_low"] = capo_clip_range(critical, self.epsilon_low, cfg.capo_critical_factor)
-            output["clip_high"] = capo_clip_range(critical, self.epsilon_high, cfg.capo_critical_factor)
-            self._log("capo/critical_share", float(self.accelerator.gather(critical.float()).mean()))
-
-        if cfg.orapo:
-            self._orapo_prepare(inputs, output, rewards, group_size, local)
-        return output
-
-    def _token_weights(self, inputs, completion_ids, completion_mask, group_size):
-        """DiTPO weights over whole groups: a group may span processes, so gather first."""
-        if self.args.token_weighting == "gradient":
-            texts = self.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
-            return self.token_weigher(texts, completion_ids, completion_mask,
-                                      [x.get("reference") for x in inputs], [x.get("gt_labels") for x in inputs])
-        n_local, length = completion_ids.shape
-        pad_id = self._tokenizer.pad_token_id
-        ids = self.accelerator.pad_across_processes(completion_ids, dim=1, pad_index=pad_id)
-        mask = self.accelerator.pad_across_processes(completion_mask, dim=1, pad_index=0)
-        all_ids, all_mask = self.accelerator.gather(ids), self.accelerator.gather(mask)
-        weights = tfidf_token_weights(all_ids, all_mask, group_size, alpha=self.args.tfidf_alpha,
-                                      tf=self.args.tfidf_tf)
-        start = self.accelerator.process_index * n_local
-        return weights[start:start + n_local, :length]
-
-    def _orapo_prepare(self, inputs, output, rewards, group_size, local):
-        """Per-prompt ZRR EMA -> lambda per sample; ground-truth ids and reference log-probs for LN-DPO."""
-        cfg, device = self.args, self.accelerator.device
-        keys = [str(x.get("id", json.dumps(x["prompt"], sort_keys=True, default=str))) for x in inputs]
-        all_keys = gather_object(keys)
-        zrr = zero_reward_groups(rewards.cpu(), group_size, atol=cfg.orapo_zero_atol)
-        lambdas = []
-        for g, z_now in enumerate(zrr.tolist()):
-            key = all_keys[g * group_size]
-            # First visit: the EMA starts at the observed rate (no bias towards 0).
-            prev = self.zrr_ema.get(key, z_now)
-            z = float(ema_update(torch.tensor(prev), torch.tensor(z_now), cfg.orapo_momentum))
-            if self._mode() == "train":
-                self.zrr_ema[key] = z
-            lambdas.append(float(mixing_weight(torch.tensor(z), cfg.orapo_lambda_min, cfg.orapo_lambda_max,
-                                               cfg.orapo_kappa)))
-        lam = torch.tensor(lambdas, device=device).repeat_interleave(group_size)
-        output["orapo_lambda"] = lam[local]
-        self._log("orapo/lambda_mean", float(lam.mean()))
-        self._log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
-
-        # Ground truth = reference text + EOS, as the policy would write it.
-        tokenizer = self._tokenizer
-        eos = self.eos_token_ids[0] if getattr(self, "eos_token_ids", None) else tokenizer.eos_token_id
-        limit = self.max_completion_length
-        gt = [tokenizer(x["reference"], add_special_tokens=False)["input_ids"][: limit - 1] + [eos] for x in inputs]
-        gt_ids = pad([torch.tensor(t) for t in gt], padding_value=tokenizer.pad_token_id, padding_side="right").to(device)
-        gt_mask = pad([torch.ones(len(t), dtype=torch.long) for t in gt], padding_value=0,
-                      padding_side="right").to(device)
-        prompt_ids, prompt_mask = output["prompt_ids"], output["prompt_mask"]
-        fwd = self._forward_kwargs(output)
-        output["gt_ids"], output["gt_mask"] = gt_ids, gt_mask
-        output["ref_gt_logps"] = self._ref_logps(
-            torch.cat([prompt_ids, gt_ids], 1), torch.cat([prompt_mask, gt_mask], 1), gt_ids.size(1), None,
-            self._for_completion(fwd, prompt_ids.size(1), gt_ids))
-        if "ref_per_token_logps" in output:
-            output["ref_rollout_logps"] = output["ref_per_token_logps"]
-        else:
-            ids, mask = output["completion_ids"], output["completion_mask"]
-            output["ref_rollout_logps"] = self._ref_logps(torch.cat([prompt_ids, ids], 1),
-                                                          torch.cat([prompt_mask, mask], 1), ids.size(1), None, fwd)
+        if clip is not None:
+            output["clip_low"], output["clip_high"] = clip.clip_ranges(self, inputs, self.epsilon_low, self.epsilon_high)
+        if aux is not None:
+            aux.prepare(self, inputs, output, rewards, group_size, local)
 
     def _compute_loss(self, model, inputs):
         if not self._radrl_loss:
@@ -346,9 +292,10 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             if self.args.use_bias_correction_kl:  # importance-sampling correction, as TRL does
                 per_token_kl = per_token_kl * torch.exp(per_token_logps - old)
             per_token_loss = per_token_loss + self.beta * per_token_kl
-        lam = inputs.get("orapo_lambda")
-        if lam is not None:  # OraPO Eq. 4: (1 - lambda) * L_GRPO, with the KL term inside L_GRPO
-            per_token_loss = per_token_loss * (1.0 - lam).unsqueeze(1)
+        aux = self.components.get("aux_loss")
+        scale = aux.policy_loss_scale(inputs) if aux is not None else None
+        if scale is not None:  # e.g. OraPO Eq. 4: (1 - lambda) * L_GRPO, with the KL term inside L_GRPO
+            per_token_loss = per_token_loss * scale.unsqueeze(1)
 
         accumulation = self.current_gradient_accumulation_steps if mode == "train" else 1.0
         if self.loss_type == "dapo":
@@ -360,24 +307,12 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             loss = aggregate_loss(per_token_loss, mask, self.loss_type,
                                   max_completion_length=self.max_completion_length) / accumulation
 
-        if lam is not None:
-            dpo = self._orapo_dpo_loss(model, inputs, per_token_logps, mask, fwd)
-            loss = loss + (lam * dpo).mean() / accumulation
-            self._log("orapo/dpo_loss", float(self.accelerator.gather(dpo.detach().mean()).mean()))
+        if aux is not None:
+            loss = loss + aux.loss(self, model, inputs, per_token_logps, mask, fwd) / accumulation
 
         self._log_loss_metrics(per_token_logps, old, inputs, mask, entropies,
                                per_token_kl if self.beta != 0.0 else None, eps_low, eps_high)
         return loss
-
-    def _orapo_dpo_loss(self, model, inputs, rollout_logps, rollout_mask, fwd):
-        """LN-DPO with the ground truth chosen and each rollout rejected."""
-        gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
-        gt_logps, _, _ = self._get_per_token_logps_and_entropies(
-            model, torch.cat([inputs["prompt_ids"], gt_ids], 1), torch.cat([inputs["prompt_mask"], gt_mask], 1),
-            gt_ids.size(1), **self._for_completion(fwd, inputs["prompt_ids"].size(1), gt_ids))
-        return dpo_loss(sequence_logp(gt_logps, gt_mask), sequence_logp(inputs["ref_gt_logps"], gt_mask),
-                        sequence_logp(rollout_logps, rollout_mask),
-                        sequence_logp(inputs["ref_rollout_logps"], rollout_mask), beta=self.args.orapo_dpo_beta)
 
     def _log_loss_metrics(self, logps, old, inputs, mask, entropies, per_token_kl, eps_low, eps_high):
         """The same training metrics stock GRPOTrainer logs (entropy, kl, clip ratios)."""
@@ -407,15 +342,24 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         if self.args.should_save:
             os.makedirs(folder, exist_ok=True)
             atomic_write_json(os.path.join(folder, STATE_FILE),
-                              {"zrr_ema": self.zrr_ema, "global_step": self.state.global_step})
+                              {"components": self.component_state(), "global_step": self.state.global_step})
         super()._save_checkpoint(model, trial)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
-        if checkpoint is not None:
-            path = os.path.join(checkpoint, STATE_FILE)
-            if os.path.exists(path):
-                with open(path) as f:
-                    self.zrr_ema = {str(k): float(v) for k, v in json.load(f)["zrr_ema"].items()}
-            elif self.args.orapo:
-                raise FileNotFoundError(f"{path} is missing: cannot resume OraPO's zero-reward EMA exactly")
+        if checkpoint is None:
+            return
+        path = os.path.join(checkpoint, STATE_FILE)
+        saved = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                saved = json.load(f)
+            if "zrr_ema" in saved and "components" not in saved:  # written by radrl 0.1
+                saved = {"components": {"aux_loss": {"zrr_ema": saved["zrr_ema"]}}}
+        states = saved.get("components", {})
+        for slot, component in self.components.items():
+            if slot in states:
+                component.load_state_dict(states[slot])
+            elif component.resume_needs_state:
+                raise FileNotFoundError(f"{path} holds no state of the {slot} component {component!r}: cannot "
+                                        "resume it exactly")

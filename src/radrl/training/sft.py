@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from radrl.config.sections import SFTSettings
 from radrl.data.sample import Sample
 from radrl.io import run_lock
 from radrl.models.policy import load_policy, trainable_summary
-from radrl.recipe.sections import SFTSettings
 from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.saving import save_final_model

@@ -15,24 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from radrl.config.synthetic import MIMIC_LIKE_PREVALENCE
 from radrl.schema import FINDINGS
-
-#: Positive rate of each finding among abnormal studies (long-tailed, MIMIC-CXR-like ordering).
-MIMIC_LIKE_PREVALENCE: dict[str, float] = {
-    "Support Devices": 0.30,
-    "Pleural Effusion": 0.28,
-    "Lung Opacity": 0.24,
-    "Atelectasis": 0.24,
-    "Cardiomegaly": 0.24,
-    "Edema": 0.14,
-    "Pneumonia": 0.09,
-    "Consolidation": 0.07,
-    "Pneumothorax": 0.06,
-    "Enlarged Cardiomediastinum": 0.05,
-    "Lung Lesion": 0.05,
-    "Fracture": 0.04,
-    "Pleural Other": 0.03,
-}
 
 #: Chance that a present finding is reported with a hedge ("may represent", "possible"): the
 #: label is then ``uncertain`` and the sign is drawn fainter. Findings not listed are never hedged.

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from radrl.config.synthetic import REPORT_STYLES
 from radrl.data.synthetic.cases import Case, Finding
 from radrl.schema import FINDINGS, NO_FINDING, OBSERVATIONS
 
 Labelled = tuple[str, dict[str, str]]  # (sentence, {observation: value})
-REPORT_STYLES = ("paraphrased", "templated", "comparison")
 
 # The comparison style's opening words: a change or no change since a prior study. Their first
 # letters differ from each other and from "No" and "The", which open the absent lines.

@@ -6,8 +6,10 @@
 * :class:`DemoRecipe` (``stage: demo``, ``radrl demo``): the pipeline, then an RL recipe's tiny
   variant and the labeler stage.
 
-Each is a dataclass of the sections in :mod:`radrl.recipe.sections`; ``to_dict()`` gives the
-resolved recipe written into every run folder (loadable again as a recipe).
+Each is a dataclass of the sections in :mod:`radrl.config.sections`; ``to_dict()`` gives the
+resolved recipe written into every run folder (loadable again as a recipe). Checks that need a
+registry (a reward's parameters, a component's slot, the demo's RL recipe) run after building,
+in :mod:`radrl.recipe.checks`.
 """
 
 from __future__ import annotations
@@ -15,17 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from radrl.io import FieldError
-from radrl.judges.client import JudgeConfig
-from radrl.recipe.fields import Problem, check_keys, to_plain
-from radrl.recipe.sections import (
+from radrl.config.algorithm import LEGACY_KEYS, AlgorithmSection
+from radrl.config.fields import Problem, build, check_keys, to_plain
+from radrl.config.judge import JudgeConfig
+from radrl.config.sections import (
     CriticalSection,
     DataSection,
     EvaluateSection,
     LabelerSection,
     LabelerTrainSettings,
     ModelSection,
-    RadRLOptions,
     RewardEntry,
     SelectionSettings,
     SFTSettings,
@@ -34,6 +35,7 @@ from radrl.recipe.sections import (
     VisionPretrainSection,
     _help,
 )
+from radrl.io import FieldError
 
 RL_RANGES: dict[str, tuple[float, bool]] = {
     # GRPOConfig fields whose range TRL checks only when the trainer is built: (bound, inclusive)
@@ -47,35 +49,33 @@ RL_RANGES: dict[str, tuple[float, bool]] = {
 
 @dataclass
 class RLSection:
-    """The ``rl:`` keys as written (checked against ``RadRLConfig``'s fields); radrl's run-time
-    defaults (output folder, logging, bf16 on GPUs) are added when the config is built."""
+    """The ``rl:`` keys as written: exactly TRL's ``GRPOConfig`` fields (checked against a snapshot
+    of them, :mod:`radrl.config.rl_fields`). radrl's run-time defaults (output folder, logging,
+    bf16 on GPUs) are added when the trainer's config is built."""
 
     settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_yaml_mapping(cls, data: dict, path, problems: list[Problem]):
-        from radrl.recipe.rl_fields import radrl_option_names, rl_specs
+        from radrl.config.rl_fields import rl_specs
 
         before = len(problems)
-        values = check_keys(data, rl_specs(), path, problems, what="rl setting (RadRLConfig field)")
-        if "reward_schedules" in values:
-            problems.append(Problem(path + ("reward_schedules",), "reward schedules belong to each reward "
-                                    "(rewards[i].schedule), not to rl:", key_itself=True))
+        for key in [k for k in data if k in LEGACY_KEYS]:
+            problems.append(Problem(path + (key,), "is an algorithm: setting now (radrl.config.algorithm)",
+                                    key_itself=True))
+        data = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
+        values = check_keys(data, rl_specs(), path, problems, what="rl setting (GRPOConfig field)")
+        if "reward_schedules" in values or "reward_weights" in values:
+            key = "reward_schedules" if "reward_schedules" in values else "reward_weights"
+            problems.append(Problem(path + (key,), "reward weights and schedules belong to each reward "
+                                    "(rewards[i].weight, rewards[i].schedule), not to rl:", key_itself=True))
         if len(problems) > before:
             return None
         for key, (low, inclusive) in RL_RANGES.items():
             value = values.get(key)
             if isinstance(value, (int, float)) and (value < low or (value == low and not inclusive)):
                 problems.append(Problem(path + (key,), f"must be {'>=' if inclusive else '>'} {low}, got {value}"))
-        if len(problems) > before:
-            return None
-        options = {k: v for k, v in values.items() if k in radrl_option_names()}
-        try:
-            RadRLOptions(**options)  # radrl's range checks now; TRL's own when the config is built
-        except FieldError as err:
-            problems.append(Problem(path + (err.field,), str(err)))
-            return None
-        return cls(values)
+        return cls(values) if len(problems) == before else None
 
     def to_yaml_value(self) -> dict:
         return dict(self.settings)
@@ -98,6 +98,8 @@ class RLRecipe:
     data: DataSection
     rewards: list[RewardEntry]
     rl: RLSection = field(default_factory=RLSection)
+    algorithm: AlgorithmSection = field(default_factory=AlgorithmSection, metadata=_help(
+        "the registered components that change GRPO (DiTPO, CAPO, OraPO, yours)"))
     select: SelectionSettings | None = field(default=None, metadata=_help(
         "write data.subset first when it is missing"))
     labeler: LabelerSection = field(default_factory=LabelerSection)
@@ -114,25 +116,10 @@ class RLRecipe:
         names = [r.params.get("name") or r.type for r in self.rewards]
         if len(set(names)) != len(names):
             raise FieldError("rewards", f"reward names must be distinct (give one a name:), got {names}")
-        if self.rl.get("token_weighting", "none") == "gradient" and self.labeler.name != "chexbert":
-            raise FieldError("labeler", "rl.token_weighting: gradient needs a CheXbert labeler "
-                             "(labeler: {name: chexbert, weights: ...}); tfidf needs none")
-        from radrl.rewards import REWARDS
-
-        for i, entry in enumerate(self.rewards):
-            for param, mode in REWARDS.get(entry.type).judge_modes.items():
-                if entry.params.get(param) == mode and self.judge is None:
-                    raise FieldError("rewards", f"rewards[{i}] ({entry.type}) {param}: {mode} asks the LLM judge; "
-                                     "add a judge: section (radrl.judges.JudgeConfig) or use the offline mode")
         if self.critical.judge and self.judge is None:
             raise FieldError("critical", "critical.judge: true needs the recipe's judge: section")
         if self.select is not None and not self.data.subset:
             raise FieldError("select", "select: writes the file named by data.subset; set data.subset")
-        from radrl.training.vllm_rollouts import vllm_problem
-
-        problem = vllm_problem(self.rl.settings, self.model.max_pixels)
-        if problem:
-            raise FieldError("rl", problem)
 
     def to_dict(self) -> dict:
         return to_plain(self)
@@ -144,19 +131,6 @@ class DemoRLStage:
 
     recipe: str = field(default="deer_tfidf", metadata=_help("RL recipe name"))
     overrides: dict = field(default_factory=dict, metadata=_help("merged over its tiny variant"))
-
-    @classmethod
-    def from_yaml_mapping(cls, data: dict, path, problems: list[Problem]):
-        from radrl.recipe.fields import field_specs
-        from radrl.recipe.loading import overlay_problems
-
-        before = len(problems)
-        values = check_keys(data, field_specs(cls), path, problems)
-        if len(problems) > before:
-            return None
-        stage = cls(**values)
-        problems.extend(overlay_problems(stage.recipe, stage.overrides, path))
-        return stage if len(problems) == before else None
 
 
 @dataclass
@@ -204,3 +178,16 @@ class DemoRecipe(PipelineRecipe):
 
 STAGES: dict[str, type] = {"rl": RLRecipe, "sft_pipeline": PipelineRecipe, "demo": DemoRecipe}
 Recipe = RLRecipe | PipelineRecipe | DemoRecipe
+
+
+def build_recipe(data: dict, problems: list[Problem]):
+    """The typed recipe of a resolved mapping (its ``stage:`` picks the kind), registry checks not
+    yet run; ``None`` with ``problems`` filled when it cannot be built."""
+    stage = data.get("stage", "rl")
+    if stage not in STAGES:
+        from radrl.io import did_you_mean
+
+        problems.append(Problem(("stage",), f"unknown stage {stage!r}{did_you_mean(stage, STAGES)}; "
+                                            f"one of {', '.join(STAGES)}"))
+        return None
+    return build(STAGES[stage], data, (), problems)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import torch
 
-from radrl.algorithms import align_scores_by_offsets, saliency_token_weights
+from radrl.algorithms.token_weights import align_scores_by_offsets, saliency_token_weights
 from radrl.schema import NO_FINDING, OBSERVATION_INDEX, OBSERVATIONS, POSITIVE
 
 
@@ -62,7 +62,8 @@ def positive_targets(labels: dict, include_no_finding: bool = False) -> list[int
 
 
 class GradientTokenWeigher:
-    """The ``token_weigher`` hook of ``RadRLTrainer`` for ``token_weighting: gradient``."""
+    """DEER's gradient-based DiTPO weights (the ``gradient`` component): the labeler's saliency of the
+    reference's positive findings, aligned to the policy tokens, as w = 1 + beta * s."""
 
     def __init__(self, labeler, tokenizer, beta: float = 1.0, include_no_finding: bool = False):
         if not hasattr(labeler, "saliency"):

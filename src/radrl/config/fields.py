@@ -24,8 +24,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from radrl.io import ConfigError
-from radrl.registry import did_you_mean
+from radrl.io import ConfigError, did_you_mean
 
 Spec = dict[str, Any]
 Path = tuple[str | int, ...]

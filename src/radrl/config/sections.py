@@ -1,8 +1,11 @@
 """Every recipe section as a dataclass: the one place each setting and its default is written.
 
 Recipes (``radrl/recipes/*.yaml``), the command line (options generated from these fields,
-``radrl.cli_options``) and the Python API all read these classes. This module imports nothing
-heavy (no torch, no transformers), so a recipe is checked in well under a second.
+``radrl.cli_options``) and the Python API all read these classes. This package sits at the
+bottom of radrl: it imports nothing of radrl but its errors, and nothing heavy (no torch, no
+transformers), so a recipe is checked in well under a second. A class checks its own ranges in
+``__post_init__``; names that a registry must know (a dataset kind, a reward type, a labeler)
+are checked after building, by ``radrl.recipe.checks``.
 
 =====================  ==========================================================================
 section                class
@@ -10,10 +13,11 @@ section                class
 ``model``              :class:`ModelSection` (``lora``: :class:`LoraSettings`)
 ``data``               :class:`DataSection` (``synthetic``: ``SyntheticConfig``)
 ``rewards``            a list of :class:`RewardEntry` (params checked against the reward class)
-``rl``                 ``RadRLConfig`` keys: :class:`RadRLOptions` + TRL's ``GRPOConfig``
+``rl``                 exactly TRL's ``GRPOConfig`` (``radrl.config.recipes.RLSection``)
+``algorithm``          ``radrl.config.algorithm.AlgorithmSection``: the registered components
 ``select``             :class:`SelectionSettings`
 ``labeler``            :class:`LabelerSection` (``train``: :class:`LabelerTrainSettings`)
-``judge``              ``radrl.judges.JudgeConfig``
+``judge``              ``radrl.config.judge.JudgeConfig``
 ``critical``           :class:`CriticalSection`
 ``evaluate``           :class:`EvaluateSection` (``generation``: :class:`GenerationSettings`)
 ``sft``                :class:`SFTSettings`
@@ -27,9 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from radrl.data.synthetic.build import SyntheticConfig  # beside its generator (it needs the prevalence table)
-from radrl.io import FieldError
-from radrl.models.prompts import DEFAULT_INSTRUCTION
+from radrl.config.synthetic import SyntheticConfig
+from radrl.io import FieldError, did_you_mean
+
+DEFAULT_INSTRUCTION = "Write the radiology report for this chest X-ray, with FINDINGS and IMPRESSION."
+"""The user instruction of every prompt unless a recipe sets its own."""
 
 
 def _help(text: str, **more) -> dict:
@@ -125,19 +131,8 @@ class DataSection:
     options: dict = field(default_factory=dict, metadata=_help("loader options"))
 
     def __post_init__(self):
-        from radrl.data.registry import DATASETS, loader_options
-        from radrl.registry import did_you_mean
-
-        DATASETS.get(self.kind, field="kind")  # an unknown kind: the valid ones and the closest name
-        allowed = loader_options(self.kind)
-        for key in self.options:
-            if key not in allowed:
-                raise FieldError("options", f"the {self.kind} loader has no option {key!r}"
-                                 f"{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}")
         if self.limit is not None and self.limit < 1:
             raise FieldError("limit", "limit must be >= 1 (or null for all samples)")
-        if self.synthetic is not None and self.kind != "synthetic":
-            raise FieldError("synthetic", f"a synthetic: block needs kind: synthetic, not {self.kind}")
 
 
 # ------------------------------------------------------------------------------ rewards
@@ -152,19 +147,17 @@ class RewardEntry:
 
     @classmethod
     def from_yaml_mapping(cls, data: dict, path, problems):
-        from radrl.recipe.fields import Problem, check, check_keys, signature_specs
-        from radrl.rewards import REWARDS
+        """The entry as written; the type and its parameters are checked against the reward
+        registry afterwards (``radrl.recipe.checks``)."""
+        from radrl.config.fields import Problem, check
 
         before = len(problems)
         kind = data.get("type")
         if kind is None:
-            problems.append(Problem(path + ("type",), f"is required; one of {', '.join(REWARDS.names())}"))
+            problems.append(Problem(path + ("type",), "is required: the registered name of a reward (radrl rewards: "
+                                    "example_f1, bleu2, mccs, facts, radflow, format, ...)"))
             return None
-        try:
-            reward_cls = REWARDS.get(kind)
-        except ValueError as err:
-            problems.append(Problem(path + ("type",), str(err)))
-            return None
+        kind = check(kind, {"type": "str"}, path + ("type",), problems)
         weight = check(data.get("weight", 1.0), {"type": "float"}, path + ("weight",), problems)
         schedule = data.get("schedule")
         if schedule is not None:
@@ -172,18 +165,9 @@ class RewardEntry:
                              path + ("schedule",), problems)
             if len(problems) == before and any(len(p) != 2 or p[0] < 0 for p in schedule):
                 problems.append(Problem(path + ("schedule",), "must be a list of [from_step, weight] pairs"))
-        params = {k: v for k, v in data.items() if k not in ("type", "weight", "schedule")}
-        specs = signature_specs(reward_cls.__init__, skip=("self", "labeler", "judge"))
-        params = check_keys(params, specs, path, problems, what=f"parameter of the {kind} reward")
         if len(problems) > before:
             return None
-        if not any(params.get(p) == mode for p, mode in reward_cls.judge_modes.items()):
-            try:  # the reward's own range checks (a margin outside (-1, 1), ...), with the offline labeler
-                reward_cls(**params)
-            except (ValueError, TypeError) as err:
-                field_name = getattr(err, "field", None)
-                problems.append(Problem(path + ((field_name,) if field_name else ()), f"{kind} reward: {err}"))
-                return None
+        params = {k: v for k, v in data.items() if k not in ("type", "weight", "schedule")}
         return cls(type=kind, weight=weight, schedule=schedule, params=params)
 
     def to_yaml_value(self) -> dict:
@@ -191,57 +175,6 @@ class RewardEntry:
         if self.schedule is not None:
             out["schedule"] = self.schedule
         return {**out, **self.params}
-
-
-# ------------------------------------------------------------------------------ rl (radrl's part)
-TokenWeighting = Literal["none", "tfidf", "gradient"]
-
-
-@dataclass
-class RadRLOptions:
-    """The switches of the four papers that ``RadRLConfig`` adds to TRL's ``GRPOConfig`` (all off
-    by default: with them off, a step equals stock GRPO)."""
-
-    token_weighting: TokenWeighting = field(default="none", metadata=_help(
-        "DiTPO token weights: 'none', 'tfidf' (w = 1 + alpha * TF-IDF over the group) or 'gradient' "
-        "(labeler saliency; needs a CheXbert labeler)."))
-    saliency_beta: float = field(default=1.0, metadata=_help("beta of the gradient weights w = 1 + beta * saliency (DEER: 1)."))
-    tfidf_alpha: float = field(default=4.0, metadata=_help("alpha of the TF-IDF weights (DEER: 4)."))
-    tfidf_tf: Literal["relative", "raw"] = field(default="relative", metadata=_help(
-        "TF of the TF-IDF weights: 'relative' (count / report length) or 'raw' (count); relative was chosen "
-        "on validation (bench/tfidf_tf.py, docs/rl.md)."))
-    capo: bool = field(default=False, metadata=_help(
-        "RadFlow CAPO: clip range epsilon * capo_critical_factor for samples whose `critical` column is true."))
-    capo_critical_factor: float = field(default=0.25, metadata=_help("eps_critical / eps (RadFlow: 1/4)."))
-    orapo: bool = field(default=False, metadata=_help(
-        "OraPO: mix GRPO with LN-DPO on (ground truth, rollout) pairs, weighted per prompt by lambda."))
-    orapo_momentum: float = field(default=0.9, metadata=_help("EMA momentum mu of the zero-reward rate."))
-    orapo_lambda_min: float = field(default=0.05, metadata=_help("lambda at ZRR 0."))
-    orapo_lambda_max: float = field(default=0.5, metadata=_help("lambda at ZRR 1."))
-    orapo_kappa: float = field(default=2.0, metadata=_help("sharpening exponent of ZRR -> lambda."))
-    orapo_dpo_beta: float = field(default=0.1, metadata=_help("beta of the LN-DPO term."))
-    orapo_zero_atol: float = field(default=1e-6, metadata=_help("a reward with |r| <= this counts as zero."))
-    reward_schedules: list | None = field(default=None, metadata=_help(
-        "per reward function, None or [[from_step, weight], ...] (set from rewards[i].schedule)."))
-    skip_failed_rewards: bool = field(default=True, metadata=_help(
-        "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics."))
-
-    def __post_init__(self):
-        self.check_options()
-
-    def check_options(self) -> None:
-        if self.token_weighting not in ("none", "tfidf", "gradient"):
-            raise FieldError("token_weighting", f"token_weighting must be none, tfidf or gradient, "
-                             f"got {self.token_weighting!r}")
-        if not 0.0 <= self.orapo_momentum < 1.0:
-            raise FieldError("orapo_momentum", "orapo_momentum must lie in [0, 1)")
-        if not 0.0 <= self.orapo_lambda_min <= self.orapo_lambda_max <= 1.0:
-            raise FieldError("orapo_lambda_max", "need 0 <= orapo_lambda_min <= orapo_lambda_max <= 1")
-        if not 0.0 < self.capo_critical_factor <= 1.0:
-            raise FieldError("capo_critical_factor", "capo_critical_factor must lie in (0, 1]")
-        if self.saliency_beta < 0 or self.tfidf_alpha < 0:
-            raise FieldError("tfidf_alpha" if self.tfidf_alpha < 0 else "saliency_beta",
-                             "token-weight scales must be >= 0")
 
 
 # ------------------------------------------------------------------------------ generation, evaluation
@@ -326,9 +259,6 @@ class SelectionSettings:
         "how the model loads (a recipe fills it from model:; e.g. {processor_kwargs: {max_pixels: 200704}})"))
 
     def __post_init__(self):
-        from radrl.selection.methods import SELECTION_METHODS
-
-        SELECTION_METHODS.get(self.method, field="method")
         if self.fraction is not None and not 0.0 < self.fraction <= 1.0:
             raise FieldError("fraction", "fraction must lie in (0, 1]")
         if self.size is not None and self.size < 1:
@@ -340,8 +270,6 @@ class SelectionSettings:
         allowed = ("trust_remote_code", "device", "attn_implementation", "processor_kwargs")  # load_policy_for_inference
         for key in self.model_kwargs:
             if key not in allowed:
-                from radrl.registry import did_you_mean
-
                 raise FieldError("model_kwargs", f"unknown model_kwargs key {key!r}{did_you_mean(key, allowed)}; "
                                  f"valid: {', '.join(allowed)}")
 
@@ -385,9 +313,6 @@ class LabelerSection:
     batch_size: int | None = field(default=None, metadata=_help("chexbert batch size"))
 
     def __post_init__(self):
-        from radrl.labelers import LABELERS
-
-        LABELERS.get(self.name, field="name")
         if self.name == "rule" and (self.weights or self.train):
             raise FieldError("weights", "the rule labeler takes no weights or train settings")
         if self.train is not None and not self.weights:
@@ -443,7 +368,7 @@ class SFTSettings:
     @classmethod
     def from_dict(cls, d: dict) -> SFTSettings:
         """Checked settings from a mapping (a recipe's ``sft:``)."""
-        from radrl.recipe.fields import build_checked
+        from radrl.config.fields import build_checked
 
         return build_checked(cls, d, ("sft",))
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from radrl.config.sections import LabelerTrainSettings
 from radrl.io import atomic_write_json
 from radrl.labelers.chexbert import (
     MAX_TOKENS,
@@ -35,7 +36,6 @@ from radrl.labelers.chexbert import (
     load_tokenizer,
     save_labeler_folder,
 )
-from radrl.recipe.sections import LabelerTrainSettings
 from radrl.schema import NO_FINDING, OBSERVATIONS, POSITIVE, to_chexbert_classes
 
 

@@ -1,22 +1,20 @@
-"""What a recipe's ``rl:`` section may hold: radrl's switches (:class:`RadRLOptions`) plus the
-fields of TRL's ``GRPOConfig``.
+"""What a recipe's ``rl:`` section may hold: the fields of TRL's ``GRPOConfig``, no more.
 
 Importing TRL takes seconds, so the GRPOConfig field specs come from a committed snapshot
 (``grpo_fields.json``), made from the pinned TRL and transformers with
-``python -m radrl.recipe.rl_fields``; ``tests/test_recipes.py`` checks it against the live
+``python -m radrl.config.rl_fields``; ``tests/test_recipes.py`` checks it against the live
 classes. With other versions installed the live classes are read instead (slower, still right).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from radrl.recipe.fields import Spec, field_specs
+from radrl.config.fields import Spec, field_specs
 
 SNAPSHOT = Path(__file__).with_name("grpo_fields.json")
 VERSIONED = ("trl", "transformers")
@@ -57,17 +55,9 @@ def grpo_specs() -> dict[str, Spec]:
     return live_grpo_specs()
 
 
-@cache
 def rl_specs() -> dict[str, Spec]:
-    from radrl.recipe.sections import RadRLOptions
-
-    return {**grpo_specs(), **field_specs(RadRLOptions)}
-
-
-def radrl_option_names() -> tuple[str, ...]:
-    from radrl.recipe.sections import RadRLOptions
-
-    return tuple(f.name for f in dataclasses.fields(RadRLOptions))
+    """What ``rl:`` may hold: ``GRPOConfig``'s fields (radrl's own settings are in ``algorithm:``)."""
+    return grpo_specs()
 
 
 def write_snapshot(path: Path = SNAPSHOT) -> None:

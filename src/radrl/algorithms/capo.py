@@ -1,0 +1,43 @@
+"""RadFlow's CAPO as a registered component: eps_i = eps * critical_factor for critical cases."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from radrl.algorithms.components import COMPONENTS, ClipRange
+from radrl.algorithms.policy_loss import capo_clip_range
+from radrl.io import FieldError
+
+
+@COMPONENTS.register("capo")
+class CapoClipRange(ClipRange):
+    """Critical-aware clipping (RadFlow Eq. 9). Reads the ``critical`` column, which the
+    criticality stage writes before training (LLM judge, or the offline label rule)."""
+
+    columns = ("critical",)
+
+    def __init__(self, critical_factor: float = 0.25):
+        if not 0.0 < critical_factor <= 1.0:
+            raise FieldError("critical_factor", "critical_factor (eps_critical / eps) must lie in (0, 1]")
+        self.critical_factor = float(critical_factor)
+
+    def setup(self, trainer) -> None:
+        args = trainer.args
+        if args.gradient_accumulation_steps % (args.steps_per_generation * args.num_iterations) == 0:
+            # TRL's own test for "the policy has not moved since these rollouts were sampled"
+            warnings.warn(
+                "capo has no effect with these settings: every rollout batch is used in one optimizer step, so "
+                "the importance ratio is 1 and no clip range (CAPO's eps/4 or GRPO's eps) ever applies; CAPO "
+                "then trains exactly as GRPO. Set rl.num_iterations >= 2 (or rl.steps_per_generation above "
+                "rl.gradient_accumulation_steps) for CAPO to act.", UserWarning, stacklevel=2)
+
+    def clip_ranges(self, trainer, inputs, epsilon_low, epsilon_high):
+        critical = torch.tensor([bool(x["critical"]) for x in inputs], device=trainer.accelerator.device)
+        trainer._log("capo/critical_share", float(trainer.accelerator.gather(critical.float()).mean()))
+        return (capo_clip_range(critical, epsilon_low, self.critical_factor),
+                capo_clip_range(critical, epsilon_high, self.critical_factor))
+
+
+__all__ = ["CapoClipRange"]

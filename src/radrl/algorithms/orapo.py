@@ -1,0 +1,116 @@
+"""OraPO's preference term as a registered component (orapo.txt §3.2, Eq. 4):
+
+    loss = (1 - lambda) * L_GRPO + lambda * L_LN-DPO,
+    lambda = lambda_min + (lambda_max - lambda_min) * z^kappa,   z <- mu * z + (1 - mu) * zrr
+
+per prompt, where zrr = 1 when every reward of the prompt's group is zero. The DPO pairs are
+(ground truth chosen, each rollout rejected), length-normalised, against the frozen initial
+policy. The per-prompt EMA is the component's checkpoint state.
+"""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from radrl.algorithms.components import COMPONENTS, AuxiliaryLoss
+from radrl.algorithms.dpo import dpo_loss, sequence_logp
+from radrl.algorithms.zero_reward import ema_update, mixing_weight, zero_reward_groups
+from radrl.io import FieldError
+
+
+@COMPONENTS.register("orapo_dpo")
+class OrapoDpoLoss(AuxiliaryLoss):
+    """LN-DPO on (ground truth, rollout) pairs mixed into GRPO by each prompt's lambda."""
+
+    columns = ("reference",)
+    needs_reference_model = True
+    resume_needs_state = True
+
+    def __init__(self, momentum: float = 0.9, lambda_min: float = 0.05, lambda_max: float = 0.5,
+                 kappa: float = 2.0, dpo_beta: float = 0.1, zero_atol: float = 1e-6):
+        if not 0.0 <= momentum < 1.0:
+            raise FieldError("momentum", "momentum (mu of the zero-reward EMA) must lie in [0, 1)")
+        if not 0.0 <= lambda_min <= lambda_max <= 1.0:
+            raise FieldError("lambda_max", "need 0 <= lambda_min <= lambda_max <= 1")
+        self.momentum, self.lambda_min, self.lambda_max = float(momentum), float(lambda_min), float(lambda_max)
+        self.kappa, self.dpo_beta, self.zero_atol = float(kappa), float(dpo_beta), float(zero_atol)
+        self.zrr_ema: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {"zrr_ema": dict(self.zrr_ema)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.zrr_ema = {str(k): float(v) for k, v in state.get("zrr_ema", {}).items()}
+
+    # ------------------------------------------------------------------ after scoring
+    def lambdas(self, keys: list[str], rewards: torch.Tensor, group_size: int, update: bool) -> list[float]:
+        """lambda per group; the EMA of each prompt updated when ``update`` (training, not eval)."""
+        zrr = zero_reward_groups(rewards.cpu(), group_size, atol=self.zero_atol)
+        out = []
+        for g, z_now in enumerate(zrr.tolist()):
+            key = keys[g * group_size]
+            prev = self.zrr_ema.get(key, z_now)  # first visit: the EMA starts at the observed rate
+            z = float(ema_update(torch.tensor(prev), torch.tensor(z_now), self.momentum))
+            if update:
+                self.zrr_ema[key] = z
+            out.append(float(mixing_weight(torch.tensor(z), self.lambda_min, self.lambda_max, self.kappa)))
+        return out
+
+    def prepare(self, trainer, inputs, output, rewards, group_size, local):
+        from accelerate.utils import gather_object
+
+        keys = [str(x.get("id", json.dumps(x["prompt"], sort_keys=True, default=str))) for x in inputs]
+        lambdas = self.lambdas(gather_object(keys), rewards, group_size, update=trainer._mode() == "train")
+        lam = torch.tensor(lambdas, device=trainer.accelerator.device).repeat_interleave(group_size)
+        output["orapo_lambda"] = lam[local]
+        trainer._log("orapo/lambda_mean", float(lam.mean()))
+        trainer._log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
+        self._add_ground_truth(trainer, inputs, output)
+
+    @staticmethod
+    def _add_ground_truth(trainer, inputs, output) -> None:
+        """Ground truth = reference text + EOS, as the policy would write it, and the reference
+        policy's log-probs of it and of the rollouts (TRL's, when the step already has them)."""
+        from trl.trainer.utils import pad
+
+        tokenizer, device = trainer._tokenizer, trainer.accelerator.device
+        eos = trainer.eos_token_ids[0] if getattr(trainer, "eos_token_ids", None) else tokenizer.eos_token_id
+        limit = trainer.max_completion_length
+        gt = [tokenizer(x["reference"], add_special_tokens=False)["input_ids"][: limit - 1] + [eos] for x in inputs]
+        gt_ids = pad([torch.tensor(t) for t in gt], padding_value=tokenizer.pad_token_id, padding_side="right").to(device)
+        gt_mask = pad([torch.ones(len(t), dtype=torch.long) for t in gt], padding_value=0,
+                      padding_side="right").to(device)
+        prompt_ids, prompt_mask = output["prompt_ids"], output["prompt_mask"]
+        fwd = trainer._forward_kwargs(output)
+        output["gt_ids"], output["gt_mask"] = gt_ids, gt_mask
+        output["ref_gt_logps"] = trainer._ref_logps(
+            torch.cat([prompt_ids, gt_ids], 1), torch.cat([prompt_mask, gt_mask], 1), gt_ids.size(1), None,
+            trainer._for_completion(fwd, prompt_ids.size(1), gt_ids))
+        if "ref_per_token_logps" in output:
+            output["ref_rollout_logps"] = output["ref_per_token_logps"]
+        else:
+            ids, mask = output["completion_ids"], output["completion_mask"]
+            output["ref_rollout_logps"] = trainer._ref_logps(torch.cat([prompt_ids, ids], 1),
+                                                             torch.cat([prompt_mask, mask], 1), ids.size(1), None, fwd)
+
+    # ------------------------------------------------------------------ the loss
+    def policy_loss_scale(self, inputs):
+        return 1.0 - inputs["orapo_lambda"]  # (1 - lambda) * L_GRPO, the KL term inside L_GRPO
+
+    def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
+        gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
+        prompt_ids = inputs["prompt_ids"]
+        gt_logps, _, _ = trainer._get_per_token_logps_and_entropies(
+            model, torch.cat([prompt_ids, gt_ids], 1), torch.cat([inputs["prompt_mask"], gt_mask], 1),
+            gt_ids.size(1), **trainer._for_completion(forward_kwargs, prompt_ids.size(1), gt_ids))
+        dpo = dpo_loss(sequence_logp(gt_logps, gt_mask), sequence_logp(inputs["ref_gt_logps"], gt_mask),
+                       sequence_logp(per_token_logps, mask), sequence_logp(inputs["ref_rollout_logps"], mask),
+                       beta=self.dpo_beta)
+        trainer._log("orapo/dpo_loss", float(trainer.accelerator.gather(dpo.detach().mean()).mean()))
+        return (inputs["orapo_lambda"] * dpo).mean()
+
+
+__all__ = ["OrapoDpoLoss"]

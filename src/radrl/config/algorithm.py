@@ -1,0 +1,153 @@
+"""A recipe's ``algorithm:`` section: which registered components change GRPO, one per slot.
+
+```yaml
+algorithm:
+  token_weights: {type: tfidf, alpha: 4}      # DiTPO (DEER): A_i^t = A_i * w_i^t
+  clip: {type: capo, critical_factor: 0.25}   # CAPO (RadFlow): a per-sample clip range
+  aux_loss: {type: orapo_dpo}                 # OraPO: (1 - lambda) L_GRPO + lambda L_LN-DPO
+  skip_failed_rewards: true
+```
+
+Each ``type`` names a class in ``radrl.algorithms.COMPONENTS`` (``radrl.algorithms.components``);
+its parameters are checked against that class's constructor after the recipe is built
+(``radrl.recipe.checks``), the way a reward's are. A user registers a component of their own
+with ``@COMPONENTS.register("name")`` and names it here; nothing else changes.
+
+The flags radrl 0.1 wrote under ``rl:`` (``token_weighting``, ``capo``, ``orapo``, ``orapo_*``,
+...) are translated by :func:`legacy_rl_keys` with a ``FutureWarning`` for one release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from radrl.io import FieldError
+
+SLOTS = ("token_weights", "clip", "aux_loss")
+"""Where a component acts: the advantages' token weights, the clip range, an extra loss term."""
+
+
+@dataclass
+class ComponentEntry:
+    """One slot of ``algorithm:``: ``{type: NAME, <the component's constructor parameters>}``
+    (or just ``NAME``)."""
+
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def from_yaml_value(value):
+        return {"type": value} if isinstance(value, str) else value
+
+    @classmethod
+    def from_yaml_mapping(cls, data: dict, path, problems):
+        from radrl.config.fields import Problem, check
+
+        if "type" not in data:
+            problems.append(Problem(path + ("type",), "is required: a registered component (radrl.algorithms."
+                                    "COMPONENTS: tfidf, gradient, capo, orapo_dpo, or one of your own)"))
+            return None
+        before = len(problems)
+        kind = check(data["type"], {"type": "str"}, path + ("type",), problems)
+        if len(problems) > before:
+            return None
+        return cls(type=kind, params={k: v for k, v in data.items() if k != "type"})
+
+    def to_yaml_value(self) -> dict:
+        return {"type": self.type, **self.params}
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass
+class AlgorithmSection:
+    """What changes GRPO: at most one registered component per slot (all empty: stock GRPO)."""
+
+    token_weights: ComponentEntry | None = field(default=None, metadata=_help(
+        "per-token advantage weights: tfidf or gradient (DEER's DiTPO), or a registered one"))
+    clip: ComponentEntry | None = field(default=None, metadata=_help(
+        "per-sample clip range: capo (RadFlow), or a registered one"))
+    aux_loss: ComponentEntry | None = field(default=None, metadata=_help(
+        "a loss term beside the policy loss: orapo_dpo (OraPO), or a registered one"))
+    skip_failed_rewards: bool = field(default=True, metadata=_help(
+        "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics"))
+
+    def entries(self) -> dict[str, ComponentEntry]:
+        """slot -> entry, for the slots that are set."""
+        return {slot: getattr(self, slot) for slot in SLOTS if getattr(self, slot) is not None}
+
+    def uses(self, component_type: str) -> bool:
+        return any(e.type == component_type for e in self.entries().values())
+
+
+# ----------------------------------------------------------------------------- radrl 0.1's rl: flags
+LEGACY_SWITCHES = {"token_weighting": "token_weights", "capo": "clip", "orapo": "aux_loss"}
+LEGACY_PARAMS = {
+    # old rl: key -> (slot, parameter of that slot's component)
+    "tfidf_alpha": ("token_weights", "alpha"), "tfidf_tf": ("token_weights", "tf"),
+    "saliency_beta": ("token_weights", "beta"),
+    "capo_critical_factor": ("clip", "critical_factor"),
+    "orapo_momentum": ("aux_loss", "momentum"), "orapo_lambda_min": ("aux_loss", "lambda_min"),
+    "orapo_lambda_max": ("aux_loss", "lambda_max"), "orapo_kappa": ("aux_loss", "kappa"),
+    "orapo_dpo_beta": ("aux_loss", "dpo_beta"), "orapo_zero_atol": ("aux_loss", "zero_atol"),
+}
+PARAM_OWNER = {"tfidf_alpha": "tfidf", "tfidf_tf": "tfidf", "saliency_beta": "gradient",
+               "capo_critical_factor": "capo"}
+"""Old parameters that belonged to one kind of token weights (the others ignored them)."""
+LEGACY_KEYS = (*LEGACY_SWITCHES, *LEGACY_PARAMS, "skip_failed_rewards")
+
+
+def legacy_rl_keys(recipe: dict) -> tuple[dict, list[str]]:
+    """A copy of a recipe mapping with radrl 0.1's ``rl:`` flags moved to ``algorithm:``, and the
+    renames made (``rl.orapo_kappa -> algorithm.aux_loss.kappa``). An old switch decides its slot
+    (``rl.orapo: false`` turns ``aux_loss`` off); a parameter the recipe also sets under
+    ``algorithm:`` keeps the ``algorithm:`` value; a parameter whose switch is off is dropped (it
+    had no effect)."""
+    rl = recipe.get("rl")
+    if not isinstance(rl, dict) or not any(k in rl for k in LEGACY_KEYS):
+        return recipe, []
+    rl = dict(rl)
+    algorithm = recipe.get("algorithm")
+    algorithm = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (algorithm or {}).items()} \
+        if isinstance(algorithm, dict) else {}
+    renamed: list[str] = []
+    switches = {key: rl.pop(key) for key in LEGACY_SWITCHES if key in rl}
+    for key, value in switches.items():
+        slot = LEGACY_SWITCHES[key]
+        kind = {"token_weighting": value if value != "none" else None, "capo": "capo" if value else None,
+                "orapo": "orapo_dpo" if value else None}[key]
+        renamed.append(f"rl.{key} -> algorithm.{slot}" + (f": {{type: {kind}}}" if kind else ": null"))
+        entry = algorithm.get(slot)
+        entry_type = entry.get("type") if isinstance(entry, dict) else entry
+        if kind is None:  # an explicit off (an override rl.orapo=false) turns the slot off
+            algorithm[slot] = None
+        elif entry_type != kind:
+            algorithm[slot] = {"type": kind}
+    for key, (slot, param) in LEGACY_PARAMS.items():
+        if key not in rl:
+            continue
+        value = rl.pop(key)
+        entry = algorithm.get(slot)
+        if isinstance(entry, str):
+            entry = algorithm[slot] = {"type": entry}
+        owner = PARAM_OWNER.get(key)
+        if not isinstance(entry, dict) or (owner and entry.get("type") != owner):
+            renamed.append(f"rl.{key} (dropped: no {owner or slot} component is on)")
+            continue
+        entry.setdefault(param, value)
+        renamed.append(f"rl.{key} -> algorithm.{slot}.{param}")
+    if "skip_failed_rewards" in rl:
+        algorithm.setdefault("skip_failed_rewards", rl.pop("skip_failed_rewards"))
+        renamed.append("rl.skip_failed_rewards -> algorithm.skip_failed_rewards")
+    out = dict(recipe)
+    out["rl"], out["algorithm"] = rl, algorithm
+    return out, renamed
+
+
+def check_slot(slot: str, component_slot: str, kind: str) -> None:
+    """A component named in the wrong slot (``clip: {type: tfidf}``)."""
+    if component_slot != slot:
+        raise FieldError(slot, f"{kind} is a {component_slot} component; name it under algorithm.{component_slot}")

@@ -1,0 +1,11 @@
+"""What a run does, as explicit stages: each idempotent, run on rank 0 while the others wait on
+its output file (:mod:`radrl.stages.base`), never inside a barrier.
+
+``radrl train``: benchmark, subset, labeler, criticality, rollout-model, train, evaluate
+(:mod:`radrl.stages.rl`); ``radrl train --only labeler`` runs one preparing stage alone.
+"""
+
+from radrl.stages.base import Stage, StageContext, plan_lines, run_stage, stage_state
+from radrl.stages.rl import RL_STAGES, STAGE_NAMES, run_rl
+
+__all__ = ["RL_STAGES", "STAGE_NAMES", "Stage", "StageContext", "plan_lines", "run_rl", "run_stage", "stage_state"]
