@@ -4,6 +4,16 @@ from pathlib import Path
 
 import pytest
 
+TRAINING_FIXTURES = {"tiny_vlm", "trained"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that builds or trains a model (the tiny VLM, a trained labeler) is slow: `make
+    test-fast` (-m "not slow") leaves it out; `make test` runs everything."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -157,3 +157,28 @@ def test_the_cli_closes_the_process_group_even_when_the_command_fails(monkeypatc
     monkeypatch.setattr(cli, "cmd_train", opens_a_group_then_fails)  # build_parser looks it up per call
     assert cli.main(["train", "--recipe", "deer"]) == 2
     assert not dist.is_initialized()
+
+
+def test_rank0_stages_longer_than_the_process_group_timeout_do_not_break_a_two_process_run(
+        tiny_vlm, tiny_bench, tmp_path):
+    """The recipe trains a labeler and selects a subset, with the process group's timeout at 5 s and
+    the labeler stage taking longer than that on rank 0. Rank 1 waits on the stage's file, not in a
+    barrier (the labeler used to train inside main_process_first), so the run completes."""
+    from radrl.assets import package_config
+
+    run, labeler = tmp_path / "run", tmp_path / "labeler"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    cmd = [_launcher(), "launch", "--config_file", str(package_config("accelerate/ddp.yaml")), "--num_processes", "2",
+           "--mixed_precision", "no", "-m", "radrl.cli", "train", "--recipe", "grpo", "--tiny", "-o", str(run),
+           "--no-eval", f"model.path={tiny_vlm}", "model.max_pixels=12544", f"data.path={tiny_bench}",
+           "data.synthetic=null", f"data.subset={tmp_path / 'subset.json'}", "select={method: balanced, size: 24}",
+           f"labeler={{name: chexbert, weights: {labeler}, train: {{size: tiny, epochs: 80}}}}",
+           "rl.ddp_timeout=5", "rl.max_steps=1", "rl.per_device_train_batch_size=4", "rl.num_generations=4",
+           "rl.max_completion_length=16", "rl.save_steps=1", "rl.report_to=[]"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    stage = json.loads(Path(str(labeler) + ".stage.json").read_text())
+    assert stage["stage"] == "labeler" and stage["seconds"] > 5, stage  # longer than the group's timeout
+    assert json.loads((tmp_path / "subset.json").read_text())["ids"]
+    assert proc.stdout.count("stage labeler: running") == 1  # rank 0 alone trained it
+    assert "labeler" in proc.stdout and (run / "final" / "model.safetensors").is_file()

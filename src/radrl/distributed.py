@@ -9,6 +9,7 @@ Rank and world size come from the launcher's environment (``RANK``, ``WORLD_SIZE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -77,3 +78,30 @@ def shutdown_process_group() -> None:
     if dist.is_available() and dist.is_initialized():
         gc.collect()  # free unreachable trainers and DDP wrappers, and so their hold on the group
         dist.destroy_process_group()
+
+
+LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK", "ROLE_WORLD_SIZE",
+                    "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+
+
+@contextlib.contextmanager
+def alone():
+    """Run a block as a one-process job inside a launched run (rank 0's stages): the launcher's
+    variables are hidden, so a ``Trainer`` built inside (the labeler's) does not wait for the other
+    ranks to join a process group; accelerate's cached state is dropped before and after, so the
+    RL trainer later joins the real group."""
+    saved = {k: os.environ.pop(k) for k in LAUNCH_VARIABLES if k in os.environ}
+    _reset_accelerate()
+    try:
+        yield
+    finally:
+        _reset_accelerate()
+        os.environ.update(saved)
+
+
+def _reset_accelerate() -> None:
+    if "accelerate" not in sys.modules:
+        return
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from radrl.distributed import is_main, wait_for
+from radrl.distributed import alone, is_main, wait_for, world_size
 from radrl.io import InputError, atomic_write_json
 
 
@@ -106,7 +106,11 @@ def run_stage(stage: Stage, ctx: StageContext) -> bool:
         return False
     start = time.monotonic()
     print(f"stage {stage.name}: running -> {output}")
-    stage.run(ctx)
+    if stage.all_ranks or world_size() == 1:
+        stage.run(ctx)
+    else:
+        with alone():  # a one-process job: nothing it builds waits for the other ranks
+            stage.run(ctx)
     if is_main():
         atomic_write_json(record_path(output), {"stage": stage.name, "fingerprint": _plain(stage.fingerprint(ctx)),
                                                 "seconds": round(time.monotonic() - start, 1)})
