@@ -104,7 +104,7 @@ def main() -> None:
 
     batch = args.prompts * args.completions
     overrides = [f"rl.per_device_train_batch_size={batch}", f"rl.num_generations={args.completions}",
-                 f"rl.max_completion_length={args.max_completion_length}", "rl.gradient_checkpointing=true",
+                 f"rl.max_completion_length={args.max_completion_length}", "rl.activation_checkpointing=true",
                  "model.max_pixels=200704", "model.min_pixels=200704"]
     recipe = load_recipe("deer_tfidf", tiny=args.tiny, overrides=overrides)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -138,7 +138,7 @@ def main() -> None:
         model, processor = build_policy(None if args.tiny else args.arch, device)
         cfg = rl_config(recipe, Path(tmp) / "run")
         for key, value in dict(max_steps=args.steps, save_strategy="no", report_to=[], logging_steps=1,
-                               gradient_checkpointing=True, bf16=cuda and torch.cuda.is_bf16_supported(),
+                               activation_checkpointing=True, bf16=cuda and torch.cuda.is_bf16_supported(),
                                disable_tqdm=True).items():
             setattr(cfg, key, value)
         rewards = build_rewards(recipe.rewards)

@@ -60,7 +60,7 @@ def main() -> None:
         "critical", [i % 2 == 0 for i in range(len(samples))])
     batch = [dataset[i] for i in range(len(samples)) for _ in range(a.generations)]
     common = dict(per_device_train_batch_size=len(batch), num_generations=a.generations, max_completion_length=160,
-                  report_to=[], save_strategy="no", bf16=False, gradient_checkpointing=False, loss_type="grpo",
+                  report_to=[], save_strategy="no", bf16=False, activation_checkpointing=False, loss_type="grpo",
                   dataloader_pin_memory=False, disable_tqdm=True, seed=0)
     reward = ExampleF1Reward()
     variants = dict(VARIANTS)

@@ -16,7 +16,7 @@ from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
 
 COMMON = dict(per_device_train_batch_size=8, num_generations=4, max_completion_length=24, learning_rate=0.1,
-              optim="sgd", report_to=[], save_strategy="no", gradient_checkpointing=False, bf16=False, seed=0,
+              optim="sgd", report_to=[], save_strategy="no", activation_checkpointing=False, bf16=False, seed=0,
               logging_steps=1, disable_tqdm=True, dataloader_pin_memory=False, max_steps=1, lr_scheduler_type="constant")
 
 

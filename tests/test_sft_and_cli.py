@@ -87,6 +87,7 @@ def test_synth_cli(tmp_path):
 
 def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
+    labeler = tmp_path / "labeler"  # deer's RL trains its labeler here, not into the checkout's runs/
     recipe.write_text("stage: demo\nsynthetic: {n_train: 24, n_val: 2, n_test: 6}\n"
                       "tiny_model: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,"
                       " vision_hidden_size: 32, vision_depth: 2, vision_heads: 2, image_size: 112, vocab_size: 400}\n"
@@ -94,6 +95,7 @@ def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
                       "evaluate: {meteor: false, generation: {max_new_tokens: 10, batch_size: 6}}\n"
                       "rl: {recipe: deer, overrides: {rl: {max_steps: 2, per_device_train_batch_size: 8,"
                       " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null}, select: null,"
+                      f" labeler: {{weights: {labeler}}},"
                       " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n"
                       "labeler: {train: {size: tiny, epochs: 2, vocab_size: 300}, masking_prompts: 2}\n")
     out = tmp_path / "run"

@@ -30,8 +30,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from radrl import __version__
-from radrl.cli_options import add_dataclass_options, settings_from_args
+from radrl.cli_options import add_dataclass_options, number_in, settings_from_args
 from radrl.config.fields import to_plain
 from radrl.data.sections import join_sections
 from radrl.io import (
@@ -215,14 +217,36 @@ def _data_arg(spec: str) -> tuple[str, str]:
     return kind, path
 
 
-def _load_split(args: argparse.Namespace, split_attr: str = "split"):
-    from radrl.data.registry import load_dataset
+def _data_section(args: argparse.Namespace, split: str | None = None, **defaults):
+    """``--data KIND:PATH`` with its ``--data-option KEY=VALUE``s, checked against that kind's
+    loader the way a recipe's ``data.options`` are (``defaults``: options the command sets unless
+    the user does)."""
+    from radrl.config import DataSection
+    from radrl.recipe import check_section
 
     kind, path = _data_arg(args.data)
+    options = dict(defaults)
+    for text in getattr(args, "data_option", None) or []:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--data-option {text!r} must look like KEY=VALUE (e.g. allow_outside_root=true)")
+        options[key.strip()] = yaml.safe_load(raw)
+    section = DataSection(kind=kind, path=path, split=split or "train", options=options)
+    return check_section(section, ("--data-option",))
+
+
+def _dataset(args: argparse.Namespace, split: str | None, limit: int | None = None, **defaults):
+    from radrl.data.registry import load_dataset
+
+    data = _data_section(args, split, **defaults)
+    return load_dataset(data.kind, data.path, split=split, limit=limit, **data.options)
+
+
+def _load_split(args: argparse.Namespace, split_attr: str = "split"):
     split = getattr(args, split_attr)
-    samples = load_dataset(kind, path, split=split, limit=getattr(args, "limit", None))
+    samples = _dataset(args, split, getattr(args, "limit", None))
     if not samples:
-        raise InputError(f"{path}: no samples in split {split!r}")
+        raise InputError(f"{args.data}: no samples in split {split!r}")
     return samples
 
 
@@ -359,11 +383,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_prepare_images(args: argparse.Namespace) -> int:
     from radrl.data.prepare import prepare_images
-    from radrl.data.registry import load_dataset
 
     kind, path = _data_arg(args.data)
     splits = args.split or (["train", "val", "test"] if kind == "synthetic" else [None])
-    samples = [s for split in splits for s in load_dataset(kind, path, split=split)]
+    samples = [s for split in splits for s in _dataset(args, split)]
     if not samples:
         raise InputError(f"{path}: no samples")
     t0 = time.perf_counter()
@@ -381,12 +404,10 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 
     from radrl.data.inspect import format_inspection, inspect_samples
     from radrl.data.loaders import collect_load_reports
-    from radrl.data.registry import load_dataset
 
-    kind, path = _data_arg(args.data)
     with collect_load_reports() as reports, _warnings.catch_warnings():
         _warnings.simplefilter("ignore", UserWarning)  # the skips are in the summary
-        samples = load_dataset(kind, path, split=args.split)
+        samples = _dataset(args, args.split)
     summary = inspect_samples(samples, reports, show=args.show)
     print(json.dumps(summary, indent=2) if args.json else format_inspection(summary, f"{args.data} [{args.split}]"))
     return 0
@@ -454,15 +475,14 @@ def cmd_recipes_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_corpus(spec: str, split: str | None) -> list[str]:
+def _report_corpus(args: argparse.Namespace, spec: str, split: str | None) -> list[str]:
     """Report texts of ``KIND:PATH`` (``records`` files need no images)."""
-    from radrl.data.registry import load_dataset
-
     kind, path = _data_arg(spec)
-    if kind == "records":
+    if kind == "records" and not getattr(args, "data_option", None):
         return [_report_text(row, f"{path}, line {n}") for n, row in read_records(path)]
-    options = {} if kind == "synthetic" else {"check_images": "none"}
-    return [s.report for s in load_dataset(kind, path, split=split, **options)]
+    defaults = {} if kind == "synthetic" else {"check_images": "none"}
+    return [s.report for s in _dataset(argparse.Namespace(data=spec, data_option=getattr(args, "data_option", None)),
+                                       split, **defaults)]
 
 
 def cmd_labeler_train(args: argparse.Namespace) -> int:
@@ -472,7 +492,7 @@ def cmd_labeler_train(args: argparse.Namespace) -> int:
     settings = settings_from_args(LabelerTrainSettings, args)
     from radrl.training.labeler import train_labeler
 
-    reports = _report_corpus(args.data, args.split or None)
+    reports = _report_corpus(args, args.data, args.split or None)
     card = train_labeler(reports, args.output, settings, resume=args.resume)
     print(format_agreement(card["agreement"]))
     print(f"{card['parameters']:,} parameters, {card['n_train_reports']} training / {card['n_heldout_reports']} "
@@ -592,8 +612,15 @@ def _data_options(sp: argparse.ArgumentParser, split: str, required: bool = True
                     help="KIND:PATH, e.g. synthetic:runs/synthetic or r2gen:annotation.json"
                     + (f" (default: {default})" if default else ""))
     sp.add_argument("--split", default=split, help=f"split to read (default: {split})")
+    _data_option_arg(sp)
     if limit:
-        sp.add_argument("--limit", type=int, help="use the first N samples only")
+        sp.add_argument("--limit", type=number_in(1), help="use the first N samples only")
+
+
+def _data_option_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                    help="a loader option of --data's kind, e.g. allow_outside_root=true, views=frontal, "
+                         "check_images=none (repeatable; radrl data inspect lists what was skipped and why)")
 
 
 def _overrides(sp: argparse.ArgumentParser) -> None:
@@ -616,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     def labeler_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--labeler", choices=LABELERS.names(), default="rule", help="default: rule (offline)")
         sp.add_argument("--weights", help="checkpoint of a model-backed labeler (chexbert.pth or a folder)")
-        sp.add_argument("--max-chars", type=int, default=MAX_REPORT_CHARS, metavar="N",
+        sp.add_argument("--max-chars", type=number_in(1), default=MAX_REPORT_CHARS, metavar="N",
                         help=f"cut longer reports to N characters, with a warning (default {MAX_REPORT_CHARS:,}; "
                              "0: no cap)")
 
@@ -624,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("input", help=".jsonl with 'id' and 'report' (or 'findings'/'impression'), or .csv with 'id','report'")
     sp.add_argument("-o", "--output", required=True, help="output .jsonl: one {'id', 'labels'} per input line")
     labeler_options(sp)
-    sp.add_argument("--workers", type=int, help="processes for the rule labeler on big files (default: one per CPU)")
+    sp.add_argument("--workers", type=number_in(1), help="processes for the rule labeler on big files (default: one per CPU)")
     sp.set_defaults(func=cmd_label)
 
     sp = sub.add_parser("eval", help="NLG and clinical-efficacy metrics of generated reports")
@@ -649,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     labeler_options(sp)
     sp.add_argument("--uncertain", choices=["negative", "positive"], default="negative")
     sp.add_argument("--empty-match", choices=["zero", "one"], default="zero")
-    sp.add_argument("--resamples", type=int, default=1000, help="bootstrap and randomisation rounds (default 1000)")
+    sp.add_argument("--resamples", type=number_in(1), default=1000, help="bootstrap and randomisation rounds (default 1000)")
     sp.add_argument("--seed", type=int, default=0, help="random seed of both tests (default 0)")
     sp.set_defaults(func=cmd_compare)
 
@@ -658,7 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "reference_impression), optional labels")
     sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
     sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
-    sp.add_argument("--step", type=int, default=0, help="training step whose reward weights apply (schedules)")
+    sp.add_argument("--step", type=number_in(0), default=0, help="training step whose reward weights apply (schedules)")
     sp.add_argument("-o", "--output", required=True, help="output .jsonl: id, reward, components")
     _overrides(sp)
     sp.set_defaults(func=cmd_reward)
@@ -716,11 +743,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
     sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
     sp.add_argument("--json", action="store_true", help="print the plan as JSON")
-    sp.add_argument("--gpus", type=int, default=8, help="devices the run is spread over (default 8)")
-    sp.add_argument("--gpu-memory", type=float, default=80.0, help="GB per device (default 80)")
+    sp.add_argument("--gpus", type=number_in(1), default=8, help="devices the run is spread over (default 8)")
+    sp.add_argument("--gpu-memory", type=number_in(0, kind=float, low_open=True), default=80.0, help="GB per device (default 80)")
     sp.add_argument("--image-size", default="3056x2544", help="WIDTHxHEIGHT of the films before resizing "
                     "(default: a MIMIC-CXR film)")
-    sp.add_argument("--images", type=int, default=1, help="images per sample (default 1)")
+    sp.add_argument("--images", type=number_in(1), default=1, help="images per sample (default 1)")
     sp.add_argument("--architecture", help="size this architecture instead of model.path's (a shipped name such as "
                     "qwen2.5-vl-7b-instruct, or a folder with config.json): for a fine-tune of one")
     _overrides(sp)
@@ -728,11 +755,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("prepare-images", help="write a resized copy of a dataset's images (a cache loaders read)")
     sp.add_argument("--data", required=True, help="KIND:PATH of the dataset")
+    _data_option_arg(sp)
     sp.add_argument("--split", action="append", help="a split to prepare (repeatable; default: every split the "
                     "loader reads without one)")
-    sp.add_argument("--max-pixels", type=int, required=True, help="pixels per image at most (e.g. the recipe's "
+    sp.add_argument("--max-pixels", type=number_in(28 * 28), required=True, help="pixels per image at most (e.g. the recipe's "
                     "model.max_pixels, 200704 = 448 x 448)")
-    sp.add_argument("--workers", type=int, help="processes (default: one per CPU)")
+    sp.add_argument("--workers", type=number_in(1), help="processes (default: one per CPU)")
     sp.add_argument("-o", "--output", required=True, help="cache folder; point data.options.image_root at it")
     sp.set_defaults(func=cmd_prepare_images)
 
@@ -740,9 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = sp.add_subparsers(dest="data_command", required=True)
     dp = dsub.add_parser("inspect", help="counts, skipped samples and why, label prevalence, views, sections, lengths")
     dp.add_argument("--data", required=True, help="KIND:PATH")
+    _data_option_arg(dp)
     dp.add_argument("--split", default="train", help="split (default train; ignored by kinds without splits)")
     dp.add_argument("--json", action="store_true", help="print the summary as JSON")
-    dp.add_argument("--show", type=int, default=3, help="samples shown (default 3)")
+    dp.add_argument("--show", type=number_in(0), default=3, help="samples shown (default 3)")
     dp.set_defaults(func=cmd_data_inspect)
 
     sp = sub.add_parser("configs", help="the shipped accelerate and model configs: list them, or print one's path")
@@ -772,6 +801,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--data", required=True, help="KIND:PATH, e.g. synthetic:runs/synthetic, r2gen:annotation.json, "
                     "records:reports.jsonl")
     lp.add_argument("--split", default="train", help="split of KIND:PATH to read ('' for all); default train")
+    _data_option_arg(lp)
     lp.add_argument("-o", "--output", required=True, help="run folder: OUT/labeler, OUT/agreement.json")
     lp.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in OUT/checkpoints")
     add_dataclass_options(lp, LabelerTrainSettings)
@@ -784,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", required=True, help="subset file (.json) for data.subset")
     sp.add_argument("--shard", metavar="K/N", help="measure only shard K of N (0-based; e.g. one job of an array) "
                     "into OUTPUT.shards/; `accelerate launch` shards by rank without this")
-    sp.add_argument("--merge", type=int, metavar="N", help="measure nothing: merge the N finished shards and write OUTPUT")
+    sp.add_argument("--merge", type=number_in(1), metavar="N", help="measure nothing: merge the N finished shards and write OUTPUT")
     add_dataclass_options(sp, SelectionSettings, exclude=("method",))
     sp.set_defaults(func=cmd_select)
 
@@ -794,10 +824,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default="tiny-sft", help="policy that samples the rollouts (default tiny-sft)")
     _data_options(ap, "test", required=False, default="synthetic:runs/synthetic", limit=False)
     ap.add_argument("--labeler-weights", help="CheXbert labeler for the gradient weights (chexbert.pth or a folder)")
-    ap.add_argument("--n-prompts", type=int, default=64)
-    ap.add_argument("--group-size", type=int, default=8)
-    ap.add_argument("--fraction", type=float, default=0.1, help="share of each report's tokens masked (0.1)")
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--n-prompts", type=number_in(1), default=64)
+    ap.add_argument("--group-size", type=number_in(2), default=8)
+    ap.add_argument("--fraction", type=number_in(0, 1, kind=float, low_open=True), default=0.1,
+                    help="share of each report's tokens masked (0.1)")
+    ap.add_argument("--temperature", type=number_in(0, kind=float, low_open=True), default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func=cmd_analyze_masking)
@@ -809,9 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default="tiny-sft")
     ap.add_argument("--reward", default="example_f1", choices=REWARDS.names(), metavar="REWARD",
                     help=f"a reward type: {', '.join(REWARDS.names())}")
-    ap.add_argument("--group-size", type=int, default=8)
-    ap.add_argument("--n-prompts", type=int, default=200, help="prompts per subset (its first N)")
-    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--group-size", type=number_in(2), default=8)
+    ap.add_argument("--n-prompts", type=number_in(1), default=200, help="prompts per subset (its first N)")
+    ap.add_argument("--temperature", type=number_in(0, kind=float, low_open=True), default=1.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func=cmd_analyze_rewards)

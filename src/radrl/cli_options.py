@@ -89,3 +89,23 @@ def settings_from_args(cls, args: argparse.Namespace, base: dict | None = None, 
     data = {**(base or {}), **given}
     return build_checked(cls, data, (section,) if section else ())
 
+
+
+def number_in(low: float, high: float | None = None, kind=int, low_open: bool = False):
+    """An argparse ``type`` that reads a ``kind`` number and refuses one outside [low, high] (or
+    (low, high] with ``low_open``), with the message a recipe value gets: ``must be >= 1, got 0``."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        if value < low or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse

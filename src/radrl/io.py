@@ -48,12 +48,13 @@ def _open_text(path: Path):
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a .jsonl or .csv file")
-    # errors="replace": a stray non-UTF-8 byte becomes U+FFFD instead of stopping the run.
+    # errors="replace": a stray non-UTF-8 byte becomes U+FFFD instead of stopping the run;
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is dropped, not read into the first field.
     if path.name.endswith(".gz"):  # MIMIC ships its CSVs gzipped
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
-    return open(path, encoding="utf-8", errors="replace", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="")
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -171,7 +172,7 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except yaml.YAMLError as exc:

@@ -169,7 +169,7 @@ def plan_recipe(recipe, gpus: int = 8, gpu_memory_gb: float = 80.0, image_size: 
     generations = int(rl.get("num_generations", 8))
     accumulation = int(rl.get("gradient_accumulation_steps", 1))
     completion = int(rl.get("max_completion_length", 256))
-    checkpointing = bool(rl.get("gradient_checkpointing", False))
+    checkpointing = bool(rl.get("activation_checkpointing", rl.get("gradient_checkpointing", False)))
     visual = visual_tokens(config, *image_size, recipe.model.min_pixels, recipe.model.max_pixels)
     sequence = PROMPT_TEXT_TOKENS + images_per_sample * visual + completion
     completions = per_device * gpus * accumulation

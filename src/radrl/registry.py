@@ -49,9 +49,13 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            message = (f"unknown {self.what} {name!r}{did_you_mean(name, self._entries)}; "
-                       f"choose one of {', '.join(self.names())}")
+            message = self.unknown(name)
             raise (FieldError(field, message) if field else ConfigError(message)) from None
+
+    def unknown(self, name) -> str:
+        """What to tell a user who named ``name``, which is not registered: the valid names and
+        the closest one."""
+        return f"unknown {self.what} {name!r}{did_you_mean(name, self._entries)}; choose one of {', '.join(self.names())}"
 
     def unregister(self, name: str) -> None:
         """Remove an entry (a test's or a notebook's own registration); unknown names are ignored."""

@@ -60,7 +60,7 @@ if __name__ == "__main__":
     dataset = to_trl_dataset(load_synthetic(bench, "train")[:8], with_completion=False)
     args = RadRLConfig(output_dir=out, per_device_train_batch_size=4, num_generations=8, max_completion_length=24,
                        learning_rate=1e-3, max_steps=2, report_to=[], save_strategy="no", bf16=False,
-                       gradient_checkpointing=False, logging_steps=1, disable_tqdm=True, seed=0,
+                       activation_checkpointing=False, logging_steps=1, disable_tqdm=True, seed=0,
                        dataloader_pin_memory=False, loss_type="grpo", use_cpu=True)
     trainer = CheckedTrainer(model=model, reward_funcs=[LengthReward()], args=args, train_dataset=dataset,
                              processing_class=processor, components=[TfidfTokenWeights()])

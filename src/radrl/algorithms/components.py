@@ -73,9 +73,8 @@ class Component:
 
     @classmethod
     def check_params(cls, **params) -> None:
-        """Range checks when a recipe loads (default: build one with the labeler-free parameters)."""
-        if not cls.needs_labeler:
-            cls(**params)
+        """Range checks when a recipe loads: build one from the recipe's parameters (no labeler)."""
+        cls(**params)
 
     def setup(self, trainer) -> None:
         """Called once when the trainer is built (check its settings, warn about inert ones)."""

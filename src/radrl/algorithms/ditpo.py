@@ -57,10 +57,6 @@ class GradientTokenWeights(TokenWeights):
             self.weigher = GradientTokenWeigher(labeler, tokenizer, beta=self.beta,
                                                 include_no_finding=include_no_finding)
 
-    @classmethod
-    def check_params(cls, beta: float = 1.0, include_no_finding: bool = False) -> None:
-        cls(beta=beta, include_no_finding=include_no_finding)
-
     def weights(self, trainer, inputs, completion_ids, completion_mask, group_size):
         if self.weigher is None:
             raise ValueError("the gradient token weights need the run's CheXbert labeler: build them with "

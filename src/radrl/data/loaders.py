@@ -115,7 +115,8 @@ def _inside(path: Path, root: Path | None) -> bool:
 def _image_ok(path: Path, check_images: str, root: Path | None = None, allow_outside_root: bool = False) -> str | None:
     """None when usable, else the reason."""
     if not allow_outside_root and not _inside(path, root):
-        return "image outside the dataset root"
+        return ("image outside the dataset root (images must lie under it for this dataset layout; pass the "
+                "loader option allow_outside_root: true - data.options in a recipe, --data-option on the command line)")
     if check_images == "none":
         return None
     if check_images == "decode":
@@ -201,7 +202,7 @@ def load_r2gen(
     annotation = Path(annotation)
     root = Path(image_root) if image_root is not None else annotation.parent / "images"
     try:
-        data = json.loads(annotation.read_text(encoding="utf-8", errors="replace"))
+        data = json.loads(annotation.read_text(encoding="utf-8-sig", errors="replace"))
     except FileNotFoundError:
         raise InputError(f"{annotation}: no such file") from None
     except json.JSONDecodeError as exc:
@@ -348,10 +349,14 @@ def load_records(
     target: str = "both",
     strict: bool = False,
     check_images: str = "exists",
-    allow_outside_root: bool = False,
+    allow_outside_root: bool = True,
+    split: str | None = None,
 ) -> list[Sample]:
-    """Generic ``.jsonl`` / ``.csv``: ``id``; ``images`` (list, or ``;``-separated in CSV) or
-    ``image``; ``report`` or ``findings``/``impression``; optional ``labels`` (JSONL)."""
+    """Generic ``.jsonl`` / ``.csv``, the manifest a user writes: ``id``; ``images`` (list, or
+    ``;``-separated in CSV) or ``image``; ``report`` or ``findings``/``impression``; optional
+    ``labels`` (JSONL) and ``split``. Image paths are absolute or relative to the file (or to
+    ``image_root``); a user's own manifest is not confined to its folder (``allow_outside_root``).
+    With ``split`` and a ``split`` column, only that split's rows; without the column, every row."""
     _check_choice("views", views, VIEWS)
     _check_choice("target", target, TARGETS)
     _check_choice("check_images", check_images, _CHECKS)
@@ -359,7 +364,10 @@ def load_records(
     root = Path(image_root) if image_root is not None else path.parent
     report = LoadReport(str(path))
     samples: list[Sample] = []
-    for lineno, row in read_records(path):
+    rows = list(read_records(path))
+    if split is not None and any("split" in row for _, row in rows):
+        rows = [(n, row) for n, row in rows if str(row.get("split", "")) == split]
+    for lineno, row in rows:
         where = f"{path}, line {lineno}"
         sample_id = record_id(row, where)
         raw_images = row.get("images", row.get("image", []))

@@ -127,7 +127,7 @@ def load_mimic_cxr(
         if not images:
             report.skip("no image", sid, strict)
             continue
-        sections = split_sections(text_path.read_text(encoding="utf-8", errors="replace"))
+        sections = split_sections(text_path.read_text(encoding="utf-8-sig", errors="replace"))
         findings, impression = sections.findings, sections.impression
         if findings is None and impression is None:  # no recognised section to learn from
             report.skip("no FINDINGS or IMPRESSION section", sid, strict)

@@ -8,12 +8,13 @@ kind               path                                         splits
 ``mimic_cxr``      MIMIC-CXR's official layout (its folder)     train / val / test
 ``chexpert_plus``  CheXpert Plus CSV                            train / valid
 ``openi``          ``NLMCXR_reports.tgz`` or its folder         (none: all reports)
-``records``        generic ``.jsonl`` / ``.csv``                (none: all rows)
+``records``        generic ``.jsonl`` / ``.csv``                its ``split`` column (none: all rows)
 =================  ===========================================  =====================
 
 Kinds are entries of the ``DATASETS`` registry: a loader ``(path, split=..., **options) ->
 list[Sample]``; ``@DATASETS.register("mine")`` adds one that ``--data mine:PATH`` and recipes
-(``data: {kind: mine}``) can name.
+(``data: {kind: mine}``) can name. Its keyword parameters are the options a recipe's
+``data.options`` and ``--data-option`` may set, checked by :func:`loader_options`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from radrl.data.loaders import load_chexpert_plus, load_openi, load_r2gen, load_records
+from radrl.data.mimic_cxr import load_mimic_cxr
 from radrl.data.sample import Sample
 from radrl.registry import Registry
 
@@ -38,12 +40,9 @@ def load_synthetic_split(path, split: str | None = "train", target: str = "both"
 DATASETS.register("r2gen", load_r2gen)
 
 
-@DATASETS.register("mimic_cxr")
-def load_mimic(path, split: str | None = "train", **options) -> list[Sample]:
-    from radrl.data.mimic_cxr import load_mimic_cxr
-
-    return load_mimic_cxr(path, split=split, **options)
+DATASETS.register("mimic_cxr", load_mimic_cxr)
 DATASETS.register("chexpert_plus", load_chexpert_plus)
+DATASETS.register("records", load_records)  # a split column is honoured; without one, every row
 
 
 @DATASETS.register("openi")
@@ -51,26 +50,17 @@ def load_openi_reports(path, split: str | None = None, **options) -> list[Sample
     return load_openi(path, **options)  # no splits: every report
 
 
-@DATASETS.register("records")
-def load_record_file(path, split: str | None = None, **options) -> list[Sample]:
-    return load_records(path, **options)  # no splits: every row
-
-
-def _mimic_loader():
-    from radrl.data.mimic_cxr import load_mimic_cxr
-
-    return load_mimic_cxr
-
-
-_OPTIONS_OF = {"openi": load_openi, "records": load_records}
+load_openi_reports.options_of = load_openi
 
 
 def loader_options(kind: str) -> dict:
-    """Option name -> spec of a kind's loader (what ``data.options`` may hold)."""
+    """Option name -> spec of a kind's loader (what ``data.options`` and ``--data-option`` may
+    hold): the keyword parameters of the registered loader, or of the function it forwards its
+    ``**options`` to when it names one as ``options_of``; the same for a user's own kind."""
     from radrl.config.fields import signature_specs
 
-    loader = _mimic_loader() if kind == "mimic_cxr" else _OPTIONS_OF.get(kind, DATASETS.get(kind))
-    specs = signature_specs(loader)
+    loader = DATASETS.get(kind)
+    specs = signature_specs(getattr(loader, "options_of", loader))
     for positional in list(specs)[:1] + ["split"]:  # the path, and the split the section names itself
         specs.pop(positional, None)
     return specs

@@ -18,15 +18,12 @@ from radrl.config import (
     SelectionSettings,
 )
 from radrl.config.fields import Problem, check_keys, format_problems
-from radrl.io import ConfigError, did_you_mean
+from radrl.io import ConfigError
 from radrl.rewards.registry import reward_problems
 
 
 def _registry_problem(registry, name: str, path: tuple) -> Problem | None:
-    if name in registry:
-        return None
-    return Problem(path, f"unknown {registry.what} {name!r}{did_you_mean(name, registry.names())}; "
-                         f"choose one of {', '.join(registry.names())}")
+    return None if name in registry else Problem(path, registry.unknown(name))
 
 
 def data_problems(data: DataSection, path: tuple = ("data",)) -> list[Problem]:

@@ -57,7 +57,7 @@ def recipe_summaries() -> list[tuple[str, str, str]]:
 
 # ----------------------------------------------------------------------------------- reading
 def _read(path: Path) -> tuple[dict, yaml.Node | None]:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
     try:
         data = yaml.safe_load(text) or {}
         node = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -22,7 +22,7 @@ from typing import Any
 
 from radrl.config.fields import Problem, build_checked, check_keys, format_problems, signature_specs
 from radrl.config.sections import RewardEntry
-from radrl.io import ConfigError, did_you_mean
+from radrl.io import ConfigError
 from radrl.labelers import CachedLabeler, get_labeler
 
 # the built-in reward modules register themselves on import
@@ -37,8 +37,7 @@ def reward_problems(rewards: Sequence[RewardEntry], path: tuple = ("rewards",)) 
     for i, entry in enumerate(rewards):
         where = path + (i,)
         if entry.type not in REWARDS:
-            problems.append(Problem(where + ("type",), f"unknown reward type {entry.type!r}"
-                                    f"{did_you_mean(entry.type, REWARDS.names())}; choose one of {', '.join(REWARDS.names())}"))
+            problems.append(Problem(where + ("type",), REWARDS.unknown(entry.type)))
             continue
         reward_cls = REWARDS.get(entry.type)
         before = len(problems)

@@ -52,8 +52,9 @@ class BenchmarkStage(Stage):
     name = "benchmark"
 
     def applies(self, ctx):
-        data = ctx.recipe.data
-        return data.kind == "synthetic" and (data.synthetic is not None or not (Path(data.path) / "config.json").is_file())
+        from radrl.training.rl import describes_benchmark
+
+        return describes_benchmark(ctx.recipe.data)
 
     def output(self, ctx):
         return Path(ctx.recipe.data.path) / "config.json"

@@ -20,15 +20,19 @@ from radrl.config import DEFAULT_INSTRUCTION, DataSection, LabelerSection, RLRec
 from radrl.io import ConfigError, InputError, atomic_write_json
 
 
+def describes_benchmark(data: DataSection) -> bool:
+    """The recipe's data is a synthetic benchmark to build (or reuse): a ``synthetic:`` block, or
+    a folder without one yet; a folder given without a block is read as it is."""
+    return data.kind == "synthetic" and (data.synthetic is not None or not (Path(data.path) / "config.json").is_file())
+
+
 def load_split(data: DataSection, split: str, limit: int | None = None):
     """Samples of one split of the recipe's ``data``; builds the synthetic benchmark when the
     recipe describes one (a ``synthetic:`` block) or the folder has none yet."""
     from radrl.data.registry import load_dataset
 
     path = data.path
-    if data.kind == "synthetic" and (data.synthetic is not None or not (Path(path) / "config.json").is_file()):
-        # build (or reuse, when the config matches) the benchmark the recipe describes; a folder
-        # given without a `synthetic:` block is read as it is
+    if describes_benchmark(data):  # build (or reuse, when the config matches) the benchmark stage's output
         from radrl.data.synthetic import SyntheticConfig, build_synthetic
         from radrl.data.synthetic.build import synthetic_ready
         from radrl.distributed import is_main, wait_for
@@ -50,7 +54,7 @@ def rl_config(recipe: RLRecipe, out: Path):
     defaults = dict(
         output_dir=str(out / "checkpoints"), report_to=["tensorboard"],  # TensorBoard: OUT/checkpoints/runs
         logging_steps=1, save_strategy="steps", save_steps=50, save_total_limit=3,
-        gradient_checkpointing=False, bf16=cuda and torch.cuda.is_bf16_supported(),
+        activation_checkpointing=False, bf16=cuda and torch.cuda.is_bf16_supported(),
         dataloader_pin_memory=cuda, disable_tqdm=False, seed=0,
         # images are decoded (and resized by the processor) as rows are read: worker processes
         # overlap that with the GPU; on CPUs the cores belong to the trainer itself
@@ -59,6 +63,8 @@ def rl_config(recipe: RLRecipe, out: Path):
         # every process trains alone as rank 0 of its own run (and they overwrite each other)
         use_cpu=not cuda,
     )
+    if "gradient_checkpointing" in cfg:  # the recipe writes transformers' old name: it decides
+        defaults.pop("activation_checkpointing")
     for key, value in defaults.items():
         cfg.setdefault(key, value)
     schedules = [r.schedule for r in recipe.rewards]

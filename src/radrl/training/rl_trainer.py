@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +229,11 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         self._apply_reward_schedule()
-        output = super()._generate_and_score_completions(inputs)
+        with warnings.catch_warnings():
+            # TRL 1.16's unwrap_model_for_generation reads model.is_gradient_checkpointing, which
+            # transformers 5 deprecated: a FutureWarning on every step that no user can act on
+            warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+            output = super()._generate_and_score_completions(inputs)
         cfg, mode = self.args, self._mode()
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         n_local = len(inputs)

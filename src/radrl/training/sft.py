@@ -10,7 +10,6 @@ renamed, so ``final`` is either complete or absent.
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -34,39 +33,37 @@ def sft_config(settings: SFTSettings, output_dir: Path):
     use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     extra = dict(settings.extra)
     # TRL turns activation checkpointing on by default; it costs ~30 % more compute and the tiny
-    # model does not need it, so radrl makes it an explicit choice. transformers 5 renamed the
-    # field (FutureWarning) but TRL's config still reads the old name.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
-        return SFTConfig(
-            gradient_checkpointing=settings.gradient_checkpointing,
-            output_dir=str(output_dir / "checkpoints"),
-            num_train_epochs=settings.epochs,
-            max_steps=settings.max_steps,
-            per_device_train_batch_size=settings.batch_size,
-            gradient_accumulation_steps=settings.grad_accum,
-            learning_rate=settings.learning_rate,
-            lr_scheduler_type=settings.scheduler,
-            warmup_steps=settings.warmup_steps,
-            weight_decay=settings.weight_decay,
-            max_grad_norm=settings.max_grad_norm,
-            logging_steps=settings.logging_steps,
-            save_strategy="steps",
-            save_steps=settings.save_steps,
-            save_total_limit=settings.save_total_limit,
-            seed=settings.seed,
-            data_seed=settings.seed,
-            bf16=use_bf16,
-            max_length=None,  # never cut image tokens; reports are short
-            completion_only_loss=True,
-            remove_unused_columns=False,
-            report_to=[],
-            dataloader_num_workers=4 if torch.cuda.is_available() else 0,  # image decoding off the GPU's path
-            dataloader_pin_memory=torch.cuda.is_available(),
-            use_cpu=not torch.cuda.is_available(),  # a CPU multi-process launch joins one gloo group
-            disable_tqdm=False,
-            **extra,
-        )
+    # model does not need it, so radrl makes it an explicit choice, under transformers 5's name
+    # (the old one, gradient_checkpointing, still mirrors it)
+    return SFTConfig(
+        activation_checkpointing=settings.gradient_checkpointing,
+        output_dir=str(output_dir / "checkpoints"),
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.scheduler,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm,
+        logging_steps=settings.logging_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=settings.save_total_limit,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        bf16=use_bf16,
+        max_length=None,  # never cut image tokens; reports are short
+        completion_only_loss=True,
+        remove_unused_columns=False,
+        report_to=[],
+        dataloader_num_workers=4 if torch.cuda.is_available() else 0,  # image decoding off the GPU's path
+        dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),  # a CPU multi-process launch joins one gloo group
+        disable_tqdm=False,
+        **extra,
+    )
 
 
 def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, settings: SFTSettings | None = None,
