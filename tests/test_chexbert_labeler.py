@@ -130,6 +130,7 @@ def test_wrong_files_give_clear_errors(tmp_path):
         get_labeler("chexbert")
 
 
+@pytest.mark.slow
 def test_cli_label_with_a_wrong_checkpoint_exits_2(tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": 1, "report": "No effusion."}) + "\n")
@@ -226,6 +227,7 @@ def test_saliency_is_the_norm_of_the_embedding_gradient():
     assert torch.count_nonzero(none) == 0
 
 
+@pytest.mark.slow
 def test_the_token_that_drives_a_label_gets_the_largest_weight(tmp_path):
     """A hand-made corpus where only the finding words carry the labels: every other word occurs
     equally with every finding. The trained labeler's saliency must pick the finding words."""
@@ -376,6 +378,7 @@ def test_masking_table_runs_every_strategy(trained):
 
 # -- CLI -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_labeler_train_then_label(tmp_path):
     corpus = tmp_path / "reports.jsonl"
     corpus.write_text("".join(json.dumps({"id": i, "report": r}) + "\n" for i, r in enumerate(toy_reports(60))))

@@ -84,6 +84,7 @@ def test_headroom_on_a_policy_that_under_calls():
         headroom(greedy[:1], sampled, ref)
 
 
+@pytest.mark.slow
 def test_bench_script_end_to_end_and_reuses_its_samples(tmp_path, capsys):
     """bench/rl_headroom.py on the committed checkpoint, 6 studies x 2 samples: the table prints,
     the JSON holds what the analysis computes from the cached label matrices, and a second run

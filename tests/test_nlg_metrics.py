@@ -76,6 +76,7 @@ def test_meteor_is_null_with_reason_without_java(monkeypatch):
     assert scores["bleu_1"] is not None
 
 
+@pytest.mark.slow
 @pytest.mark.java
 def test_meteor_with_java():
     if not nlg.java_available():

@@ -91,6 +91,7 @@ def test_memory_formulas_match_the_tiny_model(batch, words):
     assert {k: planned[k] for k in held} == held
 
 
+@pytest.mark.slow
 def test_the_gpu_step_benchmark_runs_on_the_tiny_model(tmp_path):
     """bench/gpu_step.py waits for a GPU; --tiny runs the same code on the CPU so it cannot rot."""
     import subprocess

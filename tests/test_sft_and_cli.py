@@ -85,6 +85,7 @@ def test_synth_cli(tmp_path):
     assert [len(ann[k]) for k in ("train", "val", "test")] == [3, 1, 2]
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     labeler = tmp_path / "labeler"  # deer's RL trains its labeler here, not into the checkout's runs/

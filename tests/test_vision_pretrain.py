@@ -174,6 +174,7 @@ def test_transplant_copies_the_vision_tower_and_nothing_else(tiny_vlm, tmp_path)
         transplant_vision_tower(src, dst)
 
 
+@pytest.mark.slow
 def test_pipeline_pretrains_the_tower_then_fine_tunes_with_it_frozen(tmp_path, capsys):
     """`radrl pipeline` with a vision_pretrain: section: films of another seed, the tower
     trained on them, SFT from it with the encoder frozen; the SFT model keeps the pretrained
