@@ -120,121 +120,184 @@ def _against_prior(f: Finding, rng) -> Labelled:
     return f"{_pick(rng, list(COMPARISON_WORDS))} {phrase}.", labels
 
 
+def _lobe(f: Finding) -> str:
+    return ZONE_LOBE.get((f.side or "right", f.zone or "lower"), "right lower lobe")
+
+
+def _cardiomegaly(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    sev = SEVERITY_WORD[f.severity]
+    return [(pick([f"The heart is {sev}ly enlarged.", f"{_cap(sev)} cardiomegaly.",
+                   f"There is {sev} enlargement of the cardiac silhouette.",
+                   f"The cardiac silhouette is {sev}ly enlarged."],
+                   [f"Cardiomegaly, {sev}.", f"Enlarged cardiac silhouette, {sev}."]), {n: "positive"})]
+
+
+def _enlarged_cardiomediastinum(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    return [(pick(["The mediastinum is widened.", "Widened superior mediastinum.",
+                   "The mediastinal silhouette is enlarged."], ["Mediastinal widening.",
+                   "There is widening of the superior mediastinum."]), {n: "positive"})]
+
+
+def _pleural_effusion(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    size = EFFUSION_WORD[f.severity]
+    where = "bilateral" if f.side == "bilateral" else f.side
+    plural = "s" if f.side == "bilateral" else ""
+    if f.hedged:
+        return [(_pick(rng, [f"Possible small {where} pleural effusion{plural}.",
+                             f"A small {where} pleural effusion{plural} may be present.",
+                             f"Trace {where} pleural effusion{plural} cannot be excluded."]), {n: "uncertain"})]
+    are = "are" if plural else "is"
+    return [(pick([f"{_cap(size)} {where} pleural effusion{plural}.",
+                   f"There {are} {'a ' if not plural else ''}{size} {where} pleural effusion{plural}.",
+                   f"{_cap(size)} {where} pleural effusion{plural} with blunting of the costophrenic angle{plural}."],
+                   [f"{_cap(where)} pleural effusion{plural}, {size}.",
+                   f"Layering {size} {where} pleural effusion{plural}.",
+                   f"{'A ' if not plural else ''}{size} {where} pleural effusion{plural} {are} present."]),
+             {n: "positive"})]
+
+
+def _pneumothorax(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    size = EFFUSION_WORD[f.severity]
+    return [(pick([f"{_cap(size)} {f.side} pneumothorax.",
+                   f"There is a {size} {f.side} apical pneumothorax.",
+                   f"{_cap(size)} {f.side} pneumothorax with a visible pleural line."],
+                   [f"{_cap(f.side)} apical pneumothorax, {size}.",
+                   f"A {size} {f.side} pneumothorax is present.",
+                   f"Pneumothorax at the {f.side} apex, {size}."]), {n: "positive"})]
+
+
+def _edema(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    sev = SEVERITY_WORD[f.severity]
+    if f.hedged:
+        return [(_pick(rng, ["Possible mild pulmonary edema.", "Mild interstitial edema is not excluded.",
+                             "Mild edema cannot be excluded."]), {n: "uncertain"})]
+    return [pick([(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
+                  (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
+                  (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
+                   {n: "positive", "Lung Opacity": "positive"})],
+                  [(f"Pulmonary edema, {sev}.", {n: "positive"}),
+                  (f"Bilateral {sev} interstitial edema.", {n: "positive"})])]
+
+
+def _consolidation(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    lobe = _lobe(f)
+    if f.hedged:
+        return [(_pick(rng, [f"Possible {lobe} consolidation.",
+                             f"Consolidation in the {lobe} is not excluded."]), {n: "uncertain"})]
+    return [(pick([f"Dense {lobe} consolidation with air bronchograms.",
+                   f"There is consolidation in the {lobe}.",
+                   f"Focal {lobe} consolidation."], [f"{_cap(lobe)} consolidation.",
+                   f"Consolidation of the {lobe}."]), {n: "positive"})]
+
+
+def _pneumonia(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    lobe = _lobe(f)
+    if f.hedged:
+        return [(_pick(rng, [f"Patchy {lobe} opacities, which may represent pneumonia.",
+                             f"Patchy {lobe} opacities. Pneumonia is not excluded.",
+                             f"Multifocal {lobe} opacities, possibly pneumonia.",
+                             f"Patchy airspace opacities in the {lobe} compatible with pneumonia."]),
+                 {n: "uncertain", "Lung Opacity": "positive"})]
+    with_opacity = {n: "positive", "Lung Opacity": "positive"}
+    return [pick([(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
+                  (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
+                  (f"{_cap(lobe)} pneumonia.", {n: "positive"})],
+                  [(f"Focal {lobe} opacity consistent with pneumonia.", with_opacity),
+                  (f"Pneumonia in the {lobe}.", {n: "positive"})])]
+
+
+def _lung_opacity(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    lobe = _lobe(f)
+    return [(pick([f"Faint {lobe} opacity.", f"Ill-defined opacity in the {lobe}.",
+                   f"There is a hazy opacity projecting over the {lobe}."], [f"Hazy {lobe} opacity.",
+                   f"{_cap(lobe)} opacity.", f"An ill-defined {lobe} opacity is noted."]), {n: "positive"})]
+
+
+def _atelectasis(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    where = "bibasilar" if f.side == "bilateral" else f"{f.side} basilar"
+    if f.hedged:
+        return [(_pick(rng, [f"Linear {where} opacity, likely atelectasis.",
+                             f"{_cap(where)} linear opacity may reflect atelectasis."]),
+                 {n: "uncertain", "Lung Opacity": "positive"})]
+    return [(pick([f"{_cap(where)} atelectasis.", f"Plate-like {where} atelectasis.",
+                   f"There is {where} subsegmental atelectasis."], [f"Mild {where} atelectasis.",
+                   f"Streaky {where} atelectasis.", f"Subsegmental {where} atelectasis."]), {n: "positive"})]
+
+
+def _lung_lesion(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    lobe = _lobe(f)
+    what = f.kind or "nodule"
+    size = "1 cm" if what == "nodule" else "4 cm"
+    if f.hedged:
+        return [(_pick(rng, [f"Possible {lobe} {what}.", f"A rounded {lobe} density may represent a {what}."]),
+                 {n: "uncertain"})]
+    return [(pick([f"A {size} {what} in the {lobe}.", f"There is a {size} {lobe} {what}.",
+                   f"{_cap(lobe)} {what} measuring {size}."], [f"Rounded {lobe} {what}, {size}.",
+                   f"Well-circumscribed {size} {lobe} {what}."]), {n: "positive"})]
+
+
+def _pleural_other(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    where = "bilateral" if f.side == "bilateral" else f.side
+    return [(pick([f"{_cap(where)} apical pleural thickening.",
+                   f"Pleural thickening at the {where} apex.",
+                   f"{_cap(where)} apical pleural thickening, likely chronic."],
+                   [f"There is {where} apical pleural thickening.",
+                   f"Mild {where} apical pleural thickening."]), {n: "positive"})]
+
+
+def _fracture(f: Finding, rng, pick) -> list[Labelled]:
+    n = f.name
+    rib = RIB[f.zone or "middle"]
+    if f.hedged:
+        return [(_pick(rng, [f"Possible nondisplaced fracture of the {f.side} {rib} rib.",
+                             f"Irregularity of the {f.side} {rib} rib may represent a fracture."]),
+                 {n: "uncertain"})]
+    return [(pick([f"Acute fracture of the {f.side} {rib} rib.",
+                   f"There is a displaced {f.side} {rib} rib fracture.",
+                   f"{_cap(f.side)} {rib} rib fracture."], [f"Fracture of the {f.side} {rib} rib.",
+                   f"Nondisplaced {f.side} {rib} rib fracture."]), {n: "positive"})]
+
+
+_STATEMENTS = {
+    "Support Devices": lambda f, rng, pick: _devices(f, rng),
+    "Cardiomegaly": _cardiomegaly,
+    "Enlarged Cardiomediastinum": _enlarged_cardiomediastinum,
+    "Pleural Effusion": _pleural_effusion,
+    "Pneumothorax": _pneumothorax,
+    "Edema": _edema,
+    "Consolidation": _consolidation,
+    "Pneumonia": _pneumonia,
+    "Lung Opacity": _lung_opacity,
+    "Atelectasis": _atelectasis,
+    "Lung Lesion": _lung_lesion,
+    "Pleural Other": _pleural_other,
+    "Fracture": _fracture,
+}
+"""Finding -> its FINDINGS statements ``(f, rng, pick) -> [(sentence, labels)]``; ``pick`` chooses
+among the paraphrases of the report style (:func:`_abnormal`)."""
+
+
 def _abnormal(f: Finding, rng, templated: bool = False) -> list[Labelled]:
     """Statements for one present finding: FINDINGS sentences. ``templated``: the report style
     with a normal template, whose free-text findings draw from more paraphrases (the second list)."""
-    n, sev = f.name, SEVERITY_WORD[f.severity]
 
     def pick(options: list, more: list) -> object:
         return _pick(rng, options + more if templated else options)
 
-    if n == "Support Devices":
-        return _devices(f, rng)
-    if n == "Cardiomegaly":
-        return [(pick([f"The heart is {sev}ly enlarged.", f"{_cap(sev)} cardiomegaly.",
-                       f"There is {sev} enlargement of the cardiac silhouette.",
-                       f"The cardiac silhouette is {sev}ly enlarged."],
-                       [f"Cardiomegaly, {sev}.", f"Enlarged cardiac silhouette, {sev}."]), {n: "positive"})]
-    if n == "Enlarged Cardiomediastinum":
-        return [(pick(["The mediastinum is widened.", "Widened superior mediastinum.",
-                       "The mediastinal silhouette is enlarged."], ["Mediastinal widening.",
-                       "There is widening of the superior mediastinum."]), {n: "positive"})]
-    if n == "Pleural Effusion":
-        size = EFFUSION_WORD[f.severity]
-        where = "bilateral" if f.side == "bilateral" else f.side
-        plural = "s" if f.side == "bilateral" else ""
-        if f.hedged:
-            return [(_pick(rng, [f"Possible small {where} pleural effusion{plural}.",
-                                 f"A small {where} pleural effusion{plural} may be present.",
-                                 f"Trace {where} pleural effusion{plural} cannot be excluded."]), {n: "uncertain"})]
-        are = "are" if plural else "is"
-        return [(pick([f"{_cap(size)} {where} pleural effusion{plural}.",
-                       f"There {are} {'a ' if not plural else ''}{size} {where} pleural effusion{plural}.",
-                       f"{_cap(size)} {where} pleural effusion{plural} with blunting of the costophrenic angle{plural}."],
-                       [f"{_cap(where)} pleural effusion{plural}, {size}.",
-                       f"Layering {size} {where} pleural effusion{plural}.",
-                       f"{'A ' if not plural else ''}{size} {where} pleural effusion{plural} {are} present."]),
-                 {n: "positive"})]
-    if n == "Pneumothorax":
-        size = EFFUSION_WORD[f.severity]
-        return [(pick([f"{_cap(size)} {f.side} pneumothorax.",
-                       f"There is a {size} {f.side} apical pneumothorax.",
-                       f"{_cap(size)} {f.side} pneumothorax with a visible pleural line."],
-                       [f"{_cap(f.side)} apical pneumothorax, {size}.",
-                       f"A {size} {f.side} pneumothorax is present.",
-                       f"Pneumothorax at the {f.side} apex, {size}."]), {n: "positive"})]
-    if n == "Edema":
-        if f.hedged:
-            return [(_pick(rng, ["Possible mild pulmonary edema.", "Mild interstitial edema is not excluded.",
-                                 "Mild edema cannot be excluded."]), {n: "uncertain"})]
-        return [pick([(f"{_cap(sev)} pulmonary edema.", {n: "positive"}),
-                               (f"There is {sev} interstitial pulmonary edema.", {n: "positive"}),
-                               (f"{_cap(sev)} pulmonary edema with perihilar haziness and septal lines.",
-                                {n: "positive", "Lung Opacity": "positive"})],
-                               [(f"Pulmonary edema, {sev}.", {n: "positive"}),
-                               (f"Bilateral {sev} interstitial edema.", {n: "positive"})])]
-    lobe = ZONE_LOBE.get((f.side or "right", f.zone or "lower"), "right lower lobe")
-    if n == "Consolidation":
-        if f.hedged:
-            return [(_pick(rng, [f"Possible {lobe} consolidation.",
-                                 f"Consolidation in the {lobe} is not excluded."]), {n: "uncertain"})]
-        return [(pick([f"Dense {lobe} consolidation with air bronchograms.",
-                       f"There is consolidation in the {lobe}.",
-                       f"Focal {lobe} consolidation."], [f"{_cap(lobe)} consolidation.",
-                       f"Consolidation of the {lobe}."]), {n: "positive"})]
-    if n == "Pneumonia":
-        if f.hedged:
-            return [(_pick(rng, [f"Patchy {lobe} opacities, which may represent pneumonia.",
-                                 f"Patchy {lobe} opacities. Pneumonia is not excluded.",
-                                 f"Multifocal {lobe} opacities, possibly pneumonia.",
-                                 f"Patchy airspace opacities in the {lobe} compatible with pneumonia."]),
-                     {n: "uncertain", "Lung Opacity": "positive"})]
-        with_opacity = {n: "positive", "Lung Opacity": "positive"}
-        return [pick([(f"Multifocal patchy {lobe} opacities consistent with pneumonia.", with_opacity),
-                               (f"Patchy airspace opacities in the {lobe} due to pneumonia.", with_opacity),
-                               (f"{_cap(lobe)} pneumonia.", {n: "positive"})],
-                               [(f"Focal {lobe} opacity consistent with pneumonia.", with_opacity),
-                               (f"Pneumonia in the {lobe}.", {n: "positive"})])]
-    if n == "Lung Opacity":
-        return [(pick([f"Faint {lobe} opacity.", f"Ill-defined opacity in the {lobe}.",
-                       f"There is a hazy opacity projecting over the {lobe}."], [f"Hazy {lobe} opacity.",
-                       f"{_cap(lobe)} opacity.", f"An ill-defined {lobe} opacity is noted."]), {n: "positive"})]
-    if n == "Atelectasis":
-        where = "bibasilar" if f.side == "bilateral" else f"{f.side} basilar"
-        if f.hedged:
-            return [(_pick(rng, [f"Linear {where} opacity, likely atelectasis.",
-                                 f"{_cap(where)} linear opacity may reflect atelectasis."]),
-                     {n: "uncertain", "Lung Opacity": "positive"})]
-        return [(pick([f"{_cap(where)} atelectasis.", f"Plate-like {where} atelectasis.",
-                       f"There is {where} subsegmental atelectasis."], [f"Mild {where} atelectasis.",
-                       f"Streaky {where} atelectasis.", f"Subsegmental {where} atelectasis."]), {n: "positive"})]
-    if n == "Lung Lesion":
-        what = f.kind or "nodule"
-        size = "1 cm" if what == "nodule" else "4 cm"
-        if f.hedged:
-            return [(_pick(rng, [f"Possible {lobe} {what}.", f"A rounded {lobe} density may represent a {what}."]),
-                     {n: "uncertain"})]
-        return [(pick([f"A {size} {what} in the {lobe}.", f"There is a {size} {lobe} {what}.",
-                       f"{_cap(lobe)} {what} measuring {size}."], [f"Rounded {lobe} {what}, {size}.",
-                       f"Well-circumscribed {size} {lobe} {what}."]), {n: "positive"})]
-    if n == "Pleural Other":
-        where = "bilateral" if f.side == "bilateral" else f.side
-        return [(pick([f"{_cap(where)} apical pleural thickening.",
-                       f"Pleural thickening at the {where} apex.",
-                       f"{_cap(where)} apical pleural thickening, likely chronic."],
-                       [f"There is {where} apical pleural thickening.",
-                       f"Mild {where} apical pleural thickening."]), {n: "positive"})]
-    if n == "Fracture":
-        rib = RIB[f.zone or "middle"]
-        if f.hedged:
-            return [(_pick(rng, [f"Possible nondisplaced fracture of the {f.side} {rib} rib.",
-                                 f"Irregularity of the {f.side} {rib} rib may represent a fracture."]),
-                     {n: "uncertain"})]
-        return [(pick([f"Acute fracture of the {f.side} {rib} rib.",
-                       f"There is a displaced {f.side} {rib} rib fracture.",
-                       f"{_cap(f.side)} {rib} rib fracture."], [f"Fracture of the {f.side} {rib} rib.",
-                       f"Nondisplaced {f.side} {rib} rib fracture."]), {n: "positive"})]
-    raise ValueError(f"no statements for {n!r}")
+    if f.name not in _STATEMENTS:
+        raise ValueError(f"no statements for {f.name!r}")
+    return _STATEMENTS[f.name](f, rng, pick)
 
 
 def _impression(f: Finding, rng, templated: bool = False) -> Labelled:
