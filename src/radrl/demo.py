@@ -71,7 +71,7 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
     from radrl.evaluation import evaluate_model, evaluate_reports, most_frequent_report
     from radrl.labelers import get_labeler
     from radrl.pipeline import run_pipeline
-    from radrl.reporting import format_metrics, plot_loss, plot_per_label_f1, write_html
+    from radrl.reporting import plot_loss, plot_per_label_f1, write_html
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -106,26 +106,8 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         stage_done("committed checkpoint's evaluation")
     shaded, comparison, rl_figure, headline = {}, None, [], None
     if recipe.rl is not None and "SFT, committed checkpoint" in systems:
-        rl_recipe, rl_result = run_rl_stage(recipe.rl, result["data"], out / "rl", meteor, recipe.synthetic)
-        stage_done("RL and its evaluation")
-        steps = rl_recipe.rl.get("max_steps", "?")
-        name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
-        print(f"[5] {name}")
-        systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
-        if systems[name]["labeler"] != "rule":  # RL scored with its recipe's labeler: the table uses one for all
-            systems[name] = {**systems[name], **evaluate_reports(outputs[name], [s.report for s in test],
-                                                                 ref_labels=gold, meteor=meteor)}
-        text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
-        headline = {"sft_example_f1": systems["SFT, committed checkpoint"]["clinical"]["example"]["f1"],
-                    "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test),
-                    **paired_gain(outputs[name], outputs["SFT, committed checkpoint"], test)}
-        print("\nSFT vs RL on the synthetic test split (example-based clinical P/R/F1):\n" + text)
-        print(f"RL - SFT example F1 {headline['gain']:+.4f}, paired bootstrap 95 % CI "
-              f"[{headline['gain_ci95'][0]:+.4f}, {headline['gain_ci95'][1]:+.4f}], p {headline['p_value']:.3f}")
-        shaded[name] = _shade(rl_result["model"], test[:24], outputs[name][:24])
-        if (out / "rl" / "rl_curves.png").is_file():
-            rl_figure = ["rl/rl_curves.png"]
-        stage_done("paired comparison, token-weight shading")
+        shaded, comparison, rl_figure, headline = _rl_against_sft(recipe, result["data"], out, meteor, test,
+                                                                  systems, outputs, stage_done)
     labeler_summary = None
     if recipe.labeler is not None:
         print("[6] CheXbert-architecture labeler on silver labels; token-masking table")
@@ -148,11 +130,48 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
                "labeler": labeler_summary, "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
 
+    _print_summary(summary, out, page)
+    return 0
+
+
+def _rl_against_sft(recipe: DemoRecipe, data, out: Path, meteor: bool, test, systems: dict, outputs: dict,
+                    stage_done) -> tuple[dict, dict, list, dict]:
+    """RL from the committed checkpoint, its evaluation (by the rule labeler, as every system's)
+    and the paired RL - SFT gain: (shaded reports, comparison table, figures, headline)."""
+    from radrl.evaluation import evaluate_reports
+
+    gold, split = [s.labels for s in test], recipe.evaluate.split
+    rl_recipe, rl_result = run_rl_stage(recipe.rl, data, out / "rl", meteor, recipe.synthetic)
+    stage_done("RL and its evaluation")
+    steps = rl_recipe.rl.get("max_steps", "?")
+    name = f"RL: DiTPO-TF-IDF from the checkpoint ({steps} steps)"
+    print(f"[5] {name}")
+    systems[name], outputs[name] = rl_result["metrics"], rl_result["predictions"]
+    if systems[name]["labeler"] != "rule":  # RL scored with its recipe's labeler: the table uses one for all
+        systems[name] = {**systems[name], **evaluate_reports(outputs[name], [s.report for s in test],
+                                                             ref_labels=gold, meteor=meteor)}
+    text, comparison = comparison_table({k: systems[k] for k in ("SFT, committed checkpoint", name)})
+    headline = {"sft_example_f1": systems["SFT, committed checkpoint"]["clinical"]["example"]["f1"],
+                "rl_example_f1": systems[name]["clinical"]["example"]["f1"], "split": split, "n": len(test),
+                **paired_gain(outputs[name], outputs["SFT, committed checkpoint"], test)}
+    print("\nSFT vs RL on the synthetic test split (example-based clinical P/R/F1):\n" + text)
+    print(f"RL - SFT example F1 {headline['gain']:+.4f}, paired bootstrap 95 % CI "
+          f"[{headline['gain_ci95'][0]:+.4f}, {headline['gain_ci95'][1]:+.4f}], p {headline['p_value']:.3f}")
+    shaded = {name: _shade(rl_result["model"], test[:24], outputs[name][:24])}
+    rl_figure = ["rl/rl_curves.png"] if (out / "rl" / "rl_curves.png").is_file() else []
+    stage_done("paired comparison, token-weight shading")
+    return shaded, comparison, rl_figure, headline
+
+
+def _print_summary(summary: dict, out: Path, page) -> None:
+    from radrl.reporting import format_metrics
+
     print()
-    for name, m in systems.items():
+    for name, m in summary["systems"].items():
         print(f"== {name}")
         print(format_metrics(m))
     print(f"\nwrote {out / 'metrics.json'}, {out / 'per_label_f1.png'}, {page}")
+    headline, split = summary["headline"], summary["split"]
     if headline:
         lo, hi = headline["gain_ci95"]
         print(f"headline: example F1 {headline['sft_example_f1']:.3f} (committed SFT checkpoint) -> "
@@ -161,7 +180,6 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
     print(f"demo wall time {summary['seconds']:.0f} s ("
           + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stage_seconds"].items())
           + f"), peak RSS {summary['peak_rss_mb']:.0f} MB")
-    return 0
 
 
 def paired_gain(rl_reports: list[str], sft_reports: list[str], samples, resamples: int = 1000) -> dict:

@@ -76,41 +76,9 @@ def load_mimic_cxr(
     wanted = None if split is None else SPLIT_NAMES.get(split)
     if split is not None and wanted is None:
         raise InputError(f"MIMIC-CXR has splits train, val (validate) and test; got {split!r}")
-    view_of = {}
-    meta_path = _table(root, "metadata")
-    filters = {k: {str(x) for x in (v if isinstance(v, list) else [v])} for k, v in (metadata or {}).items()}
-    for lineno, row in read_records(meta_path):
-        if "dicom_id" not in row or "ViewPosition" not in row:
-            raise InputError(f"{meta_path}, line {lineno}: needs dicom_id and ViewPosition columns")
-        missing = [k for k in filters if k not in row]
-        if missing:
-            raise InputError(f"metadata filter: {meta_path} has no column {missing[0]!r}")
-        if all(row[k] in allowed for k, allowed in filters.items()):
-            view_of[row["dicom_id"]] = row["ViewPosition"].strip().upper()
-    studies: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    split_path = _table(root, "split")
-    study_split = {}
-    for lineno, row in read_records(split_path):
-        if not {"dicom_id", "study_id", "subject_id", "split"} <= set(row):
-            raise InputError(f"{split_path}, line {lineno}: needs dicom_id, study_id, subject_id and split columns")
-        if wanted is not None and row["split"] != wanted:
-            continue
-        key = (row["subject_id"], row["study_id"])
-        study_split[key] = row["split"]
-        if row["dicom_id"] in view_of:
-            studies[key].append((row["dicom_id"], view_of[row["dicom_id"]]))
-        else:
-            studies.setdefault(key, [])
-    gold: dict[tuple[str, str], dict] = {}
-    chexpert_path = _table(root, "chexpert", required=labels == "chexpert")
-    if labels == "chexpert":
-        for lineno, row in read_records(chexpert_path):
-            key = (row.get("subject_id", ""), row.get("study_id", ""))
-            if key in study_split:
-                try:
-                    gold[key] = {name: from_chexpert_csv_cell(row.get(name, "")) for name in OBSERVATIONS}
-                except ValueError as err:
-                    raise InputError(f"{chexpert_path}, line {lineno}: {err}") from None
+    view_of = _views(root, metadata)
+    studies, study_split = _studies(root, wanted, view_of)
+    gold = _gold(root, labels, study_split)
     report = LoadReport(f"{root} [{split or 'all'}]")
     samples: list[Sample] = []
     for (subject, study), images in studies.items():
@@ -142,3 +110,53 @@ def load_mimic_cxr(
                              root=images_root, allow_outside_root=allow_outside_root))
     report.warn()
     return samples
+
+
+def _views(root: Path, metadata: dict | None) -> dict[str, str]:
+    """dicom_id -> view position, for the images whose metadata passes the ``metadata`` filters."""
+    view_of = {}
+    meta_path = _table(root, "metadata")
+    filters = {k: {str(x) for x in (v if isinstance(v, list) else [v])} for k, v in (metadata or {}).items()}
+    for lineno, row in read_records(meta_path):
+        if "dicom_id" not in row or "ViewPosition" not in row:
+            raise InputError(f"{meta_path}, line {lineno}: needs dicom_id and ViewPosition columns")
+        missing = [k for k in filters if k not in row]
+        if missing:
+            raise InputError(f"metadata filter: {meta_path} has no column {missing[0]!r}")
+        if all(row[k] in allowed for k, allowed in filters.items()):
+            view_of[row["dicom_id"]] = row["ViewPosition"].strip().upper()
+    return view_of
+
+
+def _studies(root: Path, wanted: str | None, view_of: dict) -> tuple[dict, dict]:
+    """(subject, study) -> [(dicom_id, view)] of the split ``wanted`` (None: all), and each study's split."""
+    studies: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    split_path = _table(root, "split")
+    study_split = {}
+    for lineno, row in read_records(split_path):
+        if not {"dicom_id", "study_id", "subject_id", "split"} <= set(row):
+            raise InputError(f"{split_path}, line {lineno}: needs dicom_id, study_id, subject_id and split columns")
+        if wanted is not None and row["split"] != wanted:
+            continue
+        key = (row["subject_id"], row["study_id"])
+        study_split[key] = row["split"]
+        if row["dicom_id"] in view_of:
+            studies[key].append((row["dicom_id"], view_of[row["dicom_id"]]))
+        else:
+            studies.setdefault(key, [])
+    return studies, study_split
+
+
+def _gold(root: Path, labels: str, study_split: dict) -> dict:
+    """(subject, study) -> its CheXpert labels from the chexpert CSV (``labels: chexpert``)."""
+    gold: dict[tuple[str, str], dict] = {}
+    chexpert_path = _table(root, "chexpert", required=labels == "chexpert")
+    if labels == "chexpert":
+        for lineno, row in read_records(chexpert_path):
+            key = (row.get("subject_id", ""), row.get("study_id", ""))
+            if key in study_split:
+                try:
+                    gold[key] = {name: from_chexpert_csv_cell(row.get(name, "")) for name in OBSERVATIONS}
+                except ValueError as err:
+                    raise InputError(f"{chexpert_path}, line {lineno}: {err}") from None
+    return gold

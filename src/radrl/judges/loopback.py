@@ -82,88 +82,7 @@ class LoopbackJudge:
         return f"http://{host}:{port}/v1"
 
     def _handler(self):
-        judge = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _send(self, code: int, body: bytes, content_type: str = "application/json"):
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-                    pass
-
-            def do_POST(self):
-                with judge._lock:
-                    judge.in_flight += 1
-                    judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
-                try:
-                    self._answer()
-                finally:
-                    with judge._lock:
-                        judge.in_flight -= 1
-
-            def _answer(self):
-                length = int(self.headers.get("Content-Length", 0))
-                request = json.loads(self.rfile.read(length) or b"{}")
-                with judge._lock:
-                    judge.requests += 1
-                    n = judge.requests
-                    judge.authorization.append(self.headers.get("Authorization"))
-                if not self.path.endswith("/chat/completions"):
-                    return self._send(404, b'{"error": "not found"}')
-                if judge.mode == "stall":
-                    judge._stop.wait(judge.stall_seconds)
-                    return self._send(200, b"{}")
-                if judge.mode == "redirect":
-                    self.send_response(302)
-                    self.send_header("Location", judge.redirect_to)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
-                if judge.mode in ("huge", "trickle"):
-                    return self._stream()
-                if judge.mode == "flaky" and n <= judge.fail_first:
-                    return self._send(503, b'{"error": "overloaded"}')
-                if judge.latency:
-                    time.sleep(judge.latency)
-                if judge.mode == "garbage":
-                    if n % 2:
-                        return self._send(200, b"<html>502 bad gateway</html>", "text/html")
-                    content = "Sure! Here is my analysis: the report looks fine."
-                else:
-                    content = judge.responder(request.get("messages", []))
-                answer = {"id": f"loopback-{n}", "object": "chat.completion", "model": request.get("model"),
-                          "choices": [{"index": 0, "finish_reason": "stop",
-                                       "message": {"role": "assistant", "content": content}}]}
-                return self._send(200, json.dumps(answer).encode())
-
-            def _stream(self):
-                total = judge.huge_bytes if judge.mode == "huge" else 10**9
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(total))
-                self.end_headers()
-                block = b" " * (1 << 20) if judge.mode == "huge" else b" "
-                try:
-                    while judge.bytes_sent < total and not judge._stop.is_set():
-                        self.wfile.write(block)
-                        self.wfile.flush()
-                        with judge._lock:
-                            judge.bytes_sent += len(block)
-                        if judge.mode == "trickle":
-                            judge._stop.wait(judge.trickle_interval)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up
-                    pass
-
-        return Handler
+        return type("Handler", (_LoopbackHandler,), {"judge": self})
 
     def __enter__(self) -> LoopbackJudge:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -175,3 +94,86 @@ class LoopbackJudge:
         self._stop.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+class _LoopbackHandler(BaseHTTPRequestHandler):
+    """The loopback judge's HTTP handler; ``judge`` (the :class:`LoopbackJudge`) is set per server."""
+
+    judge: LoopbackJudge
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, code: int, body: bytes, content_type: str = "application/json"):
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass
+
+    def do_POST(self):
+        with self.judge._lock:
+            self.judge.in_flight += 1
+            self.judge.max_in_flight = max(self.judge.max_in_flight, self.judge.in_flight)
+        try:
+            self._answer()
+        finally:
+            with self.judge._lock:
+                self.judge.in_flight -= 1
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length", 0))
+        request = json.loads(self.rfile.read(length) or b"{}")
+        with self.judge._lock:
+            self.judge.requests += 1
+            n = self.judge.requests
+            self.judge.authorization.append(self.headers.get("Authorization"))
+        if not self.path.endswith("/chat/completions"):
+            return self._send(404, b'{"error": "not found"}')
+        if self.judge.mode == "stall":
+            self.judge._stop.wait(self.judge.stall_seconds)
+            return self._send(200, b"{}")
+        if self.judge.mode == "redirect":
+            self.send_response(302)
+            self.send_header("Location", self.judge.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if self.judge.mode in ("huge", "trickle"):
+            return self._stream()
+        if self.judge.mode == "flaky" and n <= self.judge.fail_first:
+            return self._send(503, b'{"error": "overloaded"}')
+        if self.judge.latency:
+            time.sleep(self.judge.latency)
+        if self.judge.mode == "garbage":
+            if n % 2:
+                return self._send(200, b"<html>502 bad gateway</html>", "text/html")
+            content = "Sure! Here is my analysis: the report looks fine."
+        else:
+            content = self.judge.responder(request.get("messages", []))
+        answer = {"id": f"loopback-{n}", "object": "chat.completion", "model": request.get("model"),
+                  "choices": [{"index": 0, "finish_reason": "stop",
+                               "message": {"role": "assistant", "content": content}}]}
+        return self._send(200, json.dumps(answer).encode())
+
+    def _stream(self):
+        total = self.judge.huge_bytes if self.judge.mode == "huge" else 10**9
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(total))
+        self.end_headers()
+        block = b" " * (1 << 20) if self.judge.mode == "huge" else b" "
+        try:
+            while self.judge.bytes_sent < total and not self.judge._stop.is_set():
+                self.wfile.write(block)
+                self.wfile.flush()
+                with self.judge._lock:
+                    self.judge.bytes_sent += len(block)
+                if self.judge.mode == "trickle":
+                    self.judge._stop.wait(self.judge.trickle_interval)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up
+            pass

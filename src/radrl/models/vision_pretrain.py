@@ -120,20 +120,8 @@ def pretrain_vision_tower(model_dir: str | Path, samples: Sequence, out_dir: str
     for epoch in range(first_epoch, settings.epochs):
         visual.train()
         order = torch.randperm(len(samples), generator=gen).tolist()
-        losses = []
-        for b in range(steps_per_epoch):
-            idx = order[b * settings.batch_size:(b + 1) * settings.batch_size]
-            pixels, grid = _pixel_batch(processor, [paths[i] for i in idx])
-            logits = head(pooled_vision_features(model, pixels, grid))
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        batches = [order[b * settings.batch_size:(b + 1) * settings.batch_size] for b in range(steps_per_epoch)]
+        losses = _train_epoch(model, processor, head, (opt, sched, params), paths, targets, batches, bar)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
         if val_samples:
             record.update(_head_eval(model, processor, head, val_samples))
@@ -153,6 +141,28 @@ def pretrain_vision_tower(model_dir: str | Path, samples: Sequence, out_dir: str
     atomic_write_json(out / "vision_pretrain.json", card)  # written last: its presence marks a finished run
     state_file.unlink()
     return card
+
+
+def _train_epoch(model, processor, head, optimization, paths, targets, batches, bar) -> list[float]:
+    """One pass over ``batches`` (lists of sample indices): BCE of the head on the pooled
+    features, clipped gradients, one optimizer and scheduler step per batch. Returns the losses."""
+    import torch
+
+    opt, sched, params = optimization
+    losses = []
+    for idx in batches:
+        pixels, grid = _pixel_batch(processor, [paths[i] for i in idx])
+        logits = head(pooled_vision_features(model, pixels, grid))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return losses
 
 
 def _head_eval(model, processor, head, samples) -> dict:
