@@ -30,7 +30,7 @@ from pathlib import Path
 
 from radrl.analysis.reward_diversity import format_diversity_table, reward_diversity, sample_groups
 from radrl.io import atomic_write_json
-from radrl.recipe import SelectionSettings, load_recipe, with_overrides
+from radrl.recipe import GenerationSettings, SelectionSettings, load_recipe, with_overrides
 from radrl.rewards import ExampleF1Reward
 from radrl.selection import read_subset, select_subset
 from radrl.stages import run_rl
@@ -111,8 +111,8 @@ def main() -> None:
 
 
 def _settings(method: str, a) -> SelectionSettings:
-    return SelectionSettings(method=method, model=a.model, fraction=a.fraction, k=a.k, top_p=0.9, max_new_tokens=160,
-                             batch_size=32, seed=0)
+    return SelectionSettings(method=method, model=a.model, fraction=a.fraction, k=a.k, seed=0,
+                             generation=GenerationSettings(top_p=0.9, max_new_tokens=160, batch_size=32))
 
 
 def draw_ablation(pool, a, out: Path) -> dict:

@@ -459,3 +459,24 @@ def test_an_installed_wheel_ships_the_recipes_and_the_tiny_checkpoint(tmp_path):
     assert not (site / "radrl" / "recipes" / "__pycache__").exists()
     assert sorted(p.stem for p in (site / "radrl" / "recipes").glob("*.yaml")) == sorted(
         p.stem for p in RECIPES_DIR.glob("*.yaml"))
+
+
+def test_one_prompt_per_recipe_for_training_selection_and_evaluation(tmp_path):
+    """mrg_r1 trains on its <think>/<report> prompt: its evaluation and selection use that prompt too
+    (before, evaluation asked with radrl's default one)."""
+    mrg = load_recipe("mrg_r1")
+    assert "<think>" in mrg.instruction and mrg.evaluate.generation.instruction == mrg.instruction
+    deer = load_recipe("deer", tiny=True, overrides=["instruction=Describe the film."])
+    assert deer.select.generation.instruction == deer.evaluate.generation.instruction == "Describe the film."
+    with pytest.raises(ConfigError, match="evaluate.generation.instruction: the prompt is set once per recipe"):
+        load_recipe("deer", tiny=True, overrides=["instruction=A.", "evaluate.generation.instruction=B."])
+
+
+def test_radrl_0_1_select_generation_keys_still_load(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text(RL_RECIPE.replace("  fraction: 0.2\n", "  fraction: 0.2\n  max_new_tokens: 32\n  top_p: 0.8\n"))
+    with pytest.warns(FutureWarning, match=r"select.max_new_tokens -> select.generation.max_new_tokens"):
+        recipe = load_recipe(path)
+    assert (recipe.select.generation.max_new_tokens, recipe.select.generation.top_p) == (32, 0.8)
+    with pytest.raises(ConfigError, match="the selection method sets the decoding mode"):
+        load_recipe(path, overrides=["select.generation.mode=beam"])

@@ -93,6 +93,7 @@ def test_label_balanced_subset_takes_the_rare_labels_first():
 def test_subset_files_and_their_errors(tmp_path, tiny_bench):
     from radrl.data.synthetic import load_synthetic
     from radrl.io import ConfigError, InputError
+    from radrl.recipe import GenerationSettings as G  # noqa: F401
     from radrl.recipe import SelectionSettings as S
     from radrl.selection import read_subset, select_subset
 
@@ -122,21 +123,22 @@ def test_subset_files_and_their_errors(tmp_path, tiny_bench):
 
 def test_ddsampling_and_target_exploration_with_a_model(tmp_path, tiny_bench, tiny_vlm):
     from radrl.data.synthetic import load_synthetic
+    from radrl.recipe import GenerationSettings as G  # noqa: F401
     from radrl.recipe import SelectionSettings as S
     from radrl.selection import select_subset
 
     train = load_synthetic(tiny_bench, "train")[:8]
     model = str(tiny_vlm)
-    dds = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, max_new_tokens=16), train,
+    dds = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, generation=G(max_new_tokens=16)), train,
                         tmp_path / "d.json", progress=False)
     assert len(dds["ids"]) == 4 and dds["params"]["k"] == 3
     assert {"diversity_all", "diversity_subset"} <= set(dds["summary"]["scores"])
     assert len(dds["per_sample_scores"]) == 8
-    top = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, max_new_tokens=16, draw="top"), train,
+    top = select_subset(S("ddsampling", model=model, fraction=0.5, k=3, generation=G(max_new_tokens=16), draw="top"), train,
                         tmp_path / "top.json", progress=False)
     d = top["per_sample_scores"]
     assert min(d[i] for i in top["ids"]) >= max(v for i, v in d.items() if i not in top["ids"])
-    te = select_subset(S("target_exploration", model=model, fraction=0.25, max_new_tokens=16), train,
+    te = select_subset(S("target_exploration", model=model, fraction=0.25, generation=G(max_new_tokens=16)), train,
                        tmp_path / "t.json", progress=False)
     scores = te["summary"]["scores"]
     assert len(te["ids"]) == 2 and scores["composite_subset"]["max"] <= scores["composite_all"]["mean"] + 1e-9
@@ -317,7 +319,7 @@ def test_recipes_select_their_subset_then_train(name, tiny_vlm, tiny_bench, tmp_
         f"model.path={tiny_vlm}", f"data.path={tiny_bench}", f"data.subset={tmp_path / 'subset.json'}",
         "data.synthetic=null", "rl.per_device_train_batch_size=8", "rl.num_generations=4",
         "rl.max_completion_length=24", "rl.max_steps=1", "rl.save_steps=1", "rl.report_to=[]",
-        "rl.disable_tqdm=true", "rl.dataloader_pin_memory=false", "select.max_new_tokens=16"])
+        "rl.disable_tqdm=true", "rl.dataloader_pin_memory=false", "select.generation.max_new_tokens=16"])
     if recipe.select.size:
         recipe = with_overrides(recipe, "select.size=8")
     if recipe.select.method == "ddsampling":

@@ -1,4 +1,4 @@
-"""OraPO's preference term as a registered component (orapo.txt §3.2, Eq. 4):
+"""OraPO's preference term as a registered component (arXiv:2509.18600 §3.2, Eq. 4):
 
     loss = (1 - lambda) * L_GRPO + lambda * L_LN-DPO,
     lambda = lambda_min + (lambda_max - lambda_min) * z^kappa,   z <- mu * z + (1 - mu) * zrr

@@ -20,6 +20,9 @@ from radrl.io import (
     check_output_path,
 )
 
+SELECT_GENERATION = ("temperature", "top_p", "max_new_tokens", "batch_size", "instruction")
+"""The generation settings ``radrl select`` takes (the method sets the mode and the count)."""
+
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from radrl.data.synthetic import SyntheticConfig, build_synthetic
@@ -77,12 +80,13 @@ def _format_selection(result: dict) -> str:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    from radrl.recipe import SelectionSettings
+    from radrl.cli_options import given_options
+    from radrl.recipe import SelectionSettings, check_section
     from radrl.selection import select_subset
 
-    settings = settings_from_args(SelectionSettings, args, {"method": args.method}, section="select")
-    from radrl.recipe import check_section
-
+    generation = {k: v for k, v in given_options(args).items() if k in SELECT_GENERATION}
+    settings = settings_from_args(SelectionSettings, args, {"method": args.method, "generation": generation},
+                                  section="select")
     check_section(settings, ("select",))  # the method is registered
     if settings.fraction is None and settings.size is None:
         raise InputError("give --fraction F or --size N")
@@ -115,6 +119,7 @@ def _shard_arg(spec: str) -> tuple[int, int]:
     return int(index), int(count)
 
 def add_parsers(sub) -> None:
+    from radrl.config import GenerationSettings
     from radrl.data.synthetic import SyntheticConfig
     from radrl.recipe import SelectionSettings
     from radrl.selection.methods import SELECTION_METHODS
@@ -154,4 +159,6 @@ def add_parsers(sub) -> None:
                     "into OUTPUT.shards/; `accelerate launch` shards by rank without this")
     sp.add_argument("--merge", type=number_in(1), metavar="N", help="measure nothing: merge the N finished shards and write OUTPUT")
     add_dataclass_options(sp, SelectionSettings, exclude=("method",))
+    add_dataclass_options(sp, GenerationSettings, only=SELECT_GENERATION, title="select.generation: how the SFT model "
+                          "writes the reports the method measures")
     sp.set_defaults(func="cmd_select")

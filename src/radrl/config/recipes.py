@@ -106,7 +106,8 @@ class RLRecipe:
     judge: JudgeConfig | None = None
     critical: CriticalSection = field(default_factory=CriticalSection)
     evaluate: EvaluateSection | None = None
-    instruction: str | None = field(default=None, metadata=_help("the prompt (default: radrl's)"))
+    instruction: str | None = field(default=None, metadata=_help(
+        "the prompt of training, selection and evaluation (default: radrl's); written once, here"))
     resolved_from: dict | None = field(default=None, metadata=_help(
         "where a resolved recipe came from (file, variant, overrides); informational"))
 
@@ -156,6 +157,8 @@ class PipelineRecipe:
         "start the tiny VLM with this checkpoint's vision tower (tiny-sft: the committed one, pretrained)"))
     sft: SFTSettings = field(default_factory=SFTSettings)
     evaluate: EvaluateSection = field(default_factory=EvaluateSection)
+    instruction: str | None = field(default=None, metadata=_help(
+        "the prompt of SFT and evaluation (default: radrl's); written once, here"))
     resolved_from: dict | None = None
 
     def to_dict(self) -> dict:
@@ -173,7 +176,7 @@ class DemoRecipe(PipelineRecipe):
     def pipeline(self) -> PipelineRecipe:
         return PipelineRecipe(description=self.description, synthetic=self.synthetic, tiny_model=self.tiny_model,
                               vision_pretrain=self.vision_pretrain, vision_tower=self.vision_tower, sft=self.sft,
-                              evaluate=self.evaluate)
+                              evaluate=self.evaluate, instruction=self.instruction)
 
 
 STAGES: dict[str, type] = {"rl": RLRecipe, "sft_pipeline": PipelineRecipe, "demo": DemoRecipe}

@@ -246,10 +246,9 @@ class SelectionSettings:
     model: str | None = field(default=None, metadata=_help(
         "SFT model that samples reports (ddsampling, target_exploration); in a recipe: model.path"))
     k: int = field(default=10, metadata=_help("DDSampling: reports sampled per image"))
-    temperature: float = field(default=1.0, metadata=_help("sampling temperature"))
-    top_p: float = field(default=0.9, metadata=_help("DDSampling nucleus"))
-    max_new_tokens: int = field(default=160, metadata=_help("length of the sampled reports"))
-    batch_size: int = field(default=16, metadata=_help("prompts per forward pass"))
+    generation: GenerationSettings = field(default_factory=GenerationSettings, metadata=_help(
+        "how the SFT model's reports are generated (temperature, top_p, max_new_tokens, batch_size); the method "
+        "sets the decoding mode (DDSampling samples k per image, Target Exploration is greedy)"))
     weights: dict | None = field(default=None, metadata=_help(
         "Target Exploration: metric -> weight of the composite score (default: equal)"))
     draw: Literal["log_rank", "top"] = field(default="log_rank", metadata=_help(
@@ -267,6 +266,9 @@ class SelectionSettings:
             raise FieldError("size", "give fraction or size, not both")
         if self.k < 1:
             raise FieldError("k", "k must be >= 1")
+        if self.generation.mode != "greedy" or self.generation.num_return_sequences != 1:
+            raise FieldError("generation", "the selection method sets the decoding mode and how many reports per "
+                             "image (k): leave select.generation.mode and num_return_sequences unset")
         allowed = ("trust_remote_code", "device", "attn_implementation", "processor_kwargs")  # load_policy_for_inference
         for key in self.model_kwargs:
             if key not in allowed:

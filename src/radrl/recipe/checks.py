@@ -93,11 +93,34 @@ def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,
     return problems
 
 
+def instruction_problems(recipe) -> list[Problem]:
+    """One prompt per recipe: the top-level ``instruction`` (radrl's default when unset) is the
+    one every generation of the recipe uses; a section that writes another is refused, and each
+    section is set to it (``evaluate.generation``, ``select.generation``, ``sft``)."""
+    from radrl.config import DEFAULT_INSTRUCTION
+
+    prompt = recipe.instruction or DEFAULT_INSTRUCTION
+    sections = {("evaluate", "generation"): getattr(recipe.evaluate, "generation", None),
+                ("select", "generation"): getattr(getattr(recipe, "select", None), "generation", None),
+                ("sft",): getattr(recipe, "sft", None)}
+    problems = []
+    for path, section in sections.items():
+        if section is None:
+            continue
+        if section.instruction not in (DEFAULT_INSTRUCTION, prompt):
+            problems.append(Problem(path + ("instruction",), "the prompt is set once per recipe: write it as the "
+                                    "top-level instruction: (training, selection and evaluation all use it)"))
+        else:
+            section.instruction = prompt
+    return problems
+
+
 def rl_recipe_problems(recipe: RLRecipe) -> list[Problem]:
     from radrl.rewards import REWARDS
     from radrl.training.vllm_rollouts import vllm_problem
 
     problems = data_problems(recipe.data) + labeler_problems(recipe.labeler) + reward_problems(recipe.rewards)
+    problems += instruction_problems(recipe)
     if recipe.select is not None:
         problems += selection_problems(recipe.select)
     if problems:
@@ -117,7 +140,7 @@ def rl_recipe_problems(recipe: RLRecipe) -> list[Problem]:
 def recipe_problems(recipe) -> list[Problem]:
     """Every registry and cross-section problem of a built recipe (an empty list: it is sound). A
     demo recipe's RL recipe is resolved and checked by the loader (``overlay_problems``)."""
-    return rl_recipe_problems(recipe) if isinstance(recipe, RLRecipe) else []
+    return rl_recipe_problems(recipe) if isinstance(recipe, RLRecipe) else instruction_problems(recipe)
 
 
 _SECTION_CHECKS = {DataSection: data_problems, SelectionSettings: selection_problems,

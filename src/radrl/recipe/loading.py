@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from radrl.config.algorithm import legacy_rl_keys
 from radrl.config.fields import Problem, format_problems
+from radrl.config.legacy import translate_legacy
 from radrl.config.recipes import DemoRecipe, Recipe, build_recipe
 from radrl.io import ConfigError, InputError, did_you_mean, yaml_error_message
 from radrl.recipe.checks import recipe_problems
@@ -216,12 +216,13 @@ def _resolve(data: dict, origins: _Origins, tiny: bool, overlay: dict | None, ov
 
 
 def _translate_legacy(data: dict, origins: _Origins) -> dict:
-    """radrl 0.1's ``rl:`` flags moved to ``algorithm:``, with one ``FutureWarning`` naming them."""
-    data, renamed = legacy_rl_keys(data)
+    """radrl 0.1's keys moved to their one place (:mod:`radrl.config.legacy`), with one
+    ``FutureWarning`` naming them."""
+    data, renamed = translate_legacy(data)
     if renamed:
         where = origins.file.name if origins.file else "recipe"
-        warnings.warn(f"{where}: these rl: keys are algorithm: settings now and will be refused in the next "
-                      f"release: {'; '.join(renamed)} (radrl recipes show prints the recipe in the new form)",
+        warnings.warn(f"{where}: these keys have moved and will be refused in the next release: "
+                      f"{'; '.join(renamed)} (radrl recipes show prints the recipe in the new form)",
                       FutureWarning, stacklevel=4)
     return data
 

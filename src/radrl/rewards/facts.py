@@ -1,4 +1,4 @@
-"""OraPO's FactS reward (orapo.txt §3.3): atomic clinical facts checked against the ground-truth labels.
+"""OraPO's FactS reward (arXiv:2509.18600 §3.3): atomic clinical facts checked against the ground-truth labels.
 
 1. **Facts.** Offline default: the rule labeler's sentence-level mentions, each a fact
    (observation, value, the words that state it). LLM mode (``mode: llm``): the judge lists the

@@ -1,4 +1,4 @@
-"""RadFlow's hierarchical alignment reward (radflow.txt §3.2, Eq. 4-7).
+"""RadFlow's hierarchical alignment reward (arXiv:2511.10065 §3.2, Eq. 4-7).
 
     R = R_global + gamma * R_imp,    R_global = R_syntax + R_domain + R_consistent
 

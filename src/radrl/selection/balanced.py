@@ -1,4 +1,4 @@
-"""OraPO's label-balanced training subset (orapo.txt §4: 1K CheXpert Plus studies).
+"""OraPO's label-balanced training subset (arXiv:2509.18600 §4: 1K CheXpert Plus studies).
 
 The paper names the subset but not its construction; radrl's rule: repeatedly take the
 observation (the 13 findings, Support Devices and No Finding) with the fewest positives chosen so

@@ -1,4 +1,4 @@
-"""DEER's diagnostic-diversity sampling (DDSampling, deer_ditpo.txt §3.2).
+"""DEER's diagnostic-diversity sampling (DDSampling, arXiv:2603.04022 §3.2).
 
 For each image, K reports are sampled from the SFT model (nucleus sampling); each report's labels
 are binarised, p_c^(k) in {0, 1} (positive -> 1; uncertain as configured, default 0). The

@@ -50,7 +50,7 @@ def _stats(values) -> dict:
             "max": float(values.max())} if len(values) else {}
 
 
-GENERATION_KEYS = ("model", "temperature", "top_p", "max_new_tokens", "batch_size", "seed", "model_kwargs")
+GENERATION_KEYS = ("model", "generation", "seed", "model_kwargs")
 
 
 # ---------------------------------------------------------------------------------- DDSampling
@@ -69,8 +69,8 @@ def _dds_choose(samples, labels, measured, n, settings) -> Chosen:
     chosen = log_rank_sample(diversity, n, settings.seed) if settings.draw == "log_rank" else sorted(
         np.argsort(-diversity, kind="stable")[:n].tolist())
     return Chosen(chosen, diversity,
-                  {"model": str(settings.model), "k": settings.k, "temperature": settings.temperature,
-                   "top_p": settings.top_p, "draw": settings.draw},
+                  {"model": str(settings.model), "k": settings.k, "temperature": settings.generation.temperature,
+                   "top_p": settings.generation.top_p, "draw": settings.draw},
                   {"diversity_all": _stats(diversity), "diversity_subset": _stats(diversity[chosen]),
                    "zero_diversity_share_all": float((diversity == 0).mean()),
                    "zero_diversity_share_subset": float((diversity[chosen] == 0).mean())})
@@ -127,14 +127,13 @@ def generate_reports_for(settings, samples: Sequence, k: int, mode: str, progres
     """``k`` reports per sample from ``settings.model``, on this process's device. Each batch is
     seeded from its position in the whole sample list (``index_offset`` + its start), so a shard
     samples the same reports as the unsharded run."""
-    from radrl.config.sections import GenerationSettings
+    from dataclasses import replace
+
     from radrl.distributed import local_device
     from radrl.generation import generate_reports
     from radrl.models.policy import load_policy_for_inference
 
     policy, processor = load_policy_for_inference(str(settings.model), **{"device": local_device(), **settings.model_kwargs})
-    generation = GenerationSettings(mode=mode, num_return_sequences=k, temperature=settings.temperature,
-                                    top_p=settings.top_p if mode == "sample" else 1.0,
-                                    max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                                    seed=settings.seed)
+    generation = replace(settings.generation, mode=mode, num_return_sequences=k, seed=settings.seed,
+                         top_p=settings.generation.top_p if mode == "sample" else 1.0)
     return generate_reports(policy, processor, list(samples), generation, progress=progress, index_offset=index_offset)

@@ -73,7 +73,7 @@ def measure_shard(method, settings, samples: Sequence, out: str | Path, index: i
     the same method, settings, data and range is kept as it is (resume). Returns its path."""
     from radrl.data.images import drop_unreadable
 
-    start, end = shard_range(len(samples), settings.batch_size, index, count)
+    start, end = shard_range(len(samples), settings.generation.batch_size, index, count)
     path = shard_path(out, index, count)
     header = _header(method, settings, fingerprint, start, end)
     if _matches(_read(path), header):
@@ -98,7 +98,7 @@ def merge_shards(method, settings, samples: Sequence, out: str | Path, count: in
     skipped = {"skipped": 0, "reasons": {}}
     for i in range(count):
         path = shard_path(out, i, count)
-        start, end = shard_range(len(samples), settings.batch_size, i, count)
+        start, end = shard_range(len(samples), settings.generation.batch_size, i, count)
         data = _read(path)
         if data is None:
             raise InputError(f"{path}: missing or unreadable; run the shard again (radrl select ... --shard {i}/{count})")

@@ -1,4 +1,4 @@
-"""RadFlow's Target Exploration (radflow.txt §3.3): RL on the hardest cases only.
+"""RadFlow's Target Exploration (arXiv:2511.10065 §3.3): RL on the hardest cases only.
 
 Each training image's SFT report (greedy) is scored against its reference by several metrics;
 every metric is min-max normalised over the dataset and the normalised scores are averaged with

@@ -199,12 +199,12 @@ def _normalised(recorded: dict) -> dict:
     import warnings
 
     from radrl.config import build_recipe
-    from radrl.config.algorithm import legacy_rl_keys
+    from radrl.config.legacy import translate_legacy
 
     problems: list = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        recipe = build_recipe(legacy_rl_keys(recorded)[0], problems)
+        recipe = build_recipe(translate_legacy(recorded)[0], problems)
     return recorded if problems or recipe is None else recipe.to_dict()  # another radrl's: as it is
 
 
