@@ -8,18 +8,12 @@ import shutil
 
 import pytest
 import torch
+from helpers import LengthReward
 from safetensors.torch import load_file
 
 from radrl.io import ConfigError
 from radrl.recipe import ModelSection, recipe_from_dict
-from radrl.rewards import REWARDS, RewardFunction
-
-
-class LengthReward(RewardFunction):
-    """Varied on an untrained model's output, so every group has an advantage signal."""
-
-    def score(self, texts, references, ref_labels):
-        return [len(t) / 100 for t in texts]
+from radrl.rewards import REWARDS
 
 
 @pytest.fixture(scope="module")

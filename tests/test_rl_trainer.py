@@ -7,6 +7,7 @@ import warnings
 
 import pytest
 import torch
+from helpers import LengthReward
 
 from radrl.algorithms import CapoClipRange, OrapoDpoLoss, TfidfTokenWeights
 from radrl.data.synthetic import load_synthetic
@@ -18,15 +19,6 @@ from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
 COMMON = dict(per_device_train_batch_size=8, num_generations=4, max_completion_length=24, learning_rate=0.1,
               optim="sgd", report_to=[], save_strategy="no", activation_checkpointing=False, bf16=False, seed=0,
               logging_steps=1, disable_tqdm=True, dataloader_pin_memory=False, max_steps=1, lr_scheduler_type="constant")
-
-
-class LengthReward(RewardFunction):
-    """Deterministic and varied on an untrained model's output: the equality tests need signal."""
-
-    name = "length"
-
-    def score(self, texts, references, ref_labels):
-        return [len(t) / 100 for t in texts]
 
 
 @pytest.fixture(scope="module")

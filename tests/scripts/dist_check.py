@@ -9,24 +9,20 @@ Rank 0 writes OUT/dist_check.json.
 import gc
 import json
 import sys
+from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
+from helpers import LengthReward  # noqa: E402
 
 from radrl.algorithms import TfidfTokenWeights, group_advantages, tfidf_token_weights, token_level_advantages
 from radrl.data.synthetic import load_synthetic
 from radrl.distributed import shutdown_process_group
 from radrl.models import load_policy
-from radrl.rewards import RewardFunction
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
-
-
-class LengthReward(RewardFunction):
-    name = "length"
-
-    def score(self, texts, references, ref_labels):
-        return [len(t) / 100 for t in texts]
 
 
 class CheckedTrainer(RadRLTrainer):

@@ -64,15 +64,25 @@ class LoraSettings:
 Freeze = Literal["none", "lm", "vision", "all"]
 
 
+def freeze_field():
+    """What trains: the one definition of ``model.freeze`` (RL) and ``sft.freeze`` (the pipeline's SFT)."""
+    return field(default="none", metadata=_help(
+        "none: train everything; lm: vision + projector only (DEER's SFT); vision: freeze the vision "
+        "encoder; all: only LoRA adapters train"))
+
+
+def lora_field():
+    """The one definition of ``model.lora`` and ``sft.lora``."""
+    return field(default=None, metadata=_help("peft LoRA settings; null: full fine-tuning"))
+
+
 @dataclass(kw_only=True)
 class ModelSection:
     """The policy: a hub id, a local folder, or ``tiny-sft`` (the committed tiny SFT checkpoint)."""
 
     path: str = field(metadata=_help("hub id, model folder, or tiny-sft"))
-    freeze: Freeze = field(default="none", metadata=_help(
-        "none: train everything; lm: vision + projector only (DEER's SFT); vision: freeze the vision "
-        "encoder; all: only LoRA adapters train"))
-    lora: LoraSettings | None = field(default=None, metadata=_help("peft LoRA settings; null: full fine-tuning"))
+    freeze: Freeze = freeze_field()
+    lora: LoraSettings | None = lora_field()
     trust_remote_code: bool = field(default=False, metadata=_help("run the checkpoint's own code (off by default)"))
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = field(default="float32", metadata=_help(
         "dtype of the weights while training. float32 (as TRL loads): bf16 compute comes from autocast "
@@ -351,8 +361,8 @@ class SFTSettings:
     scheduler: str = field(default="cosine", metadata=_help("learning-rate schedule (transformers' names)"))
     weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
     max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping"))
-    freeze: Freeze = field(default="none", metadata=_help("none / lm (DEER: vision + projector) / vision / all"))
-    lora: LoraSettings | None = field(default=None, metadata=_help("peft LoRA settings"))
+    freeze: Freeze = freeze_field()
+    lora: LoraSettings | None = lora_field()
     save_steps: int = field(default=100, metadata=_help("checkpoint every N steps"))
     save_total_limit: int = field(default=2, metadata=_help("checkpoints kept"))
     logging_steps: int = field(default=10, metadata=_help("log every N steps"))
