@@ -91,7 +91,7 @@ def test_files_with_a_byte_order_mark_read_as_without_it(tmp_path, capsys, suffi
     (["plan", "--recipe", "deer", "--gpus", "0"], "--gpus: must be >= 1, got 0"),
     (["plan", "--recipe", "deer", "--gpu-memory", "-3"], "--gpu-memory: must be > 0, got -3"),
     (["compare", "a.jsonl", "b.jsonl", "-o", "c.json", "--resamples", "0"], "--resamples: must be >= 1"),
-    (["analyze", "masking", "--labeler-weights", "x", "--fraction", "1.5"], "--fraction: must be <= 1"),
+    (["analyze", "masking", "--labeler-weights", "x", "--fraction", "1.5"], "--fraction: must lie in (0, 1], got 1.5"),
 ])
 def test_out_of_range_options_are_refused_by_name(args, words, capsys):
     with pytest.raises(SystemExit) as exit_:

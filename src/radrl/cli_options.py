@@ -91,6 +91,44 @@ def settings_from_args(cls, args: argparse.Namespace, base: dict | None = None, 
 
 
 
+def add_command_options(parser: argparse.ArgumentParser, cls, only: tuple[str, ...], choices: dict | None = None) -> None:
+    """``--name`` options for fields ``only`` of a command's settings class (``radrl.config.commands``):
+    the default and help come from the class, the value lands in ``args.NAME``, and
+    :func:`check_command_options` runs the class's range checks on what was given."""
+    specs = field_specs(cls)
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    for name in only:
+        f, spec = by_name[name], specs[name]
+        kwargs: dict = {"dest": name, "default": _default_value(f), "help": f.metadata.get("help", "") + _default_text(f)}
+        if spec.get("type") == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _converter(spec)
+            allowed = (choices or {}).get(name) or spec.get("choices")
+            if allowed:
+                kwargs["choices"] = list(allowed)
+        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+    parser.set_defaults(_command_options=[*(parser.get_default("_command_options") or []), (cls, tuple(only))])
+
+
+def _default_value(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
+def check_command_options(args: argparse.Namespace) -> str | None:
+    """The first problem of the options a command took, as ``--name: message`` (``None``: fine)."""
+    from radrl.io import FieldError
+
+    for cls, names in getattr(args, "_command_options", None) or []:
+        try:
+            cls(**{name: getattr(args, name) for name in names})
+        except FieldError as err:
+            return f"--{err.field.replace('_', '-')}: {err}"
+    return None
+
+
 def number_in(low: float, high: float | None = None, kind=int, low_open: bool = False):
     """An argparse ``type`` that reads a ``kind`` number and refuses one outside [low, high] (or
     (low, high] with ``low_open``), with the message a recipe value gets: ``must be >= 1, got 0``."""

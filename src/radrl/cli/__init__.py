@@ -35,6 +35,7 @@ from radrl.cli.models import cmd_generate, cmd_labeler_train, cmd_pipeline, cmd_
 from radrl.cli.recipes import cmd_configs, cmd_recipes_list, cmd_recipes_new, cmd_recipes_show
 from radrl.cli.reports import cmd_compare, cmd_eval, cmd_label, cmd_reward
 from radrl.cli.train import cmd_demo, cmd_plan, cmd_train
+from radrl.cli_options import check_command_options
 from radrl.io import InputError
 
 GROUPS = (reports, data, models, train, recipes, analyze)
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides = [*args.overrides, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    problem = check_command_options(args)  # a value out of its range, as a recipe value would be
+    if problem:
+        parser.error(problem)
     warnings.formatwarning = _format_warning
     try:
         command = args.func if callable(args.func) else getattr(sys.modules[__name__], args.func)

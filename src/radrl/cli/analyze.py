@@ -12,7 +12,8 @@ from radrl.cli.common import (
     _load_split,
     _model_path,
 )
-from radrl.cli_options import number_in
+from radrl.cli_options import add_command_options
+from radrl.config.commands import MaskingOptions, RewardDiversityOptions
 from radrl.io import (
     atomic_write_json,
 )
@@ -66,15 +67,7 @@ def add_parsers(sub) -> None:
     ap.add_argument("--model", default="tiny-sft", help="policy that samples the rollouts (default tiny-sft)")
     _data_options(ap, "test", required=False, default="synthetic:runs/synthetic", limit=False)
     ap.add_argument("--labeler-weights", help="CheXbert labeler for the gradient weights (chexbert.pth or a folder)")
-    from radrl.config import DemoLabelerStage
-
-    ap.add_argument("--n-prompts", type=number_in(1), default=DemoLabelerStage.masking_prompts,
-                    help=f"test images whose rollouts are masked (default {DemoLabelerStage.masking_prompts}, as the demo)")
-    ap.add_argument("--group-size", type=number_in(2), default=8)
-    ap.add_argument("--fraction", type=number_in(0, 1, kind=float, low_open=True), default=0.1,
-                    help="share of each report's tokens masked (0.1)")
-    ap.add_argument("--temperature", type=number_in(0, kind=float, low_open=True), default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
+    add_command_options(ap, MaskingOptions, ("n_prompts", "group_size", "fraction", "temperature", "seed"))
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func="cmd_analyze_masking")
     ap = asub.add_parser("rewards", help="DEER Table 7: zero-variance groups, unique rewards, group std per subset")
@@ -83,11 +76,7 @@ def add_parsers(sub) -> None:
     ap.add_argument("--allow-partial", action="store_true", help="accept a subset whose ids are only partly present")
     ap.add_argument("--all", action="store_true", help="also the whole split")
     ap.add_argument("--model", default="tiny-sft")
-    ap.add_argument("--reward", default="example_f1", choices=REWARDS.names(), metavar="REWARD",
-                    help=f"a reward type: {', '.join(REWARDS.names())}")
-    ap.add_argument("--group-size", type=number_in(2), default=8)
-    ap.add_argument("--n-prompts", type=number_in(1), default=200, help="prompts per subset (its first N)")
-    ap.add_argument("--temperature", type=number_in(0, kind=float, low_open=True), default=1.0)
-    ap.add_argument("--seed", type=int, default=0)
+    add_command_options(ap, RewardDiversityOptions, ("reward", "group_size", "n_prompts", "temperature", "seed"),
+                        choices={"reward": REWARDS.names()})
     ap.add_argument("-o", "--output", help="write the table as JSON")
     ap.set_defaults(func="cmd_analyze_rewards")

@@ -11,7 +11,6 @@ from radrl.data.sections import join_sections
 from radrl.io import InputError, text_field
 
 BATCH = 2048
-MAX_REPORT_CHARS = 20_000  # a radiology report is a few hundred words; ROUGE and the labelers stay bounded
 
 
 def _data_arg(spec: str) -> tuple[str, str]:

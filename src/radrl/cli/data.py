@@ -14,7 +14,8 @@ from radrl.cli.common import (
     _load_split,
     _model_path,
 )
-from radrl.cli_options import add_dataclass_options, number_in, settings_from_args
+from radrl.cli_options import add_command_options, add_dataclass_options, number_in, settings_from_args
+from radrl.config.commands import DataToolOptions
 from radrl.io import (
     InputError,
     check_output_path,
@@ -136,7 +137,7 @@ def add_parsers(sub) -> None:
                     "loader reads without one)")
     sp.add_argument("--max-pixels", type=number_in(28 * 28), required=True, help="pixels per image at most (e.g. the recipe's "
                     "model.max_pixels, 200704 = 448 x 448)")
-    sp.add_argument("--workers", type=number_in(1), help="processes (default: one per CPU)")
+    add_command_options(sp, DataToolOptions, ("workers",))
     sp.add_argument("-o", "--output", required=True, help="cache folder; point data.options.image_root at it")
     sp.set_defaults(func="cmd_prepare_images")
 
@@ -147,7 +148,7 @@ def add_parsers(sub) -> None:
     _data_option_arg(dp)
     dp.add_argument("--split", default="train", help="split (default train; ignored by kinds without splits)")
     dp.add_argument("--json", action="store_true", help="print the summary as JSON")
-    dp.add_argument("--show", type=number_in(0), default=3, help="samples shown (default 3)")
+    add_command_options(dp, DataToolOptions, ("show",))
     dp.set_defaults(func="cmd_data_inspect")
 
     sp = sub.add_parser("select", help="choose the RL training subset (DDSampling, Target Exploration, balanced)",

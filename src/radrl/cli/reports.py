@@ -10,11 +10,11 @@ import warnings
 
 from radrl.cli.common import (
     BATCH,
-    MAX_REPORT_CHARS,
     _overrides,
     _report_text,  # noqa: F401
 )
-from radrl.cli_options import number_in
+from radrl.cli_options import add_command_options
+from radrl.config.commands import ScoringOptions
 from radrl.io import (
     DuplicateIds,
     InputError,
@@ -189,19 +189,12 @@ def cmd_reward(args: argparse.Namespace) -> int:
 def labeler_options(sp: argparse.ArgumentParser) -> None:
     from radrl.labelers import LABELERS
 
-    sp.add_argument("--labeler", choices=LABELERS.names(), default="rule", help="default: rule (offline)")
-    sp.add_argument("--weights", help="checkpoint of a model-backed labeler (chexbert.pth or a folder)")
-    sp.add_argument("--max-chars", type=number_in(1), default=MAX_REPORT_CHARS, metavar="N",
-                    help=f"cut longer reports to N characters, with a warning (default {MAX_REPORT_CHARS:,}; "
-                         "0: no cap)")
+    add_command_options(sp, ScoringOptions, ("labeler", "weights", "max_chars"), choices={"labeler": LABELERS.names()})
 
 
 def binarise_options(sp: argparse.ArgumentParser) -> None:
     """How labels become 0/1 for the clinical scores (``radrl eval`` and ``radrl compare`` alike)."""
-    sp.add_argument("--uncertain", choices=["negative", "positive"], default="negative",
-                    help="how uncertain labels count when binarised (default: negative)")
-    sp.add_argument("--empty-match", choices=["zero", "one"], default="zero",
-                    help="example-based score when neither report has a positive (default: zero)")
+    add_command_options(sp, ScoringOptions, ("uncertain", "empty_match"))
 
 
 def add_parsers(sub) -> None:
@@ -210,7 +203,7 @@ def add_parsers(sub) -> None:
     sp.add_argument("input", help=".jsonl with 'id' and 'report' (or 'findings'/'impression'), or .csv with 'id','report'")
     sp.add_argument("-o", "--output", required=True, help="output .jsonl: one {'id', 'labels'} per input line")
     labeler_options(sp)
-    sp.add_argument("--workers", type=number_in(1), help="processes for the rule labeler on big files (default: one per CPU)")
+    add_command_options(sp, ScoringOptions, ("workers",))
     sp.set_defaults(func="cmd_label")
 
     sp = sub.add_parser("eval", help="NLG and clinical-efficacy metrics of generated reports")
@@ -231,8 +224,7 @@ def add_parsers(sub) -> None:
     sp.add_argument("-o", "--output", help="COMPARISON.json")
     labeler_options(sp)
     binarise_options(sp)
-    sp.add_argument("--resamples", type=number_in(1), default=1000, help="bootstrap and randomisation rounds (default 1000)")
-    sp.add_argument("--seed", type=int, default=0, help="random seed of both tests (default 0)")
+    add_command_options(sp, ScoringOptions, ("resamples", "seed"))
     sp.set_defaults(func="cmd_compare")
 
     sp = sub.add_parser("reward", help="score predictions with a recipe's rewards exactly as training would (no model)")
@@ -240,7 +232,7 @@ def add_parsers(sub) -> None:
                     "reference_impression), optional labels")
     sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
     sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
-    sp.add_argument("--step", type=number_in(0), default=0, help="training step whose reward weights apply (schedules)")
+    add_command_options(sp, ScoringOptions, ("step",))
     sp.add_argument("-o", "--output", required=True, help="output .jsonl: id, reward, components")
     _overrides(sp)
     sp.set_defaults(func="cmd_reward")

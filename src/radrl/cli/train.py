@@ -8,7 +8,8 @@ from pathlib import Path
 from radrl.cli.common import (
     _overrides,
 )
-from radrl.cli_options import number_in
+from radrl.cli_options import add_command_options
+from radrl.config.commands import PlanOptions
 from radrl.io import (
     InputError,
 )
@@ -82,13 +83,7 @@ def add_parsers(sub) -> None:
     sp.add_argument("--recipe", required=True, help="an RL recipe (name or YAML path)")
     sp.add_argument("--tiny", action="store_true", help="the recipe's tiny variant")
     sp.add_argument("--json", action="store_true", help="print the plan as JSON")
-    sp.add_argument("--gpus", type=number_in(1), default=8, help="devices the run is spread over (default 8)")
-    sp.add_argument("--gpu-memory", type=number_in(0, kind=float, low_open=True), default=80.0, help="GB per device (default 80)")
-    sp.add_argument("--image-size", default="3056x2544", help="WIDTHxHEIGHT of the films before resizing "
-                    "(default: a MIMIC-CXR film)")
-    sp.add_argument("--images", type=number_in(1), default=1, help="images per sample (default 1)")
-    sp.add_argument("--architecture", help="size this architecture instead of model.path's (a shipped name such as "
-                    "qwen2.5-vl-7b-instruct, or a folder with config.json): for a fine-tune of one")
+    add_command_options(sp, PlanOptions, ("gpus", "gpu_memory", "image_size", "images", "architecture"))
     _overrides(sp)
     sp.set_defaults(func="cmd_plan")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from radrl.config.algorithm import LEGACY_KEYS, AlgorithmSection
+from radrl.config.commands import MaskingOptions
 from radrl.config.fields import Problem, build, check_keys, to_plain
 from radrl.config.judge import JudgeConfig
 from radrl.config.sections import (
@@ -139,7 +140,8 @@ class DemoLabelerStage:
     """The demo's labeler stage: a tiny CheXbert-architecture labeler and DEER's masking table."""
 
     train: LabelerTrainSettings = field(default_factory=LabelerTrainSettings)
-    masking_prompts: int = field(default=64, metadata=_help("test images for the masking table (0: skip)"))
+    masking_prompts: int = field(default=MaskingOptions.n_prompts, metadata=_help(
+        "test images for the masking table (0: skip)"))
 
 
 @dataclass(kw_only=True)
