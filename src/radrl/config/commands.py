@@ -78,36 +78,40 @@ class DataToolOptions:
 
 
 @dataclass
-class MaskingOptions:
-    """``radrl analyze masking`` (DEER Table 6), and the demo's masking table."""
+class RolloutOptions:
+    """How the analyses sample their rollouts (shared by the two below)."""
 
-    n_prompts: int = field(default=64, metadata=_help("test images whose rollouts are masked"))
-    group_size: int = field(default=8, metadata=_help("rollouts per image"))
-    fraction: float = field(default=0.1, metadata=_help("share of each report's tokens masked"))
-    temperature: float = field(default=1.0, metadata=_help("sampling temperature of the rollouts"))
-    seed: int = field(default=0, metadata=_help("random seed"))
-
-    def __post_init__(self):
-        _at_least(self, 1, "n_prompts")
-        _at_least(self, 2, "group_size")
-        if not 0.0 < self.fraction <= 1.0:
-            raise FieldError("fraction", f"must lie in (0, 1], got {self.fraction:g}")
-        if self.temperature <= 0:
-            raise FieldError("temperature", f"must be > 0, got {self.temperature:g}")
-
-
-@dataclass
-class RewardDiversityOptions:
-    """``radrl analyze rewards`` (DEER Table 7)."""
-
-    reward: str = field(default="example_f1", metadata=_help("a reward type (radrl.rewards.REWARDS)"))
-    n_prompts: int = field(default=200, metadata=_help("prompts per subset (its first N)"))
     group_size: int = field(default=8, metadata=_help("rollouts per prompt"))
     temperature: float = field(default=1.0, metadata=_help("sampling temperature of the rollouts"))
     seed: int = field(default=0, metadata=_help("random seed"))
 
     def __post_init__(self):
-        _at_least(self, 1, "n_prompts")
         _at_least(self, 2, "group_size")
         if self.temperature <= 0:
             raise FieldError("temperature", f"must be > 0, got {self.temperature:g}")
+
+
+@dataclass
+class MaskingOptions(RolloutOptions):
+    """``radrl analyze masking`` (DEER Table 6), and the demo's masking table."""
+
+    n_prompts: int = field(default=64, metadata=_help("test images whose rollouts are masked"))
+    fraction: float = field(default=0.1, metadata=_help("share of each report's tokens masked"))
+
+    def __post_init__(self):
+        super().__post_init__()
+        _at_least(self, 1, "n_prompts")
+        if not 0.0 < self.fraction <= 1.0:
+            raise FieldError("fraction", f"must lie in (0, 1], got {self.fraction:g}")
+
+
+@dataclass
+class RewardDiversityOptions(RolloutOptions):
+    """``radrl analyze rewards`` (DEER Table 7)."""
+
+    reward: str = field(default="example_f1", metadata=_help("a reward type (radrl.rewards.REWARDS)"))
+    n_prompts: int = field(default=200, metadata=_help("prompts per subset (its first N)"))
+
+    def __post_init__(self):
+        super().__post_init__()
+        _at_least(self, 1, "n_prompts")
