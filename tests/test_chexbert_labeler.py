@@ -393,3 +393,14 @@ def test_cli_labeler_train_then_label(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(x) for x in labels.read_text().splitlines()]
     assert len(rows) == 60 and set(rows[0]["labels"]) == set(OBSERVATIONS)
+
+
+def test_the_trained_vocabulary_is_the_same_on_every_run(tmp_path):
+    """Before: tokenizers' WordPiece trainer broke ties by hash order, so every run trained a
+    different vocabulary, hence a different labeler (and a flaky agreement test)."""
+    from radrl.training.labeler import train_wordpiece_vocab
+
+    texts = toy_reports()
+    vocabs = [train_wordpiece_vocab(texts, 300, tmp_path / str(i)).read_text().split("\n") for i in range(3)]
+    assert vocabs[0] == vocabs[1] == vocabs[2]
+    assert vocabs[0][:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] and "effusion" in vocabs[0]

@@ -58,14 +58,35 @@ def silver_classes(labels: dict) -> list[int]:
 
 
 def train_wordpiece_vocab(texts: Sequence[str], vocab_size: int, folder: Path) -> Path:
-    """A lower-cased BERT WordPiece vocabulary trained on ``texts`` (``tokenizers``)."""
-    from tokenizers import BertWordPieceTokenizer
+    """A lower-cased BERT WordPiece vocabulary of ``texts``, the same for the same texts: the
+    special tokens, every character alone and as a ``##`` continuation (so no word is [UNK]), then
+    the words seen at least twice, most frequent first (ties alphabetical), up to ``vocab_size``.
+    Words are split as BERT's tokenizer splits them (its normalizer and pre-tokenizer). (``tokenizers``' WordPiece trainer breaks
+    ties by hash order, so it gave another vocabulary, and another labeler, on every run.)"""
+    from collections import Counter
 
-    tok = BertWordPieceTokenizer(lowercase=True, strip_accents=None)
-    tok.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=2,
-                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalize, split = BertNormalizer(lowercase=True), BertPreTokenizer()
+    words = Counter(w for text in texts for w, _ in split.pre_tokenize_str(normalize.normalize_str(text)))
+    chars = Counter()
+    for word, count in words.items():
+        for ch in word:
+            chars[ch] += count
+    by_frequency = sorted(chars, key=lambda c: (-chars[c], c))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *by_frequency, *(f"##{c}" for c in by_frequency)]
+    taken = set(vocab)
+    for word in sorted((w for w, n in words.items() if n >= 2), key=lambda w: (-words[w], w)):
+        if len(vocab) >= vocab_size:
+            break
+        if word not in taken:
+            vocab.append(word)
+            taken.add(word)
     folder.mkdir(parents=True, exist_ok=True)
-    return Path(tok.save_model(str(folder))[0])
+    path = folder / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in vocab), encoding="utf-8")
+    return path
 
 
 def _build_model(settings: LabelerTrainSettings, train_texts: Sequence[str], work: Path):
