@@ -9,6 +9,7 @@ module          commands
 ``train``       ``train``, ``plan``, ``demo``
 ``recipes``     ``recipes list|show|new``, ``configs``
 ``analyze``     ``analyze masking|rewards``: DEER's Tables 6 and 7
+``engines``     ``serve``, ``export``: rewards and data for verl, EasyR1, ms-swift, OpenRLHF
 ==============  ===================================================================
 
 ``radrl --help`` lists every command with one line; ``radrl COMMAND --help`` its options. The
@@ -28,9 +29,10 @@ import warnings
 from collections.abc import Sequence
 
 from radrl import __version__
-from radrl.cli import analyze, data, models, recipes, reports, train
+from radrl.cli import analyze, data, engines, models, recipes, reports, train
 from radrl.cli.analyze import cmd_analyze_masking, cmd_analyze_rewards
 from radrl.cli.data import cmd_data_inspect, cmd_prepare_images, cmd_select, cmd_synth
+from radrl.cli.engines import cmd_export, cmd_serve
 from radrl.cli.models import cmd_generate, cmd_labeler_train, cmd_pipeline, cmd_sft, cmd_tiny_model
 from radrl.cli.recipes import cmd_configs, cmd_recipes_list, cmd_recipes_new, cmd_recipes_show
 from radrl.cli.reports import cmd_compare, cmd_eval, cmd_label, cmd_reward
@@ -38,14 +40,14 @@ from radrl.cli.train import cmd_demo, cmd_plan, cmd_train
 from radrl.cli_options import check_command_options
 from radrl.io import InputError
 
-GROUPS = (reports, data, models, train, recipes, analyze)
+GROUPS = (reports, data, models, train, recipes, analyze, engines)
 """One module per command group; each adds its commands with ``add_parsers(sub)``."""
 
 __all__ = [
     "InputError", "build_parser", "cmd_analyze_masking", "cmd_analyze_rewards", "cmd_compare", "cmd_configs",
-    "cmd_data_inspect", "cmd_demo", "cmd_eval", "cmd_generate", "cmd_label", "cmd_labeler_train", "cmd_pipeline",
+    "cmd_data_inspect", "cmd_demo", "cmd_eval", "cmd_export", "cmd_generate", "cmd_label", "cmd_labeler_train", "cmd_pipeline",
     "cmd_plan", "cmd_prepare_images", "cmd_recipes_list", "cmd_recipes_new", "cmd_recipes_show", "cmd_reward",
-    "cmd_select", "cmd_sft", "cmd_synth", "cmd_tiny_model", "cmd_train", "main",
+    "cmd_select", "cmd_serve", "cmd_sft", "cmd_synth", "cmd_tiny_model", "cmd_train", "main",
 ]
 
 

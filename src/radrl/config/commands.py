@@ -115,3 +115,39 @@ class RewardDiversityOptions(RolloutOptions):
     def __post_init__(self):
         super().__post_init__()
         _at_least(self, 1, "n_prompts")
+
+
+@dataclass
+class ServeOptions:
+    """``radrl serve``: where the reward server listens, who may call it, how much it takes at once."""
+
+    host: str = field(default="127.0.0.1", metadata=_help(
+        "address to bind; reports may hold patient information, so anything but loopback needs --token-env"))
+    port: int = field(default=8000, metadata=_help("TCP port"))
+    token_env: str | None = field(default=None, metadata=_help(
+        "environment variable holding the bearer token every request must carry (required off loopback)"))
+    max_body_mb: float = field(default=16.0, metadata=_help("largest request body, in MB (413 above it)"))
+    max_items: int = field(default=4096, metadata=_help("most predictions in one request (413 above it)"))
+    max_batch: int = field(default=256, metadata=_help("most predictions scored in one labeler batch"))
+    max_wait_ms: float = field(default=5.0, metadata=_help(
+        "how long the first request of a batch waits for others to join it"))
+    log_level: Literal["debug", "info", "warning", "error"] = field(default="info", metadata=_help(
+        "server log level (no level logs report text)"))
+
+    def __post_init__(self):
+        _at_least(self, 1, "port", "max_items", "max_batch")
+        _at_least(self, 0, "max_wait_ms")
+        if self.port > 65535:
+            raise FieldError("port", f"must be <= 65535, got {self.port}")
+        if self.max_body_mb <= 0:
+            raise FieldError("max_body_mb", f"must be > 0, got {self.max_body_mb:g}")
+
+
+@dataclass
+class ExportOptions:
+    """``radrl export``: a radrl dataset in another engine's format."""
+
+    engine: Literal["verl", "easyr1", "swift", "openrlhf"] = field(default="verl", metadata=_help(
+        "the engine whose dataset format to write"))
+    instruction: str | None = field(default=None, metadata=_help(
+        "the prompt's instruction (default: radrl's, or --recipe's top-level instruction)"))

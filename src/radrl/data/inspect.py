@@ -46,8 +46,8 @@ def inspect_samples(samples: Sequence, reports: Sequence, show: int = 3) -> dict
                      "both": sum(bool(s.findings) and bool(s.impression) for s in samples) / max(n, 1)},
         "report_words": ({"mean": statistics.fmean(words), "median": statistics.median(words), "min": min(words),
                           "max": max(words)} if words else {}),
-        "samples": [{"id": s.id, "images": s.images, "findings": s.findings, "impression": s.impression,
-                     "labels": s.labels} for s in samples[:show]],
+        "samples": [{"id": s.id, "images": s.images, "report": s.report, "findings": s.findings,
+                     "impression": s.impression, "labels": s.labels} for s in samples[:show]],
     }
 
 

@@ -63,6 +63,14 @@ def extract_report(text: str, mode: str = "lenient") -> str:
     return text
 
 
+def _raised_at(err: BaseException) -> str:
+    """``file:line`` where ``err`` was raised (for a log line that must not quote report text)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}" if tb is not None else "?"
+
+
 class RewardFunction:
     """Base class: subclasses implement :meth:`score` on report texts and references.
 
@@ -90,6 +98,7 @@ class RewardFunction:
         raise NotImplementedError
 
     SECTION_COLUMNS = ("reference_findings", "reference_impression")
+    PARSED_LABELS_CACHE = 100_000
 
     def score_columns(self, texts: Sequence[str], references: Sequence[str], ref_labels: Sequence[dict | None],
                       columns: dict[str, list]) -> list[float]:
@@ -103,6 +112,8 @@ class RewardFunction:
         if not gt:
             return None
         if gt not in self._parsed_labels:
+            if len(self._parsed_labels) >= self.PARSED_LABELS_CACHE:  # bounded: a reward server runs for days
+                self._parsed_labels.clear()
             self._parsed_labels[gt] = json.loads(gt)
         return self._parsed_labels[gt]
 
@@ -125,7 +136,9 @@ class RewardFunction:
                 out.append(float(self.score_columns([text], [ref], [lab], one)[0]))
             except Exception as err:  # noqa: BLE001
                 self.failures += 1
-                logger.warning("reward %s skipped a sample (%s: %s)", self.__name__, type(err).__name__, err)
+                # the type and where it was raised, never the message: it may quote the report
+                logger.warning("reward %s skipped a sample (%s at %s)", self.__name__, type(err).__name__,
+                               _raised_at(err))
                 out.append(None)
         failed = sum(x is None for x in out)
         log_metric = kwargs.get("log_metric")

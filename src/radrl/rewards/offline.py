@@ -22,40 +22,84 @@ from radrl.data.sections import join_sections
 from radrl.schema import normalize_labels
 
 
+class RewardScorer:
+    """A recipe's rewards, built once, scoring rows as training does.
+
+    ``radrl reward``, the reward server and the engine adapters all score through this class,
+    so a number is the same wherever it is computed. The rewards (and the labeler's cache) live
+    as long as the scorer: a server scores every request with one scorer.
+
+    :meth:`components` gives each reward's value per row (a reward that fails on a sample gives
+    ``None``, as in training); :meth:`total` sums them with the weights in force at ``step``
+    (schedules included), skipping the ``None`` ones as TRL's ``nansum`` does.
+    """
+
+    HIERARCHY_TERMS = ("syntax", "domain", "consistency", "impression")
+
+    def __init__(self, recipe):
+        from radrl.judges import JudgeClient
+        from radrl.labelers import labeler_from_section
+        from radrl.rewards import build_rewards
+
+        judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
+        self.recipe = recipe
+        self.rewards = build_rewards(recipe.rewards, labeler_from_section(recipe.labeler), judge)
+
+    @property
+    def names(self) -> list[str]:
+        """The rewards' names: the keys of :meth:`components` (RadFlow adds its four terms)."""
+        return self.rewards.names
+
+    def weights_at(self, step: int = 0) -> list[float]:
+        from radrl.rewards.schedule import weight_at
+
+        return [weight_at(step, w, s) for w, s in zip(self.rewards.weights, self.rewards.schedules)]
+
+    def components(self, rows: Sequence[dict]) -> list[dict[str, float | None]]:
+        """Each reward's value on each row (``prediction``, ``reference``, optional
+        ``reference_findings``, ``reference_impression``, ``labels``)."""
+        from radrl.rewards.base import extract_report
+        from radrl.rewards.hierarchical import HierarchicalReward
+
+        columns = {"reference": [r["reference"] for r in rows],
+                   "gt_labels": [json.dumps(r["labels"]) if r.get("labels") else "" for r in rows],
+                   "reference_findings": [r.get("reference_findings") or "" for r in rows],
+                   "reference_impression": [r.get("reference_impression") or "" for r in rows]}
+        predictions = [r["prediction"] for r in rows]
+        out: list[dict[str, float | None]] = [{} for _ in rows]
+        for fn in self.rewards.functions:
+            if isinstance(fn, HierarchicalReward):  # its terms once; their total is what training scores
+                texts = [extract_report(p, fn.extract) for p in predictions]
+                terms = fn.components(texts, columns["reference"], columns["reference_findings"],
+                                      columns["reference_impression"])
+                values = [t["total"] for t in terms]
+                for row, t in zip(out, terms):
+                    row.update({k: t[k] for k in self.HIERARCHY_TERMS})
+            else:
+                values = fn(prompts=None, completions=predictions, **columns)
+            for row, value in zip(out, values):
+                row[fn.__name__] = value
+        return out
+
+    def total(self, components: dict[str, float | None], step: int = 0) -> float:
+        """The weighted sum at ``step`` of one row's components, failed rewards left out."""
+        reward = 0.0
+        for name, weight in zip(self.names, self.weights_at(step)):
+            value = components.get(name)
+            if value is not None and not math.isnan(value):
+                reward += weight * value  # TRL: nansum of the weighted rewards
+        return reward
+
+    def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
+        """One ``{"id", "reward", "components"}`` per row (ids as given, when rows have them)."""
+        return [{"id": row.get("id"), "reward": self.total(c, step), "components": c}
+                for row, c in zip(rows, self.components(rows))]
+
+
 def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:
     """``rows``: dicts with id, prediction, reference, reference_findings, reference_impression,
     labels (checked by the caller). Returns one output dict per row."""
-    from radrl.judges import JudgeClient
-    from radrl.labelers import labeler_from_section
-    from radrl.rewards import build_rewards
-    from radrl.rewards.base import extract_report
-    from radrl.rewards.hierarchical import HierarchicalReward
-    from radrl.rewards.schedule import weight_at
-
-    judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
-    rewards = build_rewards(recipe.rewards, labeler_from_section(recipe.labeler), judge)
-    weights = [weight_at(step, w, s) for w, s in zip(rewards.weights, rewards.schedules)]
-    columns = {"reference": [r["reference"] for r in rows],
-               "gt_labels": [json.dumps(r["labels"]) if r.get("labels") else "" for r in rows],
-               "reference_findings": [r.get("reference_findings") or "" for r in rows],
-               "reference_impression": [r.get("reference_impression") or "" for r in rows]}
-    predictions = [r["prediction"] for r in rows]
-    out = [{"id": r["id"], "reward": 0.0, "components": {}} for r in rows]
-    for fn, weight in zip(rewards.functions, weights):
-        if isinstance(fn, HierarchicalReward):  # its terms once; their total is what training scores
-            texts = [extract_report(p, fn.extract) for p in predictions]
-            terms = fn.components(texts, columns["reference"], columns["reference_findings"],
-                                  columns["reference_impression"])
-            values = [t["total"] for t in terms]
-            for row, t in zip(out, terms):
-                row["components"].update({k: t[k] for k in ("syntax", "domain", "consistency", "impression")})
-        else:
-            values = fn(prompts=None, completions=predictions, **columns)
-        for row, value in zip(out, values):
-            row["components"][fn.__name__] = value
-            if value is not None and not math.isnan(value):
-                row["reward"] += weight * value  # TRL: nansum of the weighted rewards
-    return out
+    return RewardScorer(recipe).score(rows, step)
 
 
 def prediction_rows(path) -> list[dict]:

@@ -1,0 +1,167 @@
+"""Where an adapter's rewards are computed: in this process, or by ``radrl serve``.
+
+``RADRL_REWARD_URL`` set (``http://127.0.0.1:8000``): every adapter POSTs to that server's
+``/v1/rewards``, with ``Authorization: Bearer $RADRL_REWARD_TOKEN`` when that is set. Otherwise
+the rewards run in this process, built once from ``RADRL_RECIPE`` (a recipe name or YAML path,
+with ``RADRL_RECIPE_OVERRIDES="key=value ..."``). An adapter's own keyword arguments (``recipe=``,
+``url=``: verl's ``reward_kwargs``, EasyR1's ``reward_function_kwargs``) win over the environment.
+
+Both backends return what ``radrl reward`` writes: ``{"reward", "components"}`` per row, a failed
+reward ``None`` in ``components`` and left out of ``reward``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+
+from radrl.io import ConfigError, InputError
+
+URL_ENV, RECIPE_ENV, OVERRIDES_ENV, TOKEN_ENV = ("RADRL_REWARD_URL", "RADRL_RECIPE", "RADRL_RECIPE_OVERRIDES",
+                                                 "RADRL_REWARD_TOKEN")
+TIMEOUT_S = 300.0
+
+
+def _row_key(row: dict) -> tuple:
+    labels = row.get("labels")
+    return (row["prediction"], row["reference"], row.get("reference_findings"), row.get("reference_impression"),
+            tuple(sorted(labels.items())) if labels else None)
+
+
+class LocalBackend:
+    """A recipe's rewards in this process (one :class:`RewardScorer`, one labeler cache).
+
+    The last batch's components are kept: ms-swift calls one ORM per reward on the same batch,
+    and the second call costs nothing. Calls are serialised (the labeler cache is not
+    thread-safe); the async form runs the scoring in a worker thread.
+    """
+
+    def __init__(self, recipe: str, overrides: Sequence[str] = ()):
+        from radrl.recipe import RLRecipe, load_recipe
+        from radrl.rewards.offline import RewardScorer
+
+        loaded = load_recipe(recipe, overrides=list(overrides))
+        if not isinstance(loaded, RLRecipe):
+            raise ConfigError(f"{recipe}: rewards come from an RL recipe; this one is stage: {loaded.stage}")
+        self.recipe_name = recipe
+        self.scorer = RewardScorer(loaded)
+        self._lock = threading.Lock()
+        self._last: tuple[list, list] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return self.scorer.names
+
+    def components(self, rows: Sequence[dict]) -> list[dict]:
+        keys = [_row_key(r) for r in rows]
+        with self._lock:
+            if self._last is not None and self._last[0] == keys:
+                return [dict(c) for c in self._last[1]]
+            components = self.scorer.components(rows)
+            self._last = (keys, components)
+            return [dict(c) for c in components]
+
+    def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
+        return [{"reward": self.scorer.total(c, step), "components": c} for c in self.components(rows)]
+
+    async def ascore(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
+        return await asyncio.to_thread(self.score, rows, step)
+
+
+def request_body(rows: Sequence[dict], step: int = 0) -> dict:
+    """The ``POST /v1/rewards`` body of ``rows``."""
+    body = {"predictions": [r["prediction"] for r in rows], "references": [r["reference"] for r in rows],
+            "step": int(step)}
+    for key in ("reference_findings", "reference_impression"):
+        if any(r.get(key) for r in rows):
+            body[key] = [r.get(key) for r in rows]
+    if any(r.get("labels") for r in rows):
+        body["labels"] = [r.get("labels") for r in rows]
+    return body
+
+
+class RemoteBackend:
+    """``radrl serve`` at ``url``: ``POST {url}/v1/rewards`` (httpx; one connection pool per event loop)."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT_S):
+        import httpx
+
+        self.url = url.rstrip("/")
+        if self.url.endswith("/v1/rewards"):
+            self.url = self.url[: -len("/v1/rewards")]
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = timeout
+        self._client = httpx.Client(base_url=self.url, headers=self._headers, timeout=timeout)
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def info(self) -> dict:
+        return self._checked(self._client.get("/v1/info"))
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.info()["rewards"])
+
+    def _checked(self, response) -> dict:
+        if response.status_code == 401:
+            raise InputError(f"{self.url}: 401 unauthorised; set {TOKEN_ENV} to the server's token")
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("error", response.text)
+            except ValueError:
+                detail = response.text
+            raise InputError(f"{self.url}: HTTP {response.status_code}: {detail}")
+        return response.json()
+
+    @staticmethod
+    def _rows(answer: dict) -> list[dict]:
+        names = list(answer["components"])
+        return [{"reward": r, "components": {n: answer["components"][n][i] for n in names}}
+                for i, r in enumerate(answer["rewards"])]
+
+    def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
+        if not rows:
+            return []
+        return self._rows(self._checked(self._client.post("/v1/rewards", json=request_body(rows, step))))
+
+    async def ascore(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
+        import httpx
+
+        if not rows:
+            return []
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:  # an AsyncClient belongs to one loop; engines run more than one
+            client = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout)
+            self._async_clients[loop] = client
+        return self._rows(self._checked(await client.post("/v1/rewards", json=request_body(rows, step))))
+
+
+_BACKENDS: dict[tuple, LocalBackend | RemoteBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def get_backend(recipe: str | None = None, url: str | None = None) -> LocalBackend | RemoteBackend:
+    """The backend the arguments or the environment name (built once per process and setting)."""
+    url = url or os.environ.get(URL_ENV) or None
+    if url:
+        key: tuple = ("remote", url)
+    else:
+        recipe = recipe or os.environ.get(RECIPE_ENV)
+        if not recipe:
+            raise ConfigError(f"radrl's reward adapters need {RECIPE_ENV} (a recipe, for rewards in this process) "
+                              f"or {URL_ENV} (a `radrl serve` address); neither is set")
+        key = ("local", recipe, os.environ.get(OVERRIDES_ENV, ""))
+    with _BACKENDS_LOCK:
+        if key not in _BACKENDS:
+            _BACKENDS[key] = (RemoteBackend(url, os.environ.get(TOKEN_ENV)) if url
+                              else LocalBackend(recipe, os.environ.get(OVERRIDES_ENV, "").split()))
+        return _BACKENDS[key]
+
+
+def clear_backends() -> None:
+    """Forget the built backends (tests; a changed environment)."""
+    with _BACKENDS_LOCK:
+        _BACKENDS.clear()

@@ -1,0 +1,234 @@
+"""The reward server's HTTP interface (FastAPI on uvicorn).
+
+=====================  ==========================================================================
+``POST /v1/rewards``   ``{"predictions": [str], "references": [str]}`` (or ``reference_findings`` +
+                       ``reference_impression``; all three may be given), optional ``labels``
+                       (``[{observation: value} | null]``) and ``step`` -> ``{"rewards": [float |
+                       null], "components": {name: [float | null]}}``
+``POST /get_reward``   OpenRLHF's protocol: ``{"query", "prompts", "labels"}`` -> ``{"rewards",
+                       "scores", "extra_logs"}`` (a failed component is NaN there)
+``GET /health``        ``{"status": "ok"}`` (no token needed)
+``GET /v1/info``       recipe, reward names, weights and schedules, labeler, radrl version, limits
+=====================  ==========================================================================
+
+Bad bodies get a 4xx JSON answer ``{"error", "field"}`` naming the field (malformed JSON 400, a
+missing token 401, too large 413, wrong types or lengths 422) and the server keeps serving. No
+log line holds report text at any level: requests are logged by size and timing only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from radrl import __version__
+from radrl.config.commands import ServeOptions
+from radrl.integrations.openrlhf import response_of
+from radrl.integrations.rows import scoring_row
+from radrl.integrations.serve.batcher import Batcher
+from radrl.io import InputError, did_you_mean
+from radrl.schema import normalize_labels
+
+logger = logging.getLogger("radrl.serve")
+
+Texts = list[StrictStr | None]
+
+
+class RewardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    predictions: list[StrictStr]
+    references: Texts | None = None
+    reference_findings: Texts | None = None
+    reference_impression: Texts | None = None
+    labels: list[dict[StrictStr, StrictStr] | None] | None = None
+    step: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class OpenRLHFRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # OpenRLHF may add fields; only these are read
+    query: list[StrictStr]
+    prompts: list[StrictStr] | None = None
+    labels: list[StrictStr | dict | None] | None = None
+    step: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class BodyError(Exception):
+    def __init__(self, status: int, field: str | None, message: str):
+        super().__init__(message)
+        self.status, self.field, self.message = status, field, message
+
+
+def _error(status: int, field: str | None, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def _field_of(loc) -> str:
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
+def _rows_of(req: RewardRequest, max_items: int) -> list[dict]:
+    n = len(req.predictions)
+    if n > max_items:
+        raise BodyError(413, "predictions", f"{n} predictions; this server takes at most {max_items} per request")
+    for name in ("references", "reference_findings", "reference_impression", "labels"):
+        value = getattr(req, name)
+        if value is not None and len(value) != n:
+            raise BodyError(422, name, f"{name} has {len(value)} items, predictions {n}: give one per prediction")
+    refs, fnd, imp = (getattr(req, k) or [None] * n for k in ("references", "reference_findings",
+                                                              "reference_impression"))
+    labels = req.labels or [None] * n
+    rows = []
+    for i in range(n):
+        if not (refs[i] or fnd[i] or imp[i]) and req.references is None:
+            raise BodyError(422, "references", "give 'references', or 'reference_findings' and 'reference_impression'")
+        try:
+            lab = normalize_labels(labels[i]) if labels[i] else None
+        except ValueError as err:
+            raise BodyError(422, f"labels.{i}", str(err)) from None
+        rows.append(scoring_row(req.predictions[i], {"reference": refs[i], "reference_findings": fnd[i],
+                                                     "reference_impression": imp[i], "labels": lab}))
+    return rows
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``max_bytes`` (by Content-Length, or counted as it streams)
+    gets 413 before it is read whole."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await _error(413, "body", f"the body is over {self.max_bytes} bytes")(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyError(413, "body", f"the body is over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _json_body(request: Request, model: type[BaseModel]):
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BodyError(400, "body", f"not valid JSON ({type(err).__name__} at position {getattr(err, 'pos', 0)})") from None
+    if not isinstance(data, dict):
+        raise BodyError(422, "body", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors(include_input=False, include_url=False)[0]
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = f"unknown field{did_you_mean(str(first['loc'][-1]), model.model_fields)}"
+        raise BodyError(422, _field_of(first["loc"]), message) from None
+
+
+def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_name: str = "") -> FastAPI:
+    """The app scoring with ``scorer`` (a :class:`~radrl.rewards.offline.RewardScorer`). With
+    ``token``, every endpoint but ``/health`` needs ``Authorization: Bearer <token>``."""
+    batcher = Batcher(scorer.components, options.max_batch, options.max_wait_ms / 1000)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(title="radrl reward server", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.batcher = batcher
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        t0 = time.perf_counter()
+        if token is not None and request.url.path != "/health":
+            given = request.headers.get("authorization", "")
+            if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return _error(401, "authorization", "missing or wrong bearer token")
+        try:
+            response = await call_next(request)
+        except BodyError as err:
+            response = _error(err.status, err.field, err.message)
+        logger.debug("%s %s -> %d in %.1f ms", request.method, request.url.path, response.status_code,
+                     1000 * (time.perf_counter() - t0))
+        return response
+
+    @app.exception_handler(BodyError)
+    async def body_error(request: Request, err: BodyError):
+        return _error(err.status, err.field, err.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {"loc": ("body",), "msg": "invalid body"}
+        return _error(422, _field_of(first["loc"]), first["msg"])
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, err: InputError):
+        return _error(422, "labels", str(err))
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/v1/info")
+    async def info():
+        rewards = scorer.rewards
+        return {"recipe": recipe_name, "rewards": scorer.names, "weights": rewards.weights,
+                "schedules": rewards.schedules, "labeler": scorer.recipe.labeler.name, "radrl_version": __version__,
+                "max_items": options.max_items, "max_body_bytes": int(options.max_body_mb * 1e6),
+                "batches": batcher.batches, "rows": batcher.rows}
+
+    @app.post("/v1/rewards")
+    async def rewards(request: Request):
+        req = await _json_body(request, RewardRequest)
+        rows = _rows_of(req, options.max_items)
+        components = await batcher.submit(rows) if rows else []
+        names = scorer.names if not components else list(components[0])
+        return {"rewards": [scorer.total(c, req.step) for c in components],
+                "components": {n: [_finite(c.get(n)) for c in components] for n in names}}
+
+    @app.post("/get_reward")
+    async def get_reward(request: Request):
+        req = await _json_body(request, OpenRLHFRequest)
+        n = len(req.query)
+        if n > options.max_items:
+            raise BodyError(413, "query", f"{n} queries; this server takes at most {options.max_items}")
+        for name in ("prompts", "labels"):
+            value = getattr(req, name)
+            if value is not None and len(value) != n:
+                raise BodyError(422, name, f"{name} has {len(value)} items, query {n}")
+        prompts, labels = req.prompts or [""] * n, req.labels or [""] * n
+        rows = [scoring_row(response_of(q, p), lab) for q, p, lab in zip(req.query, prompts, labels)]
+        components = await batcher.submit(rows) if rows else []
+        totals = [scorer.total(c, req.step) for c in components]
+        names = list(components[0]) if components else []
+        extra = {name: [float("nan") if c[name] is None else c[name] for c in components] for name in names}
+        body = json.dumps({"rewards": totals, "scores": totals, "extra_logs": extra})  # NaN allowed: OpenRLHF reads it
+        return Response(body, media_type="application/json")
+
+    return BodyLimit(app, int(options.max_body_mb * 1e6))
+
+
+def _finite(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
