@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast golden bench bench-rl bench-papers lint clean sft-checkpoint
+.PHONY: venv demo test test-fast test-engines golden bench bench-rl bench-papers bench-serve lint clean sft-checkpoint
 
 venv: $(STAMP)
 
@@ -24,6 +24,20 @@ test: $(STAMP)
 # the unit tests only (no training, no subprocesses): the inner loop, under a minute
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
+
+# the adapters called by verl's, ms-swift's and OpenRLHF's own loading code: the engines go into
+# .venv-engines with --no-deps (engines-requirements.txt), on top of .venv's packages
+ENGINES_VENV := .venv-engines
+ENGINES_STAMP := $(ENGINES_VENV)/.installed
+$(ENGINES_STAMP): $(STAMP) engines-requirements.txt
+	test -x $(ENGINES_VENV)/bin/python || $(PYTHON) -m venv $(ENGINES_VENV)
+	$(ENGINES_VENV)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/radrl_venv.pth', 'w').write(sys.argv[1] + '\\n' + sys.argv[2] + '\\n')" \
+		"$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$$(pwd)/src"
+	$(ENGINES_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r engines-requirements.txt
+	touch $(ENGINES_STAMP)
+
+test-engines: $(ENGINES_STAMP)
+	$(ENGINES_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_engine_loaders.py
 
 # rewrite tests/golden/recipes (what `radrl recipes show` prints for every shipped recipe);
 # review the diff before committing it
@@ -63,8 +77,14 @@ bench-rl: $(STAMP)
 bench-papers: $(STAMP)
 	$(PY) bench/papers.py
 
+# the reward server against in-process batched scoring (1, 8, 64 clients; single samples and
+# batches of 32), then a soak: SOAK_S=600 make bench-serve for the 10-minute one
+SOAK_S ?= 60
+bench-serve: $(STAMP)
+	$(PY) bench/reward_server.py --soak $(SOAK_S)
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(ENGINES_VENV) build src/*.egg-info .pytest_cache
 
 # The committed tiny SFT checkpoint (src/radrl/models/tiny-sft, shipped in the wheel): vision
 # pretraining on films of another seed, then SFT with the encoder frozen; about 32 min on 2 CPU

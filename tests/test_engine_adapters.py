@@ -11,7 +11,8 @@ import pytest
 from engine_rows import TrainerState, extra_info, load_file_function, payload, report_rows
 
 from radrl.cli import main
-from radrl.integrations import backends, easyr1, openrlhf, swift, verl
+from radrl.integrations import backends, openrlhf, swift, verl
+from radrl.integrations.__main__ import plugin_path
 from radrl.integrations.rows import scoring_row
 
 RECIPES = ["deer_tfidf", "mrg_r1", "orapo", "radflow"]
@@ -77,7 +78,7 @@ def test_verl_compute_score_sync_async_and_batch(expected, recipe):
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_easyr1_batch_function_loaded_from_its_file(expected, recipe, monkeypatch):
     rows, want = expected[0], expected[1][recipe]
-    module, fn = load_file_function(easyr1.__file__, "compute_score")
+    module, fn = load_file_function(str(plugin_path("easyr1")), "compute_score")
     assert module.REWARD_TYPE == "batch"
     inputs = [{"response": r["prediction"], "response_length": len(r["prediction"].split()),
                "ground_truth": payload(r)} for r in rows]
@@ -109,7 +110,7 @@ def test_swift_orms_called_as_swift_calls_them(expected, recipe):
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_openrlhf_reward_func_loaded_from_its_file(expected, recipe, monkeypatch):
     rows, want = expected[0], expected[1][recipe]
-    _, reward_func = load_file_function(openrlhf.__file__, "reward_func", "reward_func")
+    _, reward_func = load_file_function(str(plugin_path("openrlhf")), "reward_func", "reward_func")
     monkeypatch.setenv(backends.RECIPE_ENV, recipe)
     prompt = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Write the report.<|im_end|>\n<|im_start|>assistant\n"
     for row, w in zip(rows, want):
@@ -154,5 +155,6 @@ def test_path_command_prints_each_adapter_file(capsys):
     from radrl.integrations.__main__ import main as integrations_main
 
     assert integrations_main(["path", "easyr1"]) == 0
-    assert capsys.readouterr().out.strip() == easyr1.__file__
+    printed = capsys.readouterr().out.strip()
+    assert printed.endswith("plugins/radrl_easyr1_reward.py") and load_file_function(printed, "compute_score")
     assert integrations_main(["path", "nope"]) == 2

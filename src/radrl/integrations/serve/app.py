@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import secrets
-import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -100,17 +99,23 @@ def _rows_of(req: RewardRequest, max_items: int) -> list[dict]:
     return rows
 
 
-class BodyLimit:
-    """ASGI middleware: a body over ``max_bytes`` (by Content-Length, or counted as it streams)
-    gets 413 before it is read whole."""
+class Guard:
+    """ASGI middleware in front of the app: the bearer token (every path but ``/health``), then
+    the body size (by Content-Length, or counted as it streams: 413 before it is read whole).
+    Plain ASGI, not ``@app.middleware``: that one costs a task per request."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, token: str | None = None):
         self.app, self.max_bytes = app, max_bytes
+        self.expected = f"Bearer {token}".encode() if token is not None else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        if self.expected is not None and scope.get("path") != "/health":
+            if not secrets.compare_digest(headers.get(b"authorization", b""), self.expected):
+                return await _error(401, "authorization", "missing or wrong bearer token")(scope, receive, send)
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return await _error(413, "body", f"the body is over {self.max_bytes} bytes")(scope, receive, send)
         seen = 0
@@ -158,21 +163,6 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
 
     app = FastAPI(title="radrl reward server", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.batcher = batcher
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        t0 = time.perf_counter()
-        if token is not None and request.url.path != "/health":
-            given = request.headers.get("authorization", "")
-            if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return _error(401, "authorization", "missing or wrong bearer token")
-        try:
-            response = await call_next(request)
-        except BodyError as err:
-            response = _error(err.status, err.field, err.message)
-        logger.debug("%s %s -> %d in %.1f ms", request.method, request.url.path, response.status_code,
-                     1000 * (time.perf_counter() - t0))
-        return response
 
     @app.exception_handler(BodyError)
     async def body_error(request: Request, err: BodyError):
@@ -227,7 +217,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         body = json.dumps({"rewards": totals, "scores": totals, "extra_logs": extra})  # NaN allowed: OpenRLHF reads it
         return Response(body, media_type="application/json")
 
-    return BodyLimit(app, int(options.max_body_mb * 1e6))
+    return Guard(app, int(options.max_body_mb * 1e6), token)
 
 
 def _finite(value):

@@ -1,0 +1,213 @@
+"""`radrl serve` throughput and latency against in-process batched scoring, then a memory soak.
+
+    python bench/reward_server.py [--recipe deer_tfidf] [--soak 600] [--out runs/bench-serve.json]
+
+Workload: IU X-Ray reports (../shared/data) as predictions against other studies' reports as
+references, each made unique (a study number appended), so every arm labels fresh text and no
+arm rides another's labeler cache. Three processes, so nothing shares a GIL: this one (the
+in-process baseline, run before the server starts), the server (`radrl serve`, its own
+process), and the clients (one asyncio process with N concurrent httpx clients).
+
+* in-process: RewardScorer.components + total on batches of 64 rows, what an engine's batch
+  reward call costs when the rewards run inside it; measured in this same run.
+* server: 1, 8 and 64 concurrent clients, each sending one sample per request, and the same
+  sending batches of 32; rewards/s, p50 and p99 request latency, and the ratio of rewards/s to
+  the in-process figure. Target: 64 single-sample clients >= 50 % of in-process.
+* soak (--soak S): 64 single-sample clients for S seconds; the server's RSS every 10 s. The
+  labeler cache is bounded (200,000 texts), so RSS must level off once it is full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _shared import IU_MESH
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def workload(n: int, tag: str, seed: int = 0) -> list[dict]:
+    """``n`` unique (prediction, reference) rows; ``tag`` keeps each arm's texts its own."""
+    if IU_MESH.exists():
+        studies = [json.loads(line) for line in IU_MESH.read_text().splitlines()]
+        texts = [f"{s.get('findings') or ''} {s.get('impression') or ''}".strip() for s in studies]
+        texts = [t for t in texts if t]
+    else:  # a fresh clone without ../shared: a few hand-written reports
+        texts = ["Small left pleural effusion. Heart size is normal.", "Cardiomegaly with mild pulmonary edema.",
+                 "The lungs are clear. No pneumothorax.", "Right lower lobe consolidation, likely pneumonia."]
+    rng = random.Random(seed)
+    return [{"prediction": f"{rng.choice(texts)} Study {tag}-{i}.", "reference": f"{rng.choice(texts)} Ref {tag}-{i}."}
+            for i in range(n)]
+
+
+def in_process(recipe: str, n: int, batch: int = 64) -> float:
+    from radrl.recipe import load_recipe
+    from radrl.rewards.offline import RewardScorer
+
+    scorer = RewardScorer(load_recipe(recipe))
+    scorer.components(workload(64, "warm"))  # imports, first-call costs
+    rows = workload(n, "inproc")
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        chunk = rows[i: i + batch]
+        for c in scorer.components(chunk):
+            scorer.total(c, 0)
+    return n / (time.perf_counter() - t0)
+
+
+# ---- the client process ---------------------------------------------------------------------
+
+async def _clients(url: str, clients: int, size: int, rows: list[dict], until: float | None) -> dict:
+    """``clients`` concurrent aiohttp sessions (aiohttp is what OpenRLHF's reward client uses;
+    httpx spent 6 ms of CPU a request here and capped the clients, not the server, at 180/s)."""
+    import aiohttp
+
+    from radrl.integrations.backends import request_body
+
+    latencies: list[float] = []
+    bodies = [json.dumps(request_body(rows[i: i + size])) for i in range(0, len(rows), size)]
+    sizes = [len(rows[i: i + size]) for i in range(0, len(rows), size)]
+    cursor = done_rows = 0
+
+    async def worker(session):
+        nonlocal cursor, done_rows
+        while True:
+            if (until is None and cursor >= len(bodies)) or (until is not None and time.monotonic() > until):
+                return
+            i = cursor % len(bodies)
+            cursor += 1
+            t0 = time.perf_counter()
+            async with session.post(f"{url}/v1/rewards", data=bodies[i],
+                                    headers={"content-type": "application/json"}) as r:
+                r.raise_for_status()
+                await r.read()
+            latencies.append(time.perf_counter() - t0)
+            done_rows += sizes[i]
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
+        seconds = time.perf_counter() - t0
+    latencies.sort()
+    return {"rows": done_rows, "seconds": seconds, "rewards_per_s": done_rows / seconds,
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+
+
+def client_main(args) -> int:
+    rows = workload(args.rows, args.tag)
+    until = time.monotonic() + args.duration if args.duration else None
+    print(json.dumps(asyncio.run(_clients(args.client, args.clients, args.size, rows, until))))
+    return 0
+
+
+def run_clients(url: str, clients: int, size: int, rows: int, tag: str, duration: float | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--client", url, "--clients", str(clients), "--size", str(size),
+           "--rows", str(rows), "--tag", tag] + (["--duration", str(duration)] if duration else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---- the server -----------------------------------------------------------------------------
+
+def start_server(recipe: str, port: int) -> subprocess.Popen:
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "radrl.cli", "serve", "--recipe", recipe, "--port", str(port),
+                             "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"radrl serve did not start: {proc.stderr.read().decode()[-2000:]}")
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def soak(url: str, pid: int, seconds: float) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--client", url, "--clients", "64", "--size", "1",
+                             "--rows", "400000", "--tag", "soak", "--duration", str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    samples = []
+    t0 = time.monotonic()
+    while proc.poll() is None:
+        samples.append((round(time.monotonic() - t0), rss_mb(pid)))
+        time.sleep(10)
+    result = json.loads(proc.stdout.read().strip().splitlines()[-1])
+    rss = [r for _, r in samples]
+    half = len(rss) // 2
+    return {**result, "rss_mb": samples, "rss_first_mb": rss[0], "rss_last_mb": rss[-1], "rss_max_mb": max(rss),
+            "rss_growth_second_half_mb": rss[-1] - rss[half] if half else 0.0}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--recipe", default="deer_tfidf")
+    p.add_argument("--rows", type=int, default=3200, help="rows per arm")
+    p.add_argument("--soak", type=float, default=0, help="seconds of soak after the arms (0: none)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--out", default="runs/bench-serve.json")
+    p.add_argument("--client", help=argparse.SUPPRESS)
+    p.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--tag", default="x", help=argparse.SUPPRESS)
+    p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.client:
+        return client_main(args)
+
+    baseline = in_process(args.recipe, args.rows)
+    print(f"in-process batched (64 rows a call): {baseline:,.0f} rewards/s  [{args.recipe}, {os.cpu_count()} CPUs]")
+    server = start_server(args.recipe, args.port)
+    url = f"http://127.0.0.1:{args.port}"
+    results = {"recipe": args.recipe, "in_process_rewards_per_s": baseline, "arms": []}
+    try:
+        run_clients(url, 8, 1, 256, "warm")
+        print(f"{'clients':>7s} {'rows/req':>8s} {'rewards/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'ratio':>6s}")
+        for size in (1, 32):
+            for clients in (1, 8, 64):
+                rows = args.rows if size == 32 or clients > 1 else args.rows // 4
+                r = run_clients(url, clients, size, rows, f"c{clients}s{size}")
+                r.update(clients=clients, size=size, ratio=r["rewards_per_s"] / baseline)
+                results["arms"].append(r)
+                print(f"{clients:7d} {size:8d} {r['rewards_per_s']:10,.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+                      f"{r['ratio']:6.2f}")
+        target = next(a for a in results["arms"] if a["clients"] == 64 and a["size"] == 1)
+        print(f"target: 64 single-sample clients at >= 50 % of in-process: {target['ratio']:.0%} "
+              f"({'met' if target['ratio'] >= 0.5 else 'NOT met'})")
+        if args.soak:
+            s = soak(url, server.pid, args.soak)
+            results["soak"] = s
+            print(f"soak {args.soak:.0f} s, 64 clients: {s['rows']:,} rewards ({s['rewards_per_s']:,.0f}/s, p99 "
+                  f"{s['p99_ms']:.1f} ms); server RSS {s['rss_first_mb']:.0f} MB at start, max {s['rss_max_mb']:.0f} MB, "
+                  f"{s['rss_last_mb']:.0f} MB at the end; growth over the second half {s['rss_growth_second_half_mb']:+.1f} MB")
+    finally:
+        server.terminate()
+        server.wait(30)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
