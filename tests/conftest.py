@@ -46,3 +46,16 @@ def tiny_vlm(tiny_bench, tmp_path_factory) -> Path:
                         num_attention_heads=4, num_key_value_heads=2, vision_hidden_size=32, vision_depth=2,
                         vision_heads=2, vision_intermediate_size=64, image_size=112)
     return build_tiny_vlm(out, [s.report for s in load_synthetic(tiny_bench, "train")], cfg)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reward_backends(monkeypatch):
+    """The engine adapters read RADRL_* from the environment and build their backend once per
+    process: every test starts with neither."""
+    from radrl.integrations import backends
+
+    for var in (backends.URL_ENV, backends.RECIPE_ENV, backends.OVERRIDES_ENV, backends.TOKEN_ENV):
+        monkeypatch.delenv(var, raising=False)
+    backends.clear_backends()
+    yield
+    backends.clear_backends()

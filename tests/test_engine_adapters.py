@@ -19,15 +19,6 @@ RECIPES = ["deer_tfidf", "mrg_r1", "orapo", "radflow"]
 STEP = 250  # past deer_tfidf's BLEU-2 switch: the schedule must apply
 
 
-@pytest.fixture(autouse=True)
-def _fresh_backends(monkeypatch):
-    for var in (backends.URL_ENV, backends.RECIPE_ENV, backends.OVERRIDES_ENV, backends.TOKEN_ENV):
-        monkeypatch.delenv(var, raising=False)
-    backends.clear_backends()
-    yield
-    backends.clear_backends()
-
-
 @pytest.fixture(scope="module")
 def expected(tmp_path_factory):
     """`radrl reward`'s output per recipe (the reference every adapter must equal)."""

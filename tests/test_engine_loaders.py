@@ -23,15 +23,6 @@ from radrl.rewards.offline import score_rows
 STEP = 250
 
 
-@pytest.fixture(autouse=True)
-def _fresh_backends(monkeypatch):
-    for var in (backends.URL_ENV, backends.RECIPE_ENV, backends.OVERRIDES_ENV, backends.TOKEN_ENV):
-        monkeypatch.delenv(var, raising=False)
-    backends.clear_backends()
-    yield
-    backends.clear_backends()
-
-
 def _want(recipe: str, rows, step: int = STEP):
     return score_rows(load_recipe(recipe), rows, step=step)
 

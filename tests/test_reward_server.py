@@ -34,15 +34,6 @@ from radrl.rewards.offline import RewardScorer, score_rows
 MARKER = "ZZQX-PATIENT-7731"  # report text that must never reach a log
 
 
-@pytest.fixture(autouse=True)
-def _fresh_backends(monkeypatch):
-    for var in (backends.URL_ENV, backends.RECIPE_ENV, backends.OVERRIDES_ENV, backends.TOKEN_ENV):
-        monkeypatch.delenv(var, raising=False)
-    backends.clear_backends()
-    yield
-    backends.clear_backends()
-
-
 @pytest.fixture(scope="module")
 def client():
     scorer = RewardScorer(load_recipe("radflow"))
