@@ -131,7 +131,8 @@ def test_data_inspect(mimic, capsys):
     assert summary["label_prevalence"]["Consolidation"]["uncertain"] == 0.5
     assert summary["views"] == {"PA": 1, "AP": 1} and summary["sections"]["both"] == 1.0
     first = summary["samples"][0]
-    assert set(first) == {"id", "images", "findings", "impression", "labels"} and first["id"] == "s50414267"
+    assert set(first) == {"id", "images", "report", "findings", "impression", "labels"} and first["id"] == "s50414267"
+    assert first["report"] == first["findings"]  # the text training learns to write (the default target: FINDINGS)
     assert main(["data", "inspect", "--data", f"mimic_cxr:{mimic}", "--split", "test"]) == 0
     out = capsys.readouterr().out
     assert "1 samples, 0 skipped" in out and "IMPRESSION 100.0%" in out and "FINDINGS 0.0%" in out
