@@ -61,6 +61,9 @@ def test_export_round_trip(engine, tiny_bench, tmp_path, capsys):
         assert got["prompt"] == "<image>" * len(want["images"]) + DEFAULT_INSTRUCTION
     record = json.loads((out / "radrl_export.json").read_text())
     assert record["engine"] == engine and record["rows"] == len(shown)
+    assert main(["export", "--engine", engine, "--data", data, "--split", "test", "-o", str(out)]) == 0
+    record = json.loads((out / "radrl_export.json").read_text())
+    assert record["split"] == "test" and record["splits"]["val"]["rows"] == len(shown)  # earlier splits kept
 
 
 def test_export_of_a_subset_and_a_recipe_instruction(tiny_bench, tmp_path, capsys):

@@ -11,36 +11,29 @@ from radrl.config.commands import ExportOptions, ServeOptions
 from radrl.io import InputError
 
 
-def _rl_recipe(name: str, tiny: bool, overrides):
-    from radrl.recipe import RLRecipe, load_recipe
-
-    recipe = load_recipe(name, tiny=tiny, overrides=overrides)
-    if not isinstance(recipe, RLRecipe):
-        raise InputError(f"{name}: rewards come from an RL recipe; this one is stage: {recipe.stage}")
-    return recipe
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from radrl.integrations.serve import check_bind, serve
     except ImportError as err:
         raise InputError(f"radrl serve needs the server extra: pip install 'radrl[serve]' ({err})") from None
+    from radrl.recipe import load_rl_recipe
     from radrl.rewards.offline import RewardScorer
 
     options = ServeOptions(**{k: getattr(args, k) for k in ServeOptions.__dataclass_fields__})
-    check_bind(options.host, options.token_env)  # before anything loads
-    recipe = _rl_recipe(args.recipe, args.tiny, args.overrides)
+    token = check_bind(options.host, options.token_env)  # before anything loads
+    recipe = load_rl_recipe(args.recipe, args.tiny, args.overrides, purpose="radrl serve serves")
     scorer = RewardScorer(recipe)
     print(f"radrl serve: {args.recipe} ({', '.join(scorer.names)}) on http://{options.host}:{options.port} "
           f"(POST /v1/rewards, POST /get_reward, GET /health, GET /v1/info)"
           + ("; bearer token required" if options.token_env else ""), file=sys.stderr)
-    serve(scorer, options, recipe_name=args.recipe)
+    serve(scorer, options, token, recipe_name=args.recipe)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from radrl.config.sections import DEFAULT_INSTRUCTION
     from radrl.integrations.export import export_samples
+    from radrl.recipe import load_rl_recipe
     from radrl.selection.subsets import subset_samples
 
     samples = _dataset(args, args.split, args.limit)
@@ -51,7 +44,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         samples = subset_samples(args.subset, samples, kind=kind, split=args.split)
     instruction = args.instruction
     if instruction is None and args.recipe:
-        instruction = _rl_recipe(args.recipe, False, []).instruction
+        instruction = load_rl_recipe(args.recipe, purpose="--recipe takes the instruction of").instruction
     instruction = instruction or DEFAULT_INSTRUCTION
     record = {"data": args.data, "subset": args.subset, "recipe": args.recipe}
     out = export_samples(samples, args.engine, args.output, args.split, instruction, f"radrl/{kind}", record)

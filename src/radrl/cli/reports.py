@@ -169,14 +169,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_reward(args: argparse.Namespace) -> int:
-    from radrl.recipe import RLRecipe, load_recipe
+    from radrl.recipe import load_rl_recipe
     from radrl.rewards.offline import prediction_rows, score_rows
 
     check_output_path(args.output, args.predictions)
-    recipe = load_recipe(args.recipe, tiny=args.tiny, overrides=args.overrides)
-    if not isinstance(recipe, RLRecipe):
-        raise InputError(f"{args.recipe}: radrl reward scores with an RL recipe's rewards; this one is stage: "
-                         f"{recipe.stage}")
+    recipe = load_rl_recipe(args.recipe, args.tiny, args.overrides, purpose="radrl reward scores with")
     rows = prediction_rows(args.predictions)
     scored = score_rows(recipe, rows, step=args.step)
     atomic_write_jsonl(args.output, scored)

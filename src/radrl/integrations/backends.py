@@ -40,20 +40,13 @@ class LocalBackend:
     """
 
     def __init__(self, recipe: str, overrides: Sequence[str] = ()):
-        from radrl.recipe import RLRecipe, load_recipe
+        from radrl.recipe import load_rl_recipe
         from radrl.rewards.offline import RewardScorer
 
-        loaded = load_recipe(recipe, overrides=list(overrides))
-        if not isinstance(loaded, RLRecipe):
-            raise ConfigError(f"{recipe}: rewards come from an RL recipe; this one is stage: {loaded.stage}")
         self.recipe_name = recipe
-        self.scorer = RewardScorer(loaded)
+        self.scorer = RewardScorer(load_rl_recipe(recipe, overrides=list(overrides), purpose="RADRL_RECIPE needs"))
         self._lock = threading.Lock()
         self._last: tuple[list, list] | None = None
-
-    @property
-    def names(self) -> list[str]:
-        return self.scorer.names
 
     def components(self, rows: Sequence[dict]) -> list[dict]:
         keys = [_row_key(r) for r in rows]
@@ -65,7 +58,8 @@ class LocalBackend:
             return [dict(c) for c in components]
 
     def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
-        return [{"reward": self.scorer.total(c, step), "components": c} for c in self.components(rows)]
+        components = self.components(rows)
+        return [{"reward": r, "components": c} for c, r in zip(components, self.scorer.totals(components, step))]
 
     async def ascore(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
         return await asyncio.to_thread(self.score, rows, step)
@@ -99,10 +93,6 @@ class RemoteBackend:
 
     def info(self) -> dict:
         return self._checked(self._client.get("/v1/info"))
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.info()["rewards"])
 
     def _checked(self, response) -> dict:
         if response.status_code == 401:

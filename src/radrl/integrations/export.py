@@ -22,7 +22,8 @@ openrlhf    ``SPLIT.jsonl``        ``input`` (chat list), ``images``, ``label`` 
                                    ground truth), ``id``
 ==========  =====================  =================================================================
 
-``DIR/radrl_export.json`` records what was exported (data, split, subset, instruction, rows).
+``DIR/radrl_export.json`` records what was exported (data, split, subset, instruction, rows):
+the last export at the top, every split exported into ``DIR`` under ``splits``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ def export_samples(samples: Sequence[Sample], engine: str, out: str | Path, spli
         _write_parquet(path, rows)
     else:
         atomic_write_jsonl(path, rows)
-    atomic_write_json(out / "radrl_export.json", {**(record or {}), "engine": engine, "split": split,
-                                                   "file": path.name, "rows": len(rows), "instruction": instruction})
+    entry = {**(record or {}), "engine": engine, "split": split, "file": path.name, "rows": len(rows),
+             "instruction": instruction}
+    manifest = out / "radrl_export.json"
+    try:
+        splits = json.loads(manifest.read_text()).get("splits", {}) if manifest.exists() else {}
+    except (OSError, json.JSONDecodeError):
+        splits = {}
+    atomic_write_json(manifest, {**entry, "splits": {**splits, split: entry}})  # the last export, and every split's
     return path

@@ -57,13 +57,10 @@ class RadrlReward(ORM):
         return [r["reward"] for r in results]
 
 
-class RadrlComponent(ORM):
+class RadrlComponent(RadrlReward):
     """One reward of the recipe (``reward_name``); ``None`` where it failed on a sample."""
 
     reward_name = ""
-
-    def __init__(self, args: Any = None, recipe: str | None = None, url: str | None = None, **kwargs):
-        self.args, self.recipe, self.url = args, recipe, url
 
     def __call__(self, completions, solution=None, **kwargs) -> list[float | None]:
         results = get_backend(self.recipe, self.url).score(_rows(completions, solution, **kwargs), _step(kwargs))

@@ -23,7 +23,7 @@ from radrl.integrations.backends import RemoteBackend, get_backend
 from radrl.integrations.rows import scoring_row
 from radrl.rewards.base import completion_text
 
-COLUMNS = ("reference_findings", "reference_impression", "labels")
+SECTIONS = ("reference_findings", "reference_impression")
 
 
 class RemoteReward:
@@ -43,13 +43,11 @@ class RemoteReward:
         references = kwargs.get("reference") or kwargs.get("solution")
         if references is None:
             raise ValueError("RemoteReward needs a 'reference' (or 'solution') column in the dataset")
-        labels = kwargs.get("gt_labels") or kwargs.get("labels")
-        extras = []
-        for i in range(len(completions)):
-            extra = {k: kwargs[k][i] for k in COLUMNS[:2] if kwargs.get(k) is not None}
-            if labels is not None:
-                extra["labels"] = labels[i]
-            extras.append(extra)
+        columns = {k: kwargs[k] for k in SECTIONS if kwargs.get(k) is not None}
+        labels = kwargs.get("gt_labels") or kwargs.get("labels")  # radrl's datasets call them gt_labels
+        if labels is not None:
+            columns["labels"] = labels
+        extras = [{k: v[i] for k, v in columns.items()} for i in range(len(completions))]
         rows = [scoring_row(completion_text(c), r, e) for c, r, e in zip(completions, references, extras)]
         state = kwargs.get("trainer_state")
         results = await self._backend().ascore(rows, int(getattr(state, "global_step", 0) or 0))

@@ -44,6 +44,7 @@ from radrl.recipe.loading import (
     apply_override,
     find_recipe,
     load_recipe,
+    load_rl_recipe,
     merge,
     recipe_from_dict,
     recipe_names,
@@ -57,6 +58,6 @@ __all__ = [
     "DemoLabelerStage", "DemoRLStage", "DemoRecipe", "EvaluateSection", "GenerationSettings", "JudgeConfig",
     "LabelerSection", "LabelerTrainSettings", "LoraSettings", "ModelSection", "PipelineRecipe", "RLRecipe",
     "RLSection", "Recipe", "RewardEntry", "SFTSettings", "SelectionSettings", "SyntheticConfig", "TinyVLMConfig",
-    "VisionPretrainSection", "apply_override", "check_section", "find_recipe", "load_recipe", "merge",
+    "VisionPretrainSection", "apply_override", "check_section", "find_recipe", "load_recipe", "load_rl_recipe", "merge",
     "recipe_from_dict", "recipe_names", "recipe_problems", "recipe_summaries", "recipe_yaml", "with_overrides",
 ]

@@ -273,6 +273,18 @@ def load_recipe(name_or_path: str | Path, tiny: bool = False, overrides: list[st
     return recipe
 
 
+def load_rl_recipe(name_or_path: str | Path, tiny: bool = False, overrides: list[str] | tuple = (),
+                   purpose: str = "this needs") -> Recipe:
+    """:func:`load_recipe`, refusing a recipe that is not an RL one (whose rewards ``radrl reward``,
+    ``radrl serve`` and the engine adapters score)."""
+    from radrl.config.recipes import RLRecipe
+
+    recipe = load_recipe(name_or_path, tiny=tiny, overrides=overrides)
+    if not isinstance(recipe, RLRecipe):
+        raise InputError(f"{name_or_path}: {purpose} an RL recipe's rewards; this one is stage: {recipe.stage}")
+    return recipe
+
+
 def recipe_from_dict(data: dict, tiny: bool = False, overrides: list[str] | tuple = (),
                      overlay: dict | None = None) -> Recipe:
     """A typed recipe from a Python mapping (tests, benchmarks, notebooks), checked the same way."""

@@ -30,7 +30,7 @@ class RewardScorer:
     as long as the scorer: a server scores every request with one scorer.
 
     :meth:`components` gives each reward's value per row (a reward that fails on a sample gives
-    ``None``, as in training); :meth:`total` sums them with the weights in force at ``step``
+    ``None``, as in training); :meth:`totals` sums them with the weights in force at ``step``
     (schedules included), skipping the ``None`` ones as TRL's ``nansum`` does.
     """
 
@@ -81,19 +81,24 @@ class RewardScorer:
                 row[fn.__name__] = value
         return out
 
-    def total(self, components: dict[str, float | None], step: int = 0) -> float:
-        """The weighted sum at ``step`` of one row's components, failed rewards left out."""
-        reward = 0.0
-        for name, weight in zip(self.names, self.weights_at(step)):
-            value = components.get(name)
-            if value is not None and not math.isnan(value):
-                reward += weight * value  # TRL: nansum of the weighted rewards
-        return reward
+    def totals(self, components: Sequence[dict[str, float | None]], step: int = 0) -> list[float]:
+        """Each row's weighted sum at ``step`` (weights looked up once), failed rewards left out."""
+        weights = list(zip(self.names, self.weights_at(step)))
+        out = []
+        for row in components:
+            reward = 0.0
+            for name, weight in weights:
+                value = row.get(name)
+                if value is not None and not math.isnan(value):
+                    reward += weight * value  # TRL: nansum of the weighted rewards
+            out.append(reward)
+        return out
 
     def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
         """One ``{"id", "reward", "components"}`` per row (ids as given, when rows have them)."""
-        return [{"id": row.get("id"), "reward": self.total(c, step), "components": c}
-                for row, c in zip(rows, self.components(rows))]
+        components = self.components(rows)
+        return [{"id": row.get("id"), "reward": reward, "components": c}
+                for row, c, reward in zip(rows, components, self.totals(components, step))]
 
 
 def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:

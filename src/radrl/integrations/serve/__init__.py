@@ -35,13 +35,13 @@ def check_bind(host: str, token_env: str | None) -> str | None:
     return token
 
 
-def serve(scorer, options, recipe_name: str = "") -> None:
-    """Run the server in the foreground until interrupted."""
+def serve(scorer, options, token: str | None, recipe_name: str = "") -> None:
+    """Run the server in the foreground until interrupted (``token``: what :func:`check_bind`
+    returned for ``options``)."""
     import uvicorn
 
     from radrl.integrations.serve.app import create_app
 
-    token = check_bind(options.host, options.token_env)
     app = create_app(scorer, options, token=token, recipe_name=recipe_name)
     uvicorn.run(app, host=options.host, port=options.port, log_level=options.log_level,
                 access_log=options.log_level == "debug")

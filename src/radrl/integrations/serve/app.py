@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from radrl import __version__
 from radrl.config.commands import ServeOptions
+from radrl.data.sections import join_sections
 from radrl.integrations.openrlhf import response_of
 from radrl.integrations.rows import scoring_row
 from radrl.integrations.serve.batcher import Batcher
@@ -94,8 +95,8 @@ def _rows_of(req: RewardRequest, max_items: int) -> list[dict]:
             lab = normalize_labels(labels[i]) if labels[i] else None
         except ValueError as err:
             raise BodyError(422, f"labels.{i}", str(err)) from None
-        rows.append(scoring_row(req.predictions[i], {"reference": refs[i], "reference_findings": fnd[i],
-                                                     "reference_impression": imp[i], "labels": lab}))
+        rows.append({"prediction": req.predictions[i], "reference": refs[i] or join_sections(fnd[i], imp[i]),
+                     "reference_findings": fnd[i] or None, "reference_impression": imp[i] or None, "labels": lab})
     return rows
 
 
@@ -195,7 +196,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         rows = _rows_of(req, options.max_items)
         components = await batcher.submit(rows) if rows else []
         names = scorer.names if not components else list(components[0])
-        return {"rewards": [scorer.total(c, req.step) for c in components],
+        return {"rewards": scorer.totals(components, req.step),
                 "components": {n: [_finite(c.get(n)) for c in components] for n in names}}
 
     @app.post("/get_reward")
@@ -211,7 +212,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         prompts, labels = req.prompts or [""] * n, req.labels or [""] * n
         rows = [scoring_row(response_of(q, p), lab) for q, p, lab in zip(req.query, prompts, labels)]
         components = await batcher.submit(rows) if rows else []
-        totals = [scorer.total(c, req.step) for c in components]
+        totals = scorer.totals(components, req.step)
         names = list(components[0]) if components else []
         extra = {name: [float("nan") if c[name] is None else c[name] for c in components] for name in names}
         body = json.dumps({"rewards": totals, "scores": totals, "extra_logs": extra})  # NaN allowed: OpenRLHF reads it
