@@ -15,10 +15,10 @@ import time
 import httpx
 import pytest
 from engine_rows import TrainerState, extra_info, report_rows
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from serve_helpers import free_port, live_server
+from starlette.testclient import TestClient
 
 from radrl.cli import main
 from radrl.config.commands import ServeOptions

@@ -1,4 +1,4 @@
-"""The reward server's HTTP interface (FastAPI on uvicorn).
+"""The reward server's HTTP interface (Starlette on uvicorn, pydantic for the bodies).
 
 =====================  ==========================================================================
 ``POST /v1/rewards``   ``{"predictions": [str], "references": [str]}`` (or ``reference_findings`` +
@@ -25,10 +25,11 @@ import secrets
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from radrl import __version__
 from radrl.config.commands import ServeOptions
@@ -151,7 +152,7 @@ async def _json_body(request: Request, model: type[BaseModel]):
         raise BodyError(422, _field_of(first["loc"]), message) from None
 
 
-def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_name: str = "") -> FastAPI:
+def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_name: str = "") -> Guard:
     """The app scoring with ``scorer`` (a :class:`~radrl.rewards.offline.RewardScorer`). With
     ``token``, every endpoint but ``/health`` needs ``Authorization: Bearer <token>``."""
     batcher = Batcher(scorer.components, options.max_batch, options.max_wait_ms / 1000)
@@ -162,44 +163,25 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         yield
         await batcher.stop()
 
-    app = FastAPI(title="radrl reward server", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.batcher = batcher
+    async def health(request: Request):
+        return JSONResponse({"status": "ok"})
 
-    @app.exception_handler(BodyError)
-    async def body_error(request: Request, err: BodyError):
-        return _error(err.status, err.field, err.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, err: RequestValidationError):
-        first = err.errors()[0] if err.errors() else {"loc": ("body",), "msg": "invalid body"}
-        return _error(422, _field_of(first["loc"]), first["msg"])
-
-    @app.exception_handler(InputError)
-    async def input_error(request: Request, err: InputError):
-        return _error(422, "labels", str(err))
-
-    @app.get("/health")
-    async def health():
-        return {"status": "ok"}
-
-    @app.get("/v1/info")
-    async def info():
+    async def info(request: Request):
         rewards = scorer.rewards
-        return {"recipe": recipe_name, "rewards": scorer.names, "weights": rewards.weights,
-                "schedules": rewards.schedules, "labeler": scorer.recipe.labeler.name, "radrl_version": __version__,
-                "max_items": options.max_items, "max_body_bytes": int(options.max_body_mb * 1e6),
-                "batches": batcher.batches, "rows": batcher.rows}
+        return JSONResponse({"recipe": recipe_name, "rewards": scorer.names, "weights": rewards.weights,
+                             "schedules": rewards.schedules, "labeler": scorer.recipe.labeler.name,
+                             "radrl_version": __version__, "max_items": options.max_items,
+                             "max_body_bytes": int(options.max_body_mb * 1e6), "batches": batcher.batches,
+                             "rows": batcher.rows})
 
-    @app.post("/v1/rewards")
     async def rewards(request: Request):
         req = await _json_body(request, RewardRequest)
         rows = _rows_of(req, options.max_items)
         components = await batcher.submit(rows) if rows else []
         names = scorer.names if not components else list(components[0])
-        return {"rewards": scorer.totals(components, req.step),
-                "components": {n: [_finite(c.get(n)) for c in components] for n in names}}
+        return JSONResponse({"rewards": scorer.totals(components, req.step),
+                             "components": {n: [_finite(c.get(n)) for c in components] for n in names}})
 
-    @app.post("/get_reward")
     async def get_reward(request: Request):
         req = await _json_body(request, OpenRLHFRequest)
         n = len(req.query)
@@ -218,6 +200,17 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         body = json.dumps({"rewards": totals, "scores": totals, "extra_logs": extra})  # NaN allowed: OpenRLHF reads it
         return Response(body, media_type="application/json")
 
+    async def body_error(request: Request, err: BodyError):
+        return _error(err.status, err.field, err.message)
+
+    async def input_error(request: Request, err: InputError):
+        return _error(422, "labels", str(err))
+
+    app = Starlette(routes=[Route("/health", health, methods=["GET"]), Route("/v1/info", info, methods=["GET"]),
+                            Route("/v1/rewards", rewards, methods=["POST"]),
+                            Route("/get_reward", get_reward, methods=["POST"])],
+                    exception_handlers={BodyError: body_error, InputError: input_error}, lifespan=lifespan)
+    app.state.batcher = batcher
     return Guard(app, int(options.max_body_mb * 1e6), token)
 
 
