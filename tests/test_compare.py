@@ -37,7 +37,11 @@ def test_full_set_values_equal_radrl_eval(shared_data, tmp_path, capsys):
         ev = json.loads(path.with_suffix(".metrics.json").read_text())
         expected = {"example_f1": ev["clinical"]["example"]["f1"], "macro_f1": ev["clinical"]["macro"]["f1"],
                     "micro_f1": ev["clinical"]["micro"]["f1"], "rouge_l": ev["nlg"]["rouge_l"],
-                    "cider": ev["nlg"]["cider"], **{f"bleu_{k}": ev["nlg"][f"bleu_{k}"] for k in range(1, 5)}}
+                    "cider": ev["nlg"]["cider"], **{f"bleu_{k}": ev["nlg"][f"bleu_{k}"] for k in range(1, 5)},
+                    **{f"radeval.{k}": v for k, v in ev["nlg_radeval"].items()},
+                    **{f"{u}.{k}_f1": v["f1"] for u, block in ev["clinical"]["conventions"].items()
+                       for k, v in block.items()}}
+        assert set(expected) == set(result["metrics"])
         for metric, value in expected.items():
             assert result["metrics"][metric][side] == pytest.approx(value, abs=1e-9), (side, metric)
     for m in result["metrics"].values():
@@ -133,3 +137,39 @@ def test_a_subset_of_metrics_gives_the_full_runs_figures_and_example_f1_bootstra
     assert only["example_f1"]["ci95"] == pytest.approx([np.percentile(boot, 2.5), np.percentile(boot, 97.5)], abs=1e-12)
     with pytest.raises(ValueError, match="unknown metrics"):
         compare_predictions(a_preds, b_preds, refs, a_labels, b_labels, gold, resamples=2, metrics=("bleu",))
+
+
+def test_the_conventions_resample_with_the_same_draws():
+    """A convention's F1 (macro over the five, uncertain positive) is recomputed on each bootstrap
+    draw from per-label counts: by hand here, with the draws of ``np.random.default_rng(seed)``."""
+    from radrl.metrics.compare import compare_predictions
+
+    rng = random.Random(1)
+    five = ("Cardiomegaly", "Edema", "Consolidation", "Atelectasis", "Pleural Effusion")
+    values = ("positive", "negative", "uncertain")
+    gold = [{n: rng.choice(values) for n in five} for _ in range(30)]
+    a_labels = [{n: (g[n] if rng.random() < 0.8 else rng.choice(values)) for n in five} for g in gold]
+    b_labels = [{n: (g[n] if rng.random() < 0.5 else rng.choice(values)) for n in five} for g in gold]
+    refs = [f"report {i}" for i in range(30)]
+    name = "uncertain_positive.macro_5_f1"
+    full = compare_predictions(refs, refs, refs, a_labels, b_labels, gold, resamples=100, seed=5)
+    only = compare_predictions(refs, refs, refs, a_labels, b_labels, gold, resamples=100, seed=5, metrics=(name,))
+    assert only[name] == full[name]
+
+    def hot(labels):
+        return np.array([[lab[n] in ("positive", "uncertain") for n in five] for lab in labels], dtype=float)
+
+    truth, pa, pb = hot(gold), hot(a_labels), hot(b_labels)
+
+    def macro5(pred, w):
+        tp, fp, fn = w @ (pred * truth), w @ (pred * (1 - truth)), w @ ((1 - pred) * truth)
+        return float(np.mean([2 * t / (2 * t + p + n) if (2 * t + p + n) else 0.0 for t, p, n in zip(tp, fp, fn)]))
+
+    ones = np.ones(30)
+    assert only[name]["diff"] == pytest.approx(macro5(pa, ones) - macro5(pb, ones), abs=1e-12)
+    draws = np.random.default_rng(5)
+    boot = []
+    for _ in range(100):
+        w = np.bincount(draws.integers(0, 30, 30), minlength=30).astype(float)
+        boot.append(macro5(pa, w) - macro5(pb, w))
+    assert only[name]["ci95"] == pytest.approx([np.percentile(boot, 2.5), np.percentile(boot, 97.5)], abs=1e-12)

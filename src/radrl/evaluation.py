@@ -19,13 +19,15 @@ from radrl.io import atomic_write_json, atomic_write_jsonl
 def evaluate_reports(preds: Sequence[str], refs: Sequence[str], labeler=None, uncertain: str = "negative",
                      empty_match: str = "zero", meteor: bool = True, ref_labels: Sequence[dict] | None = None
                      ) -> dict:
-    """The METRICS.json dict of ``radrl eval`` (n, labeler, nlg, clinical, nlg_errors, seconds).
+    """The METRICS.json dict of ``radrl eval`` (n, labeler, nlg, nlg_radeval, clinical, nlg_errors,
+    seconds): ``nlg`` the R2Gen / pycocoevalcap way, ``nlg_radeval`` RadEval's way.
 
     ``ref_labels``: ground-truth labels of the references when known (the synthetic benchmark);
     otherwise the references are labelled with ``labeler`` like the predictions.
     """
     from radrl.labelers import get_labeler
     from radrl.metrics import clinical_metrics, nlg_metrics
+    from radrl.metrics.nlg_radeval import nlg_radeval
 
     t0 = time.perf_counter()
     labeler = labeler or get_labeler("rule")
@@ -36,7 +38,8 @@ def evaluate_reports(preds: Sequence[str], refs: Sequence[str], labeler=None, un
         pred_labels, gold = labeler.label_batch(list(preds)), list(ref_labels)
     clinical = clinical_metrics(pred_labels, gold, uncertain=uncertain, empty_match=empty_match)
     nlg, errors = nlg_metrics(list(preds), list(refs), meteor=meteor)
-    return {"n": len(preds), "labeler": labeler.name, "nlg": nlg, "clinical": clinical, "nlg_errors": errors,
+    return {"n": len(preds), "labeler": labeler.name, "nlg": nlg, "nlg_radeval": nlg_radeval(list(preds), list(refs)),
+            "clinical": clinical, "nlg_errors": errors,
             "references_labelled_by": "labeler" if ref_labels is None else "ground truth",
             "seconds": round(time.perf_counter() - t0, 3), "radrl_version": __version__}
 

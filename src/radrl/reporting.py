@@ -25,6 +25,14 @@ def format_metrics(metrics: dict) -> str:
     for block in ("example", "macro", "micro", "micro_5"):
         b = cl[block]
         lines.append(f"{block:10s}{b['precision']:8.4f}{b['recall']:8.4f}{b['f1']:8.4f}")
+    conventions = cl.get("conventions")
+    if conventions:  # F1 in each convention of the literature (docs/cli.md maps papers to them)
+        keys = list(conventions["uncertain_negative"])
+        lines.append(f"{'F1':22s}" + "".join(f"{k:>10s}" for k in keys))
+        for setting, block in conventions.items():
+            lines.append(f"{setting:22s}" + "".join(f"{block[k]['f1']:10.4f}" for k in keys))
+    if metrics.get("nlg_radeval"):
+        lines.append("RadEval's NLG " + "  ".join(f"{k}={f(v)}" for k, v in metrics["nlg_radeval"].items()))
     if metrics.get("radeval"):
         lines.append("RadEval   " + "  ".join(f"{k}={v:.4f}" for k, v in metrics["radeval"].items()))
     return "\n".join(lines)

@@ -10,6 +10,12 @@ uncertain -> 0 by default or 1 with ``uncertain="positive"``), and compared thre
   unweighted mean over the labels (0/0 -> 0, as scikit-learn's ``zero_division=0``).
 * **micro**: TP, FP, FN pooled over samples and labels; ``micro_5`` over the five common
   observations (Cardiomegaly, Edema, Consolidation, Atelectasis, Pleural Effusion).
+
+``conventions`` gives the literature's numbers side by side (:func:`convention_scores`): under
+``uncertain_negative`` and ``uncertain_positive``, ``micro_14``, ``macro_14``, ``micro_5``,
+``macro_5`` (scikit-learn's ``classification_report``: a label with no support counts as 0 in the
+macro mean) and ``example`` (PromptMRG: a study with no positive on either side scores 0), each as
+P/R/F1. Which paper reports which is tabled in ``docs/cli.md`` ("Which F1 a paper reports").
 """
 
 from __future__ import annotations
@@ -111,13 +117,42 @@ def micro(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
     }
 
 
+UNCERTAIN_SETTINGS = ("negative", "positive")
+"""How an uncertain mention is binarised: the two conventions of the literature."""
+CONVENTION_KEYS = ("micro_14", "macro_14", "micro_5", "macro_5", "example")
+
+
+def convention_scores(pred_labels: Sequence[Mapping[str, str]],
+                      ref_labels: Sequence[Mapping[str, str]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{uncertain_negative|uncertain_positive: {micro_14, macro_14, micro_5, macro_5, example}}``,
+    each ``{precision, recall, f1}``.
+
+    * ``micro_14`` / ``micro_5``: P = sum TP / sum (TP + FP), R = sum TP / sum (TP + FN) over the
+      14 labels (the five common ones), F1 = 2 sum TP / (2 sum TP + sum FP + sum FN);
+    * ``macro_14`` / ``macro_5``: the unweighted mean over the labels of each label's P, R, F1,
+      0/0 -> 0, so a label no reference has (zero support) counts as 0 (``classification_report``'s
+      "macro avg" with ``zero_division=0``, RadEval's ``f1chexbert``);
+    * ``example``: per study P, R, F1 over the 14 labels, 0/0 -> 0, averaged over the studies.
+    """
+    five = [OBSERVATIONS.index(name) for name in FIVE_COMMON]
+    out = {}
+    for uncertain in UNCERTAIN_SETTINGS:
+        pred, ref = binarize(pred_labels, uncertain), binarize(ref_labels, uncertain)
+        out[f"uncertain_{uncertain}"] = {
+            "micro_14": micro(pred, ref), "macro_14": macro(pred, ref),
+            "micro_5": micro(pred[:, five], ref[:, five]), "macro_5": macro(pred[:, five], ref[:, five]),
+            "example": example_based(pred, ref, "zero")}
+    return out
+
+
 def clinical_metrics(
     pred_labels: Sequence[Mapping[str, str]],
     ref_labels: Sequence[Mapping[str, str]],
     uncertain: str = "negative",
     empty_match: str = "zero",
 ) -> dict:
-    """The ``clinical`` block of ``radrl eval``: example, macro, micro, micro_5, per_label."""
+    """The ``clinical`` block of ``radrl eval``: example, macro, micro, micro_5 and per_label under
+    the ``uncertain`` / ``empty_match`` settings, and ``conventions`` (both uncertain settings)."""
     if len(pred_labels) != len(ref_labels):
         raise ValueError(f"{len(pred_labels)} predictions but {len(ref_labels)} references")
     pred = binarize(pred_labels, uncertain)
@@ -138,5 +173,6 @@ def clinical_metrics(
             }
             for i, name in enumerate(OBSERVATIONS)
         },
+        "conventions": convention_scores(pred_labels, ref_labels),
         "settings": {"uncertain": uncertain, "empty_match": empty_match},
     }

@@ -17,6 +17,11 @@ resampled references (duplicates count, as pycocoevalcap would count them), macr
 from per-label counts. Example F1 and ROUGE-L are means of per-sample scores. Each full-set
 value equals ``radrl eval``'s (tests). METEOR is left out: it runs a Java process per call.
 
+The literature's conventions (``clinical.conventions`` of ``radrl eval``) are compared as well,
+F1 only, under the names ``uncertain_negative.micro_14_f1`` ... ``uncertain_positive.example_f1``,
+and RadEval's NLG (``nlg_radeval``) as ``radeval.bleu``, ``radeval.rouge1`` / ``rouge2`` /
+``rougeL``; every metric is recomputed on the same draws.
+
 Seeded (``seed``, default 0) and reproducible; 1,000 resamples by default (a p-value resolution
 of 0.001).
 """
@@ -29,7 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("example_f1", "macro_f1", "micro_f1", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider")
+CONVENTION_METRICS = tuple(f"uncertain_{u}.{k}_f1" for u in ("negative", "positive")
+                           for k in ("micro_14", "macro_14", "micro_5", "macro_5", "example"))
+RADEVAL_METRICS = ("radeval.bleu", "radeval.rouge1", "radeval.rouge2", "radeval.rougeL")
+METRICS = ("example_f1", "macro_f1", "micro_f1", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider",
+           *CONVENTION_METRICS, *RADEVAL_METRICS)
 _TINY, _SMALL = 1e-15, 1e-9  # pycocoevalcap's BLEU constants
 _SIGMA = 6.0                 # CIDEr-D's length penalty
 
@@ -163,6 +172,31 @@ def _f1(tp, fp, fn):
     return np.where(den > 0, 2 * tp / np.where(den > 0, den, 1.0), 0.0)
 
 
+def convention_tables(pred_labels, ref_labels) -> dict[str, dict[str, np.ndarray]]:
+    """``clinical_tables`` under both uncertain settings, example F1 with 0/0 -> 0 (the
+    conventions of ``radrl eval``'s ``clinical.conventions``)."""
+    from radrl.metrics.clinical import UNCERTAIN_SETTINGS, binarize
+
+    return {u: clinical_tables(binarize(pred_labels, u), binarize(ref_labels, u), "zero") for u in UNCERTAIN_SETTINGS}
+
+
+def convention_values(tables: dict[str, dict[str, np.ndarray]], weights: np.ndarray, names) -> dict[str, float]:
+    from radrl.schema import FIVE_COMMON, OBSERVATIONS
+
+    five = [OBSERVATIONS.index(n) for n in FIVE_COMMON]
+    out = {}
+    for u, t in tables.items():
+        if not any(n.startswith(f"uncertain_{u}.") for n in names):
+            continue
+        tp, fp, fn = (weights @ t[k] for k in ("tp", "fp", "fn"))
+        out.update({f"uncertain_{u}.micro_14_f1": float(_f1(tp.sum(), fp.sum(), fn.sum())),
+                    f"uncertain_{u}.macro_14_f1": float(_f1(tp, fp, fn).mean()),
+                    f"uncertain_{u}.micro_5_f1": float(_f1(tp[five].sum(), fp[five].sum(), fn[five].sum())),
+                    f"uncertain_{u}.macro_5_f1": float(_f1(tp[five], fp[five], fn[five]).mean()),
+                    f"uncertain_{u}.example_f1": float(weights @ t["example_f1"] / weights.sum())})
+    return out
+
+
 # ------------------------------------------------------------------------------- systems
 @dataclass
 class SystemTables:
@@ -170,6 +204,9 @@ class SystemTables:
     rouge: np.ndarray
     cider: CiderTables
     clinical: dict[str, np.ndarray]
+    conventions: dict[str, dict[str, np.ndarray]]
+    radeval_bleu: np.ndarray   # bleu_stats of the raw texts
+    radeval_rouge: np.ndarray  # (N, 3): each sample's ROUGE-1/2/L F-measure, rouge_score with stemming
 
 
 def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int,
@@ -189,6 +226,12 @@ def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int,
         out["rouge_l"] = float(weights @ s.rouge / total)
     if "cider" in names:
         out["cider"] = float(weights @ cider_scores(s.cider, weights, n_vocab) / total)
+    out.update(convention_values(s.conventions, weights, names))
+    if "radeval.bleu" in names:
+        out["radeval.bleu"] = float(corpus_bleu(s.radeval_bleu, weights)[3])
+    for k, name in enumerate(RADEVAL_METRICS[1:]):
+        if name in names:
+            out[name] = float(weights @ s.radeval_rouge[:, k] / total)
     return {n: out[n] for n in names}
 
 
@@ -196,15 +239,20 @@ def system_tables(preds: Sequence[str], refs: Sequence[str], pred_labels, ref_la
                   uncertain: str = "negative", empty_match: str = "zero") -> SystemTables:
     from radrl.metrics.clinical import binarize
     from radrl.metrics.nlg import literature_text
+    from radrl.metrics.nlg_radeval import ROUGE_TYPES, rouge_radeval_scores
     from radrl.metrics.rouge import BoundedRouge
 
     hyps = [literature_text(p) for p in preds]
     gold = [literature_text(r) for r in refs]
     rouge = BoundedRouge()
+    raw_rouge = rouge_radeval_scores(preds, refs)
     return SystemTables(bleu_stats(hyps, gold),
                         np.asarray([rouge.calc_score([h], [g]) for h, g in zip(hyps, gold)], dtype=np.float64),
                         cider_tables(hyps, gold, vocab),
-                        clinical_tables(binarize(pred_labels, uncertain), binarize(ref_labels, uncertain), empty_match))
+                        clinical_tables(binarize(pred_labels, uncertain), binarize(ref_labels, uncertain), empty_match),
+                        convention_tables(pred_labels, ref_labels),
+                        bleu_stats([str(p) for p in preds], [str(r) for r in refs]),
+                        np.stack([np.asarray(raw_rouge[t], dtype=np.float64) for t in ROUGE_TYPES], axis=1))
 
 
 def _swap(a: SystemTables, b: SystemTables, mask: np.ndarray) -> tuple[SystemTables, SystemTables]:
@@ -228,7 +276,9 @@ def _swap(a: SystemTables, b: SystemTables, mask: np.ndarray) -> tuple[SystemTab
 
     def side(x: SystemTables, y: SystemTables):
         clinical = {k: pick(x.clinical[k], y.clinical[k]) for k in x.clinical}
-        return SystemTables(pick(x.bleu, y.bleu), pick(x.rouge, y.rouge), cider_swap(x.cider, y.cider), clinical)
+        conventions = {u: {k: pick(t[k], y.conventions[u][k]) for k in t} for u, t in x.conventions.items()}
+        return SystemTables(pick(x.bleu, y.bleu), pick(x.rouge, y.rouge), cider_swap(x.cider, y.cider), clinical,
+                            conventions, pick(x.radeval_bleu, y.radeval_bleu), pick(x.radeval_rouge, y.radeval_rouge))
 
     return side(a, b), side(b, a)
 
@@ -280,9 +330,9 @@ def compare_predictions(preds_a: Sequence[str], preds_b: Sequence[str], refs: Se
 def format_comparison(result: dict) -> str:
     lines = [f"{result['n']} samples; A = {result['a']}, B = {result['b']}; {result['resamples']} resamples, "
              f"seed {result['seed']}",
-             f"{'metric':11s} {'A':>8s} {'B':>8s} {'A - B':>8s} {'95 % CI':>20s} {'p':>7s}"]
+             f"{'metric':32s} {'A':>8s} {'B':>8s} {'A - B':>8s} {'95 % CI':>20s} {'p':>7s}"]
     for name, m in result["metrics"].items():
         lo, hi = m["ci95"]
-        lines.append(f"{name:11s} {m['a']:8.4f} {m['b']:8.4f} {m['diff']:+8.4f} [{lo:+8.4f}, {hi:+8.4f}] "
+        lines.append(f"{name:32s} {m['a']:8.4f} {m['b']:8.4f} {m['diff']:+8.4f} [{lo:+8.4f}, {hi:+8.4f}] "
                      f"{m['p_value']:7.3f}")
     return "\n".join(lines)
