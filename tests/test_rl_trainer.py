@@ -276,27 +276,92 @@ def test_orapo_loss_is_composed_as_eq4_inside_the_trainer(tiny_vlm, rl_data, tmp
     fwd = trainer._forward_kwargs(out)
     ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
     attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
-    with torch.no_grad():
+    gt_ids, gt_attn = torch.cat([out["prompt_ids"], out["gt_ids"]], 1), torch.cat([out["prompt_mask"], out["gt_mask"]], 1)
+    gt_fwd = trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
+    with torch.no_grad():  # every row's log-probs, each pass over the whole batch
         logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
                                                            **fwd)[0]
-        gt_logps = trainer._get_per_token_logps_and_entropies(
-            trainer.model, torch.cat([out["prompt_ids"], out["gt_ids"]], 1),
-            torch.cat([out["prompt_mask"], out["gt_mask"]], 1), out["gt_ids"].size(1),
-            **trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"]))[0]
+        gt_logps = trainer._get_per_token_logps_and_entropies(trainer.model, gt_ids, gt_attn, out["gt_ids"].size(1),
+                                                              **gt_fwd)[0]
+        ref_gt = trainer._get_per_token_logps_and_entropies(trainer.ref_model, gt_ids, gt_attn, out["gt_ids"].size(1),
+                                                            **gt_fwd)[0]
+        ref_rollout = trainer._get_per_token_logps_and_entropies(trainer.ref_model, ids, attn,
+                                                                 out["completion_ids"].size(1), **fwd)[0]
     mask, gt_mask = out["completion_mask"].float(), out["gt_mask"].float()
-    diff = out["ref_per_token_logps"] - logps
+    # the step computed the reference's ground-truth log-probs once per prompt: equal to every row's
+    torch.testing.assert_close(out["ref_gt_logps"] * gt_mask, ref_gt * gt_mask, rtol=1e-5, atol=1e-5)
+    diff = ref_rollout - logps
     kl = torch.exp(diff) - diff - 1
     per_token = -out["advantages"].unsqueeze(1) + 0.05 * kl
     grpo_i = (per_token * mask).sum(1) / mask.sum(1)
     norm = lambda lp, m: (lp * m).sum(1) / m.sum(1)  # noqa: E731
-    margin = 0.3 * ((norm(gt_logps, gt_mask) - norm(out["ref_gt_logps"], gt_mask))
-                    - (norm(logps, mask) - norm(out["ref_rollout_logps"], mask)))
+    margin = 0.3 * ((norm(gt_logps, gt_mask) - norm(ref_gt, gt_mask))
+                    - (norm(logps, mask) - norm(ref_rollout, mask)))
     dpo_i = -torch.nn.functional.logsigmoid(margin)
     expected = ((1 - lam) * grpo_i).mean() + (lam * dpo_i).mean()
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-6)
     outside = ((1 - lam) * (((-out["advantages"].unsqueeze(1)) * mask).sum(1) / mask.sum(1))).mean() + \
         (0.05 * (kl * mask).sum(1) / mask.sum(1)).mean() + (lam * dpo_i).mean()
     assert abs(float(outside - expected)) > 1e-5  # the old placement (KL outside 1 - lambda) differs here
+
+
+def test_orapo_runs_no_dpo_pass_for_prompts_whose_lambda_is_zero(tiny_vlm, rl_data, tmp_path):
+    """lambda_min 0: a prompt with signal (EMA 0) has lambda 0, so its rows get no reference or
+    policy pass on the ground truth and no reference pass on their rollouts (beta 0: TRL has no
+    reference log-probs to reuse); the loss still equals (1 - lambda) L_GRPO + lambda L_DPO by hand,
+    and the ground truth is run once for the zero-reward prompt, not once per rollout."""
+    _, dataset = rl_data
+    first_reference = dataset[0]["reference"]
+
+    class FirstPromptZero(RewardFunction):
+        name = "first_prompt_zero"
+
+        def score(self, texts, references, ref_labels):
+            return [0.0 if r == first_reference else len(t) / 100 for t, r in zip(texts, references)]
+
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [FirstPromptZero()],
+                       loss_type="grpo", beta=0.0,
+                       components=[OrapoDpoLoss(lambda_min=0.0, lambda_max=0.5, kappa=1.0, dpo_beta=0.2)])
+    batch = [dataset[i] for i in range(2) for _ in range(4)]
+    trainer.model.train()
+    rows_per_pass = []
+    original = trainer._get_per_token_logps_and_entropies
+
+    def counting(model, input_ids, *args, **kwargs):
+        rows_per_pass.append(input_ids.size(0))
+        return original(model, input_ids, *args, **kwargs)
+
+    trainer._get_per_token_logps_and_entropies = counting
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions(copy.deepcopy(batch))
+    assert out["orapo_lambda"].tolist() == pytest.approx([0.5] * 4 + [0.0] * 4)
+    assert out["orapo_gt_group"].tolist() == [0] * 4 + [-1] * 4
+    assert rows_per_pass == [1, 4]  # reference: ground truth of prompt 0 once, its 4 rollouts
+    assert out["ref_rollout_logps"][4:].abs().sum() == 0
+    rows_per_pass.clear()
+    trainer.current_gradient_accumulation_steps = 1
+    loss = trainer._compute_loss(trainer.model, out)
+    assert rows_per_pass == [8, 1]  # the policy on every rollout, then on prompt 0's ground truth once
+
+    reference = trainer._frozen_ref
+    fwd = trainer._forward_kwargs(out)
+    ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+    attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+    gt_ids, gt_attn = torch.cat([out["prompt_ids"], out["gt_ids"]], 1), torch.cat([out["prompt_mask"], out["gt_mask"]], 1)
+    gt_fwd = trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
+    with torch.no_grad():
+        n_completion, n_gt = out["completion_ids"].size(1), out["gt_ids"].size(1)
+        logps = original(trainer.model, ids, attn, n_completion, **fwd)[0]
+        gt_logps = original(trainer.model, gt_ids, gt_attn, n_gt, **gt_fwd)[0]
+        ref_gt = original(reference, gt_ids, gt_attn, n_gt, **gt_fwd)[0]
+        ref_rollout = original(reference, ids, attn, n_completion, **fwd)[0]
+    mask, gt_mask = out["completion_mask"].float(), out["gt_mask"].float()
+    norm = lambda lp, m: (lp * m).sum(1) / m.sum(1)  # noqa: E731
+    grpo_i = ((-out["advantages"].unsqueeze(1)) * mask).sum(1) / mask.sum(1)
+    margin = 0.2 * ((norm(gt_logps, gt_mask) - norm(ref_gt, gt_mask)) - (norm(logps, mask) - norm(ref_rollout, mask)))
+    lam = out["orapo_lambda"]
+    expected = ((1 - lam) * grpo_i).mean() + (lam * -torch.nn.functional.logsigmoid(margin)).mean()
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_capo_critical_rows_get_a_quarter_of_epsilon_and_the_zrr_ema_evolves(tiny_vlm, rl_data, tmp_path):

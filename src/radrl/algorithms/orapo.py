@@ -68,12 +68,29 @@ class OrapoDpoLoss(AuxiliaryLoss):
         output["orapo_lambda"] = lam[local]
         trainer._log("orapo/lambda_mean", float(lam.mean()))
         trainer._log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
-        self._add_ground_truth(trainer, inputs, output)
+        self._add_ground_truth(trainer, inputs, output, keys)
 
     @staticmethod
-    def _add_ground_truth(trainer, inputs, output) -> None:
+    def ground_truth_groups(keys: list[str], references: list[str], lambdas: list[float]) -> tuple[list[int], list[int]]:
+        """(group per row, first row of each group): rows of one prompt share its ground truth, so
+        its log-probs are computed once per group; a row whose lambda is 0 gets group -1 and no
+        DPO pass at all."""
+        slot_of: dict[tuple[str, str], int] = {}
+        groups, firsts = [], []
+        for row, (key, reference, lam) in enumerate(zip(keys, references, lambdas)):
+            if lam <= 0:
+                groups.append(-1)
+                continue
+            slot = slot_of.setdefault((key, reference), len(firsts))
+            if slot == len(firsts):
+                firsts.append(row)
+            groups.append(slot)
+        return groups, firsts
+
+    def _add_ground_truth(self, trainer, inputs, output, keys) -> None:
         """Ground truth = reference text + EOS, as the policy would write it, and the reference
-        policy's log-probs of it and of the rollouts (TRL's, when the step already has them)."""
+        policy's log-probs of it (once per prompt) and of the rollouts (TRL's, when the step
+        already has them; else only for rows whose lambda is above 0)."""
         from trl.trainer.utils import pad
 
         tokenizer, device = trainer._tokenizer, trainer.accelerator.device
@@ -83,34 +100,67 @@ class OrapoDpoLoss(AuxiliaryLoss):
         gt_ids = pad([torch.tensor(t) for t in gt], padding_value=tokenizer.pad_token_id, padding_side="right").to(device)
         gt_mask = pad([torch.ones(len(t), dtype=torch.long) for t in gt], padding_value=0,
                       padding_side="right").to(device)
-        prompt_ids, prompt_mask = output["prompt_ids"], output["prompt_mask"]
+        groups, firsts = self.ground_truth_groups(keys, [x["reference"] for x in inputs],
+                                                  output["orapo_lambda"].tolist())
+        group = torch.tensor(groups, device=device)
+        output["gt_ids"], output["gt_mask"], output["orapo_gt_group"] = gt_ids, gt_mask, group
+        output["ref_gt_logps"] = gt_ids.new_zeros(gt_ids.shape, dtype=torch.float32)
         fwd = trainer._forward_kwargs(output)
-        output["gt_ids"], output["gt_mask"] = gt_ids, gt_mask
-        output["ref_gt_logps"] = trainer._ref_logps(
-            torch.cat([prompt_ids, gt_ids], 1), torch.cat([prompt_mask, gt_mask], 1), gt_ids.size(1), None,
-            trainer._for_completion(fwd, prompt_ids.size(1), gt_ids))
+        if firsts:
+            once = self._logps_on_rows(trainer, None, output, fwd, firsts, gt_ids, gt_mask)
+            active = group >= 0
+            output["ref_gt_logps"][active] = once[group[active]].to(torch.float32)
         if "ref_per_token_logps" in output:
             output["ref_rollout_logps"] = output["ref_per_token_logps"]
-        else:
-            ids, mask = output["completion_ids"], output["completion_mask"]
-            output["ref_rollout_logps"] = trainer._ref_logps(torch.cat([prompt_ids, ids], 1),
-                                                             torch.cat([prompt_mask, mask], 1), ids.size(1), None, fwd)
+            return
+        ids, mask = output["completion_ids"], output["completion_mask"]
+        output["ref_rollout_logps"] = ids.new_zeros(ids.shape, dtype=torch.float32)
+        rows = [r for r, g in enumerate(groups) if g >= 0]
+        if rows:
+            output["ref_rollout_logps"][rows] = self._logps_on_rows(trainer, None, output, fwd, rows, ids, mask
+                                                                    ).to(torch.float32)
+
+    @staticmethod
+    def _logps_on_rows(trainer, model, batch, fwd, rows, completion, completion_mask):
+        """Per-token log-probs of ``completion[rows]`` after the prompts of ``rows``: the reference
+        policy's without gradient (``model`` None), else ``model``'s."""
+        every = len(rows) == completion.size(0) and rows == list(range(len(rows)))
+        prompt_ids, prompt_mask = batch["prompt_ids"], batch["prompt_mask"]
+        if not every:
+            prompt_ids, prompt_mask = prompt_ids[rows], prompt_mask[rows]
+            completion, completion_mask, fwd = completion[rows], completion_mask[rows], trainer._select_rows(fwd, rows)
+        ids, attn = torch.cat([prompt_ids, completion], 1), torch.cat([prompt_mask, completion_mask], 1)
+        fwd = trainer._for_completion(fwd, prompt_ids.size(1), completion)
+        if model is None:
+            return trainer._ref_logps(ids, attn, completion.size(1), None, fwd)
+        return trainer._get_per_token_logps_and_entropies(model, ids, attn, completion.size(1), **fwd)[0]
 
     # ------------------------------------------------------------------ the loss
     def policy_loss_scale(self, inputs):
         return 1.0 - inputs["orapo_lambda"]  # (1 - lambda) * L_GRPO, the KL term inside L_GRPO
 
     def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
-        gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
-        prompt_ids = inputs["prompt_ids"]
-        gt_logps, _, _ = trainer._get_per_token_logps_and_entropies(
-            model, torch.cat([prompt_ids, gt_ids], 1), torch.cat([inputs["prompt_mask"], gt_mask], 1),
-            gt_ids.size(1), **trainer._for_completion(forward_kwargs, prompt_ids.size(1), gt_ids))
-        dpo = dpo_loss(sequence_logp(gt_logps, gt_mask), sequence_logp(inputs["ref_gt_logps"], gt_mask),
-                       sequence_logp(per_token_logps, mask), sequence_logp(inputs["ref_rollout_logps"], mask),
-                       beta=self.dpo_beta)
-        trainer._log("orapo/dpo_loss", float(trainer.accelerator.gather(dpo.detach().mean()).mean()))
-        return (inputs["orapo_lambda"] * dpo).mean()
+        """mean over rows of lambda * LN-DPO; rows with lambda 0 add 0 and run no pass; the policy's
+        ground-truth log-probs are computed once per prompt of this batch and shared by its rows."""
+        lam, group = inputs["orapo_lambda"], inputs["orapo_gt_group"]
+        active = group >= 0
+        stats = per_token_logps.new_zeros(2)
+        total = per_token_logps.sum() * 0.0  # keeps the graph when no row needs DPO
+        if bool(active.any()):
+            slots, inverse = torch.unique(group[active], return_inverse=True)
+            first = [int(torch.nonzero(group == s)[0]) for s in slots.tolist()]
+            gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
+            gt_logps = self._logps_on_rows(trainer, model, inputs, forward_kwargs, first, gt_ids, gt_mask)[inverse]
+            m = gt_mask[active]
+            dpo = dpo_loss(sequence_logp(gt_logps, m), sequence_logp(inputs["ref_gt_logps"][active], m),
+                           sequence_logp(per_token_logps[active], mask[active]),
+                           sequence_logp(inputs["ref_rollout_logps"][active], mask[active]), beta=self.dpo_beta)
+            total = total + (lam[active] * dpo).sum() / lam.numel()
+            stats = torch.stack([dpo.detach().sum(), dpo.new_tensor(float(dpo.numel()))])
+        stats = trainer.accelerator.gather(stats.reshape(1, 2)).reshape(-1, 2).sum(0)
+        if stats[1] > 0:
+            trainer._log("orapo/dpo_loss", float(stats[0] / stats[1]))
+        return total
 
 
 __all__ = ["OrapoDpoLoss"]

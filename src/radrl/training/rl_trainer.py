@@ -211,6 +211,13 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         return {k: batch.get(k) for k in keys}
 
     @staticmethod
+    def _select_rows(fwd: dict[str, Any], rows: list[int]) -> dict[str, Any]:
+        """The forward kwargs of some rows only (``radrl.training.batch_rows``)."""
+        from radrl.training.batch_rows import select_rows
+
+        return select_rows(fwd, rows)
+
+    @staticmethod
     def _for_completion(fwd: dict[str, Any], prompt_len: int, completion: torch.Tensor) -> dict[str, Any]:
         """Forward kwargs for the same prompts followed by another completion (token-type ids
         cover prompt + completion, so they are cut to the prompt and re-extended with zeros)."""
