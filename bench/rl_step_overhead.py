@@ -8,8 +8,9 @@ each repetition, so machine noise hits them alike; the medians' ratios are print
 
     python bench/rl_step_overhead.py [--reps 8]
 
-Targets (issue 4): DiTPO-TF-IDF + CAPO <= 1.15 x stock. OraPO's extra forward passes (reference
-log-probs of ground truth and rollouts, policy log-probs of the ground truth) are reported.
+Targets: DiTPO-TF-IDF + CAPO <= 1.15 x stock (issue 4); OraPO <= 1.3 x stock (issue 29). OraPO's
+extra passes: the reference's and the policy's log-probs of each prompt's ground truth (once per
+prompt), and, at beta 0, the reference's log-probs of the rollouts (each film encoded once).
 
 Issue 5: the gradient DiTPO weights (one labeler forward + backward per rollout, prefix decoding
 for the character offsets) against the TF-IDF weights, with CheXbert-architecture labelers of

@@ -90,6 +90,12 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             # e.g. OraPO's DPO term needs the initial policy as reference even when beta = 0 (with
             # LoRA, the disabled adapters are that reference, as for TRL's KL term).
             self._frozen_ref = self._build_reference()
+        if needs_ref:  # the component's reference passes run on every rollout: each film encoded once
+            from radrl.models.shared_images import encode_each_image_once
+
+            for ref in (self.ref_model, self._frozen_ref):
+                if ref is not None:
+                    encode_each_image_once(self.accelerator.unwrap_model(ref))
         self._check_columns(kwargs.get("train_dataset"))
         for component in self.components.values():
             component.setup(self)
