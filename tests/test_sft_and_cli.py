@@ -86,6 +86,28 @@ def test_synth_cli(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_five_minute_demo_skips_the_short_sft_and_the_labeler(tmp_path, capsys):
+    """No ``sft:`` and no ``labeler:`` (the shipped ``demo`` recipe): the benchmark, the committed
+    checkpoint, RL from it and the paired headline, and a pointer to what to run next."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("stage: demo\nsynthetic: {n_train: 24, n_val: 2, n_test: 6}\n"
+                      "evaluate: {meteor: false, generation: {max_new_tokens: 10, batch_size: 6}}\n"
+                      "rl: {recipe: deer_tfidf, overrides: {rl: {max_steps: 1, per_device_train_batch_size: 8,"
+                      " num_generations: 4, max_completion_length: 16, save_steps: 1}, data: {subset: null}, select: null,"
+                      " evaluate: {generation: {max_new_tokens: 10, batch_size: 6}}}}\n")
+    out = tmp_path / "run"
+    assert main(["demo", "--recipe", str(recipe), "-o", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["stage_seconds"])[0] == "benchmark" and len(metrics["stage_seconds"]) == 5
+    assert set(metrics["systems"]) == {"most frequent report", "SFT, committed checkpoint",
+                                       next(k for k in metrics["systems"] if k.startswith("RL"))}
+    assert metrics["labeler"] is None and not (out / "sft_loss.png").exists() and not (out / "sft").exists()
+    assert metrics["headline"]["n"] == 6 and (out / "report.html").is_file()
+    printed = capsys.readouterr().out
+    assert "radrl demo --recipe demo_full" in printed and "headline: example F1" in printed
+
+
+@pytest.mark.slow
 def test_demo_end_to_end_on_a_small_recipe(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     labeler = tmp_path / "labeler"  # deer's RL trains its labeler here, not into the checkout's runs/

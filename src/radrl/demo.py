@@ -1,21 +1,23 @@
-"""``radrl demo`` / ``make demo``: the main job on the embedded default, in a few minutes on CPU.
+"""``radrl demo`` / ``make demo``: the main job on the embedded default, in under 5 minutes on 2 CPU cores.
 
 1. builds the synthetic benchmark (the ``demo`` recipe, ``radrl/recipes/demo.yaml``: 1,200 train / 100 val /
-   1,000 test studies, reports in the committed checkpoint's ``comparison`` style);
-2. builds the tiny Qwen2.5-VL and trains it with SFT for a short while (TRL ``SFTTrainer``);
-3. generates reports for the test split and scores them (clinical + NLG);
-4. scores, on the same split, the committed SFT checkpoint (``radrl/models/tiny-sft``, trained
-   longer by the ``tiny_sft`` recipe) and the "most frequent report" baseline;
-5. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
+   1,000 test studies, reports in the committed checkpoint's ``comparison`` style) and scores the
+   "most frequent report" baseline;
+2. with an ``sft:`` section (the ``demo_full`` recipe): builds the tiny Qwen2.5-VL, trains it with SFT
+   for a short while (TRL ``SFTTrainer``), generates reports for the test split and scores them;
+3. scores, on the same split, the committed SFT checkpoint (``radrl/models/tiny-sft``, trained
+   longer by the ``tiny_sft`` recipe);
+4. RL from the committed checkpoint with the DEER/DiTPO recipe (TF-IDF token weights, example-F1
    reward; the ``deer_tfidf`` recipe, tiny variant), then scores the RL policy, and the RL - SFT
    example-F1 gain with ``radrl compare``'s paired bootstrap 95 % CI and p-value (the headline);
-6. trains a tiny CheXbert-architecture labeler on the rule labeler's labels of the training
-   reports, reports its agreement on held-out reports, and runs DEER's token-masking table
-   (random / TF-IDF / gradient weights) on rollouts of the committed checkpoint;
-7. writes ``runs/demo``: ``metrics.json`` (the SFT vs RL comparison, ``headline``, the seconds each
-   stage took in ``stage_seconds``), ``per_label_f1.png``,
-   ``sft_loss.png``, ``rl/rl_curves.png`` (reward and diagnostics), ``report.html`` (images,
-   references, generated reports; the RL reports shaded by their DiTPO token weights).
+5. with a ``labeler:`` section (``demo_full``): trains a tiny CheXbert-architecture labeler on the
+   rule labeler's labels of the training reports, reports its agreement on held-out reports, and
+   runs DEER's token-masking table (random / TF-IDF / gradient weights) on rollouts of the
+   committed checkpoint;
+6. writes ``runs/demo``: ``metrics.json`` (the SFT vs RL comparison, ``headline``, the seconds each
+   stage took in ``stage_seconds``, peak RSS), ``per_label_f1.png``, ``rl/rl_curves.png`` (reward
+   and diagnostics), ``sft_loss.png`` (with the short SFT), ``report.html`` (images, references,
+   generated reports; the RL reports shaded by their DiTPO token weights).
 
 Every stage resumes from what an interrupted run left in the folder.
 """
@@ -68,17 +70,14 @@ def run_rl_stage(stage: DemoRLStage, data_dir: Path, out: Path, meteor: bool,
 def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_checkpoint: bool = False) -> int:
     """Run the demo recipe into ``out`` (resuming what an interrupted run left there)."""
     from radrl.data.synthetic import load_synthetic
-    from radrl.evaluation import evaluate_model, evaluate_reports, most_frequent_report
+    from radrl.evaluation import evaluate_model
     from radrl.labelers import get_labeler
-    from radrl.pipeline import run_pipeline
-    from radrl.reporting import plot_loss, plot_per_label_f1, write_html
 
     t0 = time.perf_counter()
     out = Path(out)
     meteor = meteor and recipe.evaluate.meteor  # the command line's --no-meteor, or the recipe's evaluate.meteor
-    print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
-    result = run_pipeline(recipe.pipeline(), out, meteor=meteor)
-    stage_seconds = {"benchmark, short SFT, its evaluation": time.perf_counter() - t0}
+    data, baseline_text, systems, outputs, sft_log = _benchmark_and_short_sft(recipe, out, meteor)
+    stage_seconds = {("benchmark, short SFT, its evaluation" if recipe.sft else "benchmark"): time.perf_counter() - t0}
     lap = time.perf_counter()
 
     def stage_done(name: str) -> None:
@@ -87,17 +86,7 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         stage_seconds[name] = now - lap
         lap = now
     split = recipe.evaluate.split
-    test = load_synthetic(result["data"], split)
-    train = load_synthetic(result["data"], "train")
-    gold = [s.labels for s in test]
-    systems = {}
-
-    baseline_text = most_frequent_report([s.report for s in train], [s.labels for s in train])
-    systems["most frequent report"] = evaluate_reports([baseline_text] * len(test), [s.report for s in test],
-                                                       ref_labels=gold, meteor=meteor)
-    length = f"{recipe.sft.max_steps} steps" if recipe.sft.max_steps > 0 else f"{recipe.sft.epochs:g} epochs"
-    systems[f"SFT, this run ({length})"] = result["metrics"]
-    outputs = {f"SFT, this run ({length})": result["predictions"]}
+    test = load_synthetic(data, split)
     if (TINY_SFT / "model.safetensors").is_file() and not skip_checkpoint:
         print(f"[4] committed SFT checkpoint {TINY_SFT}")
         name = "SFT, committed checkpoint"
@@ -106,23 +95,16 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
         stage_done("committed checkpoint's evaluation")
     shaded, comparison, rl_figure, headline = {}, None, [], None
     if recipe.rl is not None and "SFT, committed checkpoint" in systems:
-        shaded, comparison, rl_figure, headline = _rl_against_sft(recipe, result["data"], out, meteor, test,
+        shaded, comparison, rl_figure, headline = _rl_against_sft(recipe, data, out, meteor, test,
                                                                   systems, outputs, stage_done)
     labeler_summary = None
     if recipe.labeler is not None:
         print("[6] CheXbert-architecture labeler on silver labels; token-masking table")
-        labeler_summary = run_labeler_stage(recipe.labeler, train, test, out / "labeler")
+        labeler_summary = run_labeler_stage(recipe.labeler, load_synthetic(data, "train"), test, out / "labeler")
         stage_done("labeler and masking table")
     labeler = get_labeler("rule")
     labels = {k: labeler.label_batch(list(v)) for k, v in outputs.items()}
-
-    log = json.loads((result["model"] / "radrl_sft.json").read_text())["log_history"]
-    figures = [plot_per_label_f1(systems, out / "per_label_f1.png").name, plot_loss(log, out / "sft_loss.png").name,
-               *rl_figure]
-    note = ("RL reports are shaded by the weight DiTPO (TF-IDF over a group of 8 reports sampled for the same "
-            "image) gives each token: white = boilerplate shared by the group (w = 1), red = distinctive.")
-    page = write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
-                      list(systems.items()), figures=figures, shaded=shaded, note=note if shaded else "")
+    page = _write_figures_and_page(out, test, systems, outputs, labels, sft_log, rl_figure, shaded)
     stage_done("labels, figures, report page")
     summary = {"headline": headline, "seconds": round(time.perf_counter() - t0, 1),
                "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()}, "split": split, "n": len(test),
@@ -130,8 +112,52 @@ def run_demo(out: str | Path, recipe: DemoRecipe, meteor: bool = True, skip_chec
                "labeler": labeler_summary, "peak_rss_mb": _peak_rss_mb()}
     atomic_write_json(out / "metrics.json", summary)
 
-    _print_summary(summary, out, page)
+    _print_summary(summary, out, page, recipe)
     return 0
+
+
+def _benchmark_and_short_sft(recipe: DemoRecipe, out: Path, meteor: bool
+                             ) -> tuple[Path, str, dict, dict, list | None]:
+    """The benchmark, the "most frequent report" baseline and, when the recipe has an ``sft:``
+    section, the short SFT of a fresh tiny VLM and its evaluation: (data folder, the baseline's
+    report, systems, their reports, the SFT's log history)."""
+    from radrl.data.synthetic import build_synthetic, load_synthetic
+    from radrl.evaluation import evaluate_reports, most_frequent_report
+    from radrl.pipeline import run_pipeline
+
+    if recipe.sft is not None:
+        print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
+        result = run_pipeline(recipe.pipeline(), out, meteor=meteor)
+        data = result["data"]
+    else:
+        print(f"radrl demo -> {out}\n[1] synthetic benchmark")
+        data, result = build_synthetic(out / "data", recipe.synthetic), None
+    test, train = load_synthetic(data, recipe.evaluate.split), load_synthetic(data, "train")
+    baseline_text = most_frequent_report([s.report for s in train], [s.labels for s in train])
+    systems = {"most frequent report": evaluate_reports([baseline_text] * len(test), [s.report for s in test],
+                                                        ref_labels=[s.labels for s in test], meteor=meteor)}
+    outputs: dict[str, list[str]] = {}
+    if result is None:
+        return data, baseline_text, systems, outputs, None
+    length = f"{recipe.sft.max_steps} steps" if recipe.sft.max_steps > 0 else f"{recipe.sft.epochs:g} epochs"
+    systems[f"SFT, this run ({length})"] = result["metrics"]
+    outputs[f"SFT, this run ({length})"] = result["predictions"]
+    log = json.loads((result["model"] / "radrl_sft.json").read_text())["log_history"]
+    return data, baseline_text, systems, outputs, log
+
+
+def _write_figures_and_page(out: Path, test, systems: dict, outputs: dict, labels: dict, sft_log: list | None,
+                            rl_figure: list, shaded: dict) -> Path:
+    from radrl.reporting import plot_loss, plot_per_label_f1, write_html
+
+    figures = [plot_per_label_f1(systems, out / "per_label_f1.png").name]
+    if sft_log is not None:
+        figures.append(plot_loss(sft_log, out / "sft_loss.png").name)
+    note = ("RL reports are shaded by the weight DiTPO (TF-IDF over a group of 8 reports sampled for the same "
+            "image) gives each token: white = boilerplate shared by the group (w = 1), red = distinctive.")
+    return write_html(out / "report.html", "radrl demo: synthetic chest X-ray benchmark", test, outputs, labels,
+                      list(systems.items()), figures=[*figures, *rl_figure], shaded=shaded,
+                      note=note if shaded else "")
 
 
 def _rl_against_sft(recipe: DemoRecipe, data, out: Path, meteor: bool, test, systems: dict, outputs: dict,
@@ -163,7 +189,7 @@ def _rl_against_sft(recipe: DemoRecipe, data, out: Path, meteor: bool, test, sys
     return shaded, comparison, rl_figure, headline
 
 
-def _print_summary(summary: dict, out: Path, page) -> None:
+def _print_summary(summary: dict, out: Path, page, recipe: DemoRecipe) -> None:
     from radrl.reporting import format_metrics
 
     print()
@@ -180,6 +206,9 @@ def _print_summary(summary: dict, out: Path, page) -> None:
     print(f"demo wall time {summary['seconds']:.0f} s ("
           + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stage_seconds"].items())
           + f"), peak RSS {summary['peak_rss_mb']:.0f} MB")
+    if recipe.sft is None or recipe.labeler is None:
+        print("next: `radrl demo --recipe demo_full -o runs/demo-full` adds a short SFT of a fresh tiny VLM and "
+              "the labeler table (about 2 more minutes); README \"What to run next\" lists the longer benchmarks")
 
 
 def paired_gain(rl_reports: list[str], sft_reports: list[str], samples, resamples: int = 1000) -> dict:

@@ -169,9 +169,12 @@ class PipelineRecipe:
 
 @dataclass(kw_only=True)
 class DemoRecipe(PipelineRecipe):
-    """``radrl demo``: the pipeline, then RL from the committed checkpoint and the labeler stage."""
+    """``radrl demo``: the benchmark (and, with ``sft:``, the short SFT pipeline), then RL from the
+    committed checkpoint (and, with ``labeler:``, the labeler stage)."""
 
     stage: Literal["demo"] = "demo"
+    sft: SFTSettings | None = field(default=None, metadata=_help(
+        "a short SFT of a fresh tiny VLM, scored beside the committed checkpoint (none: skipped; demo_full has one)"))
     rl: DemoRLStage | None = None
     labeler: DemoLabelerStage | None = None
 
