@@ -71,9 +71,11 @@ bench-rl: $(STAMP)
 	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
 	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/sft/final --with-random --pool 500
 
-# The four papers' comparisons side by side (DEER, OraPO, RadFlow, MRG-R1), 3 seeds each, from
-# the committed SFT checkpoint: runs/bench-papers/results.json and index.html. Hours on 2 CPU
-# cores (about 4-5 min per RL run, 36 runs, plus subset selection); it resumes where it stopped.
+# The four papers' comparisons side by side (DEER, MRG-R1, OraPO, RadFlow's CAPO, DEER's data
+# selection), 3 seeds each, from the committed SFT checkpoint, every run scored on 2,000 declared
+# test studies: docs/results/bench-papers.json (+ figures beside it). Hours on 2 CPU cores (about
+# 4 min per RL run, 33 runs); it resumes run by run from that JSON, so a half-finished benchmark
+# carries on where it stopped, on another machine too.
 bench-papers: $(STAMP)
 	$(PY) bench/papers.py
 

@@ -1,32 +1,41 @@
-"""The four papers' comparisons side by side on the synthetic benchmark (issue #14).
+"""The four papers' comparisons side by side on the synthetic benchmark, from the committed SFT
+checkpoint (issues #14, #29).
 
-    python bench/papers.py [--seeds 0 1 2] [--steps 80] [--only deer_weights orapo ...]
-                           [--out runs/bench-papers] [--set KEY=VALUE ...]
+    python bench/papers.py [--only deer_weights orapo ...] [--seeds 0 1 2] [--steps 80]
     make bench-papers
 
 Every arm is a radrl recipe's ``tiny`` variant from the committed SFT checkpoint, run for the same
 number of RL steps with each seed; arms of one comparison differ only in the settings the paper
-compares. Each run is evaluated greedily on the validation split (100 studies) and the test split
-(200 studies) against the ground-truth labels. Nothing is tuned per arm: the recipes' values
-hold; the validation numbers are there so that a choice, if one is made, is made on them, and
-test is reported once.
+compares. Each run is evaluated greedily on the recipe's validation split (100 studies) and on
+the **declared test set** (``TEST_SET``: 2,000 fresh studies of synthetic seed 3 in the
+checkpoint's report style, declared in this file before it was first read; its content hash is
+recorded). Nothing is tuned per arm: the recipes' values hold, and the one setting chosen here
+(CAPO's ``num_iterations = 2``: RadFlow does not give one, and with one update per batch no clip
+acts) was fixed before any run. Validation numbers are there so that a choice, if one is made, is
+made on them; test is read once per run.
 
 Comparisons (the paper's claim -> what is tested):
 
 * ``deer_weights`` - DEER Tables 1 and 5: RL beats SFT, and DiTPO's token weights beat GRPO
   (TF-IDF and labeler-gradient weights; all three arms use the tiny CheXbert labeler).
-* ``data_selection`` - DEER Table 7: RL on a 20 % DDSampling subset is as good as on 100 % and
-  better than on a random 20 %; the subsets' reward diversity (share of zero-variance groups).
+* ``mrg_r1`` - MRG-R1: the MCCS + format reward beats a plain F1 reward.
 * ``orapo`` - OraPO Fig. 2: on FactS, OraPO's DPO on zero-reward groups lowers the zero-reward
   rate during training and raises F1 over (Dr.)GRPO.
-* ``capo`` - RadFlow: critical-aware clipping (CAPO) beats plain GRPO clipping on its reward.
-* ``mrg_r1`` - MRG-R1: the MCCS + format reward beats a plain F1 reward.
+* ``capo`` - RadFlow: critical-aware clipping (CAPO) beats plain GRPO clipping on its reward,
+  with two updates per batch so that the clip acts; each arm's share of clipped tokens is kept.
+* ``data_selection`` - DEER Table 7: RL on a 20 % DDSampling subset is as good as on 100 % and
+  better than on a random 20 %; the subsets' reward diversity (share of zero-variance groups).
 
 A claim "reproduces" when the paired difference (same seed) has a 95 % t-interval above 0, is
 "same direction, not significant" when only its mean is positive, and "does not reproduce"
-otherwise. Writes OUT/results.json and OUT/index.html (plots inline). Every run resumes: a run
-whose OUT/<comparison>/<arm>/seed<N>/bench.json exists is not run again. It takes hours on 2 CPU
-cores (about 4-5 minutes per run of 80 steps).
+otherwise. Every run also records its seconds per RL step (wall time of the RL stage over its
+steps, run alone), and each comparison gives every arm's cost as a ratio to its GRPO arm.
+
+Writes ``docs/results/bench-papers.json`` (every run's record, the summaries, verdicts and cost
+ratios, the checkpoint's SHA-256, the test set's hash, the command and commit of each number),
+``docs/results/bench-papers/*.png`` and ``OUT/index.html``. It resumes run by run from that
+JSON, so the committed file carries a half-finished benchmark to the next machine; it refuses
+to mix runs from another checkpoint, step budget, overrides or test set.
 """
 
 from __future__ import annotations
@@ -34,7 +43,6 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import io
 import json
 import statistics
 import sys
@@ -47,6 +55,10 @@ from _shared import mean_ci
 from radrl.io import atomic_write_json, atomic_write_text
 
 METRICS = ("example_f1", "macro_f1", "bleu_4")
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "bench-papers.json"
+TEST_SET = {"seed": 3, "n_train": 0, "n_val": 0, "n_test": 2000, "report_style": "comparison"}
+"""The declared test set: synthetic seed 3 was never built by radrl before this declaration
+(seeds 0, 1 and 2 are the recipes', the vision probe's and ``make bench-rl``'s)."""
 
 
 @dataclass
@@ -55,6 +67,7 @@ class Comparison:
     recipe: str
     arms: dict[str, list[str]]  # arm -> recipe overrides (on top of the recipe's tiny variant)
     claims: list[tuple[str, str, str]]  # (better arm, worse arm, metric); "SFT" is the checkpoint
+    baseline: str  # the GRPO arm every arm's cost is divided by
     common: list[str] = field(default_factory=list)
     with_sft: bool = False
     diversity: bool = False
@@ -67,28 +80,28 @@ COMPARISONS: dict[str, Comparison] = {
          "DiTPO-gradient": ["algorithm.token_weights.type=gradient"]},
         [("GRPO", "SFT", "example_f1"), ("DiTPO-TF-IDF", "GRPO", "example_f1"),
          ("DiTPO-gradient", "GRPO", "example_f1")],
-        common=["data.subset=null", "select=null"], with_sft=True),
+        baseline="GRPO", common=["data.subset=null", "select=null"], with_sft=True),
+    "mrg_r1": Comparison(
+        "MRG-R1: MCCS + format reward vs an example-F1 reward", "mrg_r1",
+        {"MCCS + format": [], "example F1": ["rewards=[{type: example_f1}]"]},
+        [("MCCS + format", "example F1", "example_f1")], baseline="example F1"),
+    "orapo": Comparison(
+        "OraPO Fig. 2: OraPO vs Dr.GRPO on FactS", "orapo",
+        {"OraPO": ["algorithm.aux_loss.type=orapo_dpo"], "Dr.GRPO": ["algorithm.aux_loss=null"]},
+        [("OraPO", "Dr.GRPO", "example_f1")], baseline="Dr.GRPO",
+        common=["data.subset={out}/subset-balanced-400.json"]),
+    "capo": Comparison(
+        "RadFlow: CAPO vs GRPO clipping on the hierarchical reward, two updates per batch", "radflow",
+        {"CAPO": ["algorithm.clip.type=capo"], "GRPO": ["algorithm.clip=null"]},
+        [("CAPO", "GRPO", "example_f1")], baseline="GRPO",
+        common=["data.subset={out}/subset-target-10.json", "rl.num_iterations=2"]),
     "data_selection": Comparison(
         "DEER Table 7: DDSampling 20 % vs random 20 % vs 100 %", "deer_tfidf",
         {"DDSampling 20 %": ["data.subset={out}/subset-ddsampling-20.json"],
          "random 20 %": ["data.subset={out}/subset-random-20.json", "select.method=random"],
          "100 %": ["data.subset=null", "select=null"]},
         [("DDSampling 20 %", "random 20 %", "example_f1"), ("DDSampling 20 %", "100 %", "example_f1")],
-        diversity=True),
-    "orapo": Comparison(
-        "OraPO Fig. 2: OraPO vs Dr.GRPO on FactS", "orapo",
-        {"OraPO": ["algorithm.aux_loss.type=orapo_dpo"], "Dr.GRPO": ["algorithm.aux_loss=null"]},
-        [("OraPO", "Dr.GRPO", "example_f1")],
-        common=["data.subset={out}/subset-balanced-400.json"]),
-    "capo": Comparison(
-        "RadFlow: CAPO vs GRPO clipping on the hierarchical reward", "radflow",
-        {"CAPO": ["algorithm.clip.type=capo"], "GRPO": ["algorithm.clip=null"]},
-        [("CAPO", "GRPO", "example_f1")],
-        common=["data.subset={out}/subset-target-10.json"]),
-    "mrg_r1": Comparison(
-        "MRG-R1: MCCS + format reward vs an example-F1 reward", "mrg_r1",
-        {"MCCS + format": [], "example F1": ["rewards=[{type: example_f1}]"]},
-        [("MCCS + format", "example F1", "example_f1")]),
+        baseline="100 %", diversity=True),
 }
 """``{out}`` in an override is the comparison's folder (its subset files live there)."""
 
@@ -102,8 +115,14 @@ def verdict(diffs: list[float]) -> str:
 
 
 def _scores(metrics: dict) -> dict:
-    return {"example_f1": metrics["clinical"]["example"]["f1"], "macro_f1": metrics["clinical"]["macro"]["f1"],
-            "bleu_4": metrics["nlg"]["bleu_4"]}
+    """What a run keeps of an evaluation: the claims' metrics, the F1 of every convention
+    (``clinical.conventions``) and RadEval's NLG."""
+    clinical = metrics["clinical"]
+    return {"example_f1": clinical["example"]["f1"], "macro_f1": clinical["macro"]["f1"],
+            "bleu_4": metrics["nlg"]["bleu_4"],
+            "conventions_f1": {f"{u}.{k}": v["f1"] for u, block in clinical["conventions"].items()
+                               for k, v in block.items()},
+            "nlg_radeval": metrics["nlg_radeval"]}
 
 
 def _curve(run_dir: Path, key: str) -> list[float]:
@@ -114,73 +133,137 @@ def _curve(run_dir: Path, key: str) -> list[float]:
     return [r[key] for r in rows if key in r]
 
 
-def run_comparison(name: str, comp: Comparison, seeds: list[int], steps: int, out: Path,
-                   extra: list[str], model: str = "tiny-sft") -> dict:
+def _mean(values: list[float]) -> float | None:
+    return statistics.mean(values) if values else None
+
+
+def declared_test_set(out: Path, size: int | None = None) -> tuple[list, dict]:
+    """The declared test set's samples (built on first use) and its record: the config and the
+    SHA-256 of its ids with their reports and labels (ids alone repeat across seeds). ``size``
+    (the tests' smoke runs) takes the first studies of another, smaller set of the same seed."""
+    import hashlib
+
+    from radrl.data.synthetic import SyntheticConfig, build_synthetic, load_synthetic
+
+    config = {**TEST_SET, **({"n_test": size} if size else {})}
+    root = build_synthetic(out / f"test-seed{config['seed']}-{config['n_test']}", SyntheticConfig(**config),
+                           progress=False)
+    samples = load_synthetic(root, "test")
+    rows = [json.dumps([s.id, s.report, s.labels], sort_keys=True) for s in samples]
+    digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+    return samples, {"config": config, "n": len(samples), "ids_reports_labels_sha256": digest}
+
+
+def run_arm(name: str, arm: str, seeds: list[int], base, overrides: list[str], splits: dict, folder: Path,
+            done: dict, save) -> dict:
+    """Each seed's run of one arm (a record in ``done`` is kept, not rerun); ``save`` is called
+    after every new run so that nothing finished is lost."""
+    from radrl.evaluation import evaluate_model
+    from radrl.recipe import with_overrides
+    from radrl.stages import run_rl
+
+    runs = done
+    for seed in seeds:
+        if str(seed) in runs:
+            continue
+        run_dir = folder / arm.replace(" ", "_").replace("%", "pc").replace("+", "plus") / f"seed{seed}"
+        recipe = with_overrides(base, *(o.replace("{out}", str(folder)) for o in overrides), f"rl.seed={seed}")
+        t0 = time.perf_counter()
+        res = run_rl(recipe, run_dir, resume=(run_dir / "checkpoints").is_dir(), evaluate=False)
+        rl_seconds = time.perf_counter() - t0
+        row = {split: _scores(evaluate_model(res["model"], samples, run_dir / f"eval-{split}",
+                                             base.evaluate.generation, meteor=False)[0])
+               for split, samples in splits.items()}
+        steps = int(base.rl.get("max_steps"))
+        row.update(seconds_per_step=round(rl_seconds / steps, 3),
+                   clipped_token_share=_mean(_curve(run_dir, "clip_ratio/region_mean")),
+                   zero_reward_share=_curve(run_dir, "diagnostics/all_zero_share"),
+                   zero_std_share=_curve(run_dir, "diagnostics/zero_std_share"),
+                   minutes=round((time.perf_counter() - t0) / 60, 1), commit=_commit(),
+                   command=f"python bench/papers.py --only {name} --seeds {seed}")
+        runs[str(seed)] = row
+        save()
+        print(f"{name} / {arm} / seed {seed}: test example F1 {row['test']['example_f1']:.4f}, "
+              f"{row['seconds_per_step']:.2f} s/step ({row['minutes']} min)", flush=True)
+    return runs
+
+
+def run_comparison(name: str, comp: Comparison, seeds: list[int], steps: int, out: Path, extra: list[str],
+                   test: list, record: dict, save, model: str = "tiny-sft") -> dict:
+    """Every arm and seed of one comparison, resumed from ``record`` (this comparison's entry of
+    the results file, filled in place); returns the record with its summary."""
     from radrl.assets import tiny_sft_checkpoint
     from radrl.evaluation import evaluate_model
-    from radrl.recipe import load_recipe, with_overrides
-    from radrl.stages import run_rl
+    from radrl.recipe import load_recipe
     from radrl.training.rl import load_split
 
     folder = out / name
     base = load_recipe(comp.recipe, tiny=True, overrides=[
         f"rl.max_steps={steps}", "evaluate.meteor=false", f"model.path={model}",
         *(o.replace("{out}", str(folder)) for o in comp.common), *extra])
-    sft_model = tiny_sft_checkpoint() if model == "tiny-sft" else Path(model)
-    splits = {s: load_split(base.data, s) for s in ("val", "test")}
-    generation = base.evaluate.generation
-    arms: dict[str, dict] = {}
+    splits = {"val": load_split(base.data, "val"), "test": test}
+    record.update(title=comp.title, recipe=comp.recipe, model=str(model), baseline=comp.baseline,
+                  n={k: len(v) for k, v in splits.items()}, common=list(comp.common))
+    arms = record.setdefault("arms", {})
+    if comp.with_sft and "SFT" not in arms:  # greedy decoding: one evaluation stands for every seed
+        sft_model = tiny_sft_checkpoint() if model == "tiny-sft" else Path(model)
+        sft = {split: _scores(evaluate_model(sft_model, samples, folder / "SFT" / split, base.evaluate.generation,
+                                             meteor=False)[0]) for split, samples in splits.items()}
+        arms["SFT"] = {"runs": {}, "overrides": None, "evaluation": sft}
     if comp.with_sft:
-        sft = {}
-        for split, samples in splits.items():
-            metrics, _ = evaluate_model(sft_model, samples, folder / "SFT" / split, generation, meteor=False)
-            sft[split] = _scores(metrics)
-        arms["SFT"] = {"runs": {str(s): sft for s in seeds}}
+        arms["SFT"]["runs"].update({str(s): arms["SFT"]["evaluation"] for s in seeds})
+        save()
     for arm, overrides in comp.arms.items():
-        runs = {}
-        for seed in seeds:
-            run_dir = folder / arm.replace(" ", "_").replace("%", "pc").replace("+", "plus") / f"seed{seed}"
-            done = run_dir / "bench.json"
-            if done.is_file():
-                runs[str(seed)] = json.loads(done.read_text())
-                continue
-            t0 = time.perf_counter()
-            recipe = with_overrides(base, *(o.replace("{out}", str(folder)) for o in overrides), f"rl.seed={seed}")
-            res = run_rl(recipe, run_dir, resume=(run_dir / "checkpoints").is_dir(), evaluate=False)
-            row = {}
-            for split, samples in splits.items():
-                metrics, _ = evaluate_model(res["model"], samples, run_dir / f"eval-{split}", generation, meteor=False)
-                row[split] = _scores(metrics)
-            row["zero_reward_share"] = _curve(run_dir, "diagnostics/all_zero_share")
-            row["zero_std_share"] = _curve(run_dir, "diagnostics/zero_std_share")
-            row["minutes"] = round((time.perf_counter() - t0) / 60, 1)
-            atomic_write_json(done, row)
-            runs[str(seed)] = row
-            print(f"{name} / {arm} / seed {seed}: test example F1 {row['test']['example_f1']:.4f} "
-                  f"({row['minutes']} min)", flush=True)
-        arms[arm] = {"runs": runs}
-    result = summarize(comp, arms, seeds)
-    result["model"] = str(model)
-    result["n"] = {split: len(samples) for split, samples in splits.items()}
+        entry = arms.setdefault(arm, {"runs": {}, "overrides": overrides})
+        run_arm(name, arm, seeds, base, overrides, splits, folder, entry["runs"], save)
+    record.update(summarize(comp, arms, seeds))
     if comp.diversity:
-        result["reward_diversity"] = subset_diversity(folder, base, sft_model)
-    return result
+        record["reward_diversity"] = subset_diversity(folder, base, Path(resolve(model)))
+    return record
+
+
+def resolve(model: str) -> str:
+    from radrl.assets import resolve_model_path
+
+    return str(resolve_model_path(model))
+
+
+def _commit() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int]) -> dict:
-    """Mean and 95 % CI per arm, split and metric; each claim's paired difference and verdict."""
+    """Mean and 95 % CI per arm, split and metric; each claim's paired difference and verdict;
+    each arm's seconds per step and its ratio to the baseline arm's. Only seeds every arm has."""
+    complete = [s for s in seeds if all(str(s) in a["runs"] for a in arms.values())]
+    out = {"seeds_complete": complete, "claims": [], "cost": {}}
+    if not complete:
+        return out
     for arm in arms.values():
-        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in seeds]) for m in METRICS}
+        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in METRICS}
                           for split in ("val", "test")}
-    claims = []
+    base_cost = _mean([arms[comp.baseline]["runs"][str(s)]["seconds_per_step"] for s in complete])
+    for name, arm in arms.items():
+        per_step = [arm["runs"][str(s)].get("seconds_per_step") for s in complete]
+        if None in per_step:
+            continue  # the SFT checkpoint: no RL
+        clipped = [arm["runs"][str(s)].get("clipped_token_share") for s in complete]
+        out["cost"][name] = {"seconds_per_step": _mean(per_step), "ratio_to_" + comp.baseline: _mean(per_step) / base_cost,
+                             "clipped_token_share": _mean([c for c in clipped if c is not None])}
     for better, worse, metric in comp.claims:
         row = {"claim": f"{better} > {worse} ({metric})", "better": better, "worse": worse, "metric": metric}
         for split in ("val", "test"):
             diffs = [arms[better]["runs"][str(s)][split][metric] - arms[worse]["runs"][str(s)][split][metric]
-                     for s in seeds]
-            row[split] = {"diff": mean_ci(diffs), "verdict": verdict(diffs)}
-        claims.append(row)
-    return {"title": comp.title, "recipe": comp.recipe, "arms": arms, "claims": claims}
+                     for s in complete]
+            row[split] = {"diff": mean_ci(diffs), "by_seed": diffs, "verdict": verdict(diffs)}
+        out["claims"].append(row)
+    return out
 
 
 def subset_diversity(folder: Path, base, model: Path) -> dict:
@@ -210,37 +293,32 @@ def subset_diversity(folder: Path, base, model: Path) -> dict:
     return table
 
 
-def _figure_png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def _bars(result: dict, metric: str = "example_f1"):
+def _bars(result: dict, path: Path, metric: str = "example_f1") -> None:
+    """Bars of each arm's mean (95 % CI over seeds), validation and test, saved as ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(result["arms"])
+    names = [n for n, a in result["arms"].items() if "summary" in a]
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(names), 3.2))
     for k, split in enumerate(("val", "test")):
-        means = [result["arms"][n]["summary"][split][metric]["mean"] for n in names]
-        lows = [m - result["arms"][n]["summary"][split][metric]["ci95"][0] for m, n in zip(means, names)]
-        highs = [result["arms"][n]["summary"][split][metric]["ci95"][1] - m for m, n in zip(means, names)]
+        stats = [result["arms"][n]["summary"][split][metric] for n in names]
+        means = [x["mean"] for x in stats]
+        errors = [[m - x["ci95"][0] for m, x in zip(means, stats)], [x["ci95"][1] - m for m, x in zip(means, stats)]]
         xs = [i + (k - 0.5) * 0.38 for i in range(len(names))]
-        ax.bar(xs, means, 0.36, yerr=[lows, highs], capsize=3, label=split, alpha=0.85)
+        n = result["n"][split]
+        ax.bar(xs, means, 0.36, yerr=errors, capsize=3, label=f"{split} ({n:,} studies)", alpha=0.85)
     ax.set_xticks(range(len(names)), names, rotation=15)
-    ax.set_ylabel(f"{metric} (mean, 95 % CI)")
+    ax.set_ylabel(f"{metric} (mean over seeds, 95 % CI)")
+    ax.set_title(result["title"], fontsize=9)
     ax.legend()
     low = min(result["arms"][n]["summary"][s][metric]["ci95"][0] for n in names for s in ("val", "test"))
     ax.set_ylim(max(0.0, low - 0.05), None)
-    png = _figure_png(fig)
-    plt.close(fig)
-    return png
+    _save(fig, path)
 
 
-def _curves(result: dict, key: str = "zero_reward_share"):
+def _curves(result: dict, path: Path, key: str = "zero_reward_share") -> bool:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -259,29 +337,53 @@ def _curves(result: dict, key: str = "zero_reward_share"):
     ax.set_ylabel(key.replace("_", " ") + " (mean over seeds)")
     if drew:
         ax.legend()
-    png = _figure_png(fig)
+        _save(fig, path)
     plt.close(fig)
-    return png if drew else None
+    return drew
 
 
-def write_page(results: dict, path: Path, seeds: list[int], steps: int) -> None:
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_figures(results: dict, folder: Path) -> dict[str, list[str]]:
+    """``folder/<comparison>.png`` (and OraPO's zero-reward curves) for the finished comparisons."""
+    figures = {}
+    for name, r in results["comparisons"].items():
+        if not r.get("seeds_complete"):
+            continue
+        _bars(r, folder / f"{name}.png")
+        figures[name] = [f"{name}.png"]
+        if name == "orapo" and _curves(r, folder / "orapo-zero-reward.png"):
+            figures[name].append("orapo-zero-reward.png")
+    return figures
+
+
+def write_page(results: dict, path: Path, figures: dict, figure_dir: Path) -> None:
     def fmt(ci: dict) -> str:
         return f"{ci['mean']:+.4f} [{ci['ci95'][0]:+.4f}, {ci['ci95'][1]:+.4f}]"
 
-    parts = [f"<h1>radrl: the papers' comparisons on the synthetic benchmark</h1>"
-             f"<p>Seeds {seeds}, {steps} RL steps per run; greedy evaluation against ground-truth labels. "
-             "Mean and 95 % t-interval over seeds; a claim reproduces when its paired difference's interval "
-             "is above 0. Nothing was tuned until a claim reproduced.</p>"]
-    for name, r in results.items():
-        n = r.get("n", {})
-        parts.append(f"<h2>{html.escape(r['title'])}</h2><p>recipe <code>{r['recipe']}</code> (tiny), from "
-                     f"<code>{html.escape(r.get('model', '?'))}</code>; {n.get('val', '?')} validation and "
-                     f"{n.get('test', '?')} test studies</p>")
+    parts = [f"<h1>radrl: the papers' comparisons on the synthetic benchmark</h1><p>seeds {results['seeds']}, "
+             f"{results['steps']} RL steps per run, greedy evaluation against ground-truth labels; test: "
+             f"{html.escape(json.dumps(results['test_set']))}. A claim reproduces when its paired test difference's "
+             "95 % t-interval is above 0. Nothing was tuned.</p>"]
+    for name, r in results["comparisons"].items():
+        parts.append(f"<h2>{html.escape(r['title'])}</h2><p>seeds finished: {r.get('seeds_complete')}</p>")
+        if not r.get("seeds_complete"):
+            continue
         parts.append("<table border=1 cellpadding=4><tr><th>arm</th>" + "".join(
-            f"<th>{s} {m}</th>" for s in ("val", "test") for m in METRICS) + "</tr>")
+            f"<th>{s} {m}</th>" for s in ("val", "test") for m in METRICS) + "<th>s/step</th><th>cost</th></tr>")
         for arm, data in r["arms"].items():
-            cells = "".join(f"<td>{data['summary'][s][m]['mean']:.4f} [{data['summary'][s][m]['ci95'][0]:.4f}, "
-                            f"{data['summary'][s][m]['ci95'][1]:.4f}]</td>" for s in ("val", "test") for m in METRICS)
+            cells = "".join(f"<td>{data['summary'][s][m]['mean']:.4f}</td>" for s in ("val", "test") for m in METRICS)
+            cost = r["cost"].get(arm, {})
+            ratio = next((v for k, v in cost.items() if k.startswith("ratio_to_")), None)
+            cells += (f"<td>{cost['seconds_per_step']:.2f}</td><td>{ratio:.2f}x</td>" if cost else "<td></td><td></td>")
             parts.append(f"<tr><td>{html.escape(arm)}</td>{cells}</tr>")
         parts.append("</table><table border=1 cellpadding=4><tr><th>claim</th><th>val difference</th>"
                      "<th>test difference</th><th>test verdict</th></tr>")
@@ -289,37 +391,34 @@ def write_page(results: dict, path: Path, seeds: list[int], steps: int) -> None:
             parts.append(f"<tr><td>{html.escape(c['claim'])}</td><td>{fmt(c['val']['diff'])}</td>"
                          f"<td>{fmt(c['test']['diff'])}</td><td><b>{c['test']['verdict']}</b></td></tr>")
         parts.append("</table>")
-        parts.append(f"<img src='data:image/png;base64,{_bars(r)}'>")
-        curve = _curves(r) if name == "orapo" else None
-        if curve:
-            parts.append(f"<img src='data:image/png;base64,{curve}'>")
-        if r.get("reward_diversity"):
-            parts.append("<p>reward diversity of the subsets (8 rollouts per prompt): <code>"
-                         + html.escape(json.dumps(r["reward_diversity"])) + "</code></p>")
+        for png in figures.get(name, []):
+            data = base64.b64encode((figure_dir / png).read_bytes()).decode()
+            parts.append(f"<img src='data:image/png;base64,{data}'>")
     atomic_write_text(path, "<!doctype html><meta charset=utf-8><title>radrl bench-papers</title>"
                       "<body style='font-family:sans-serif;max-width:1100px'>" + "\n".join(parts) + "</body>")
 
 
-def check_origin(out: Path, model: Path, steps: int, extra: list[str]) -> None:
-    """Finished runs in ``out`` are reused; refuse them when they started from another SFT model
-    (its weights' SHA-256), step budget or overrides, which would mix two benchmarks in one table.
-    The first call writes ``out/origin.json``."""
+def origin_of(model: Path, steps: int, extra: list[str], test_set: dict) -> dict:
     import hashlib
 
-    digest = hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest()
-    origin = {"sft_model_sha256": digest, "steps": steps, "overrides": list(extra)}
-    path = out / "origin.json"
+    return {"sft_model_sha256": hashlib.sha256((model / "model.safetensors").read_bytes()).hexdigest(),
+            "steps": steps, "overrides": list(extra), "test_set_sha256": test_set["ids_reports_labels_sha256"]}
+
+
+def load_results(path: Path, origin: dict, seeds: list[int], steps: int, test_set: dict) -> dict:
+    """The results file to resume from, or a fresh one; refused when its runs started from another
+    SFT model, step budget, overrides or test set (they would be mixed into one table)."""
     if path.is_file():
-        before = json.loads(path.read_text())
+        results = json.loads(path.read_text())
+        before = results.get("origin", {})
         if before != origin:
             changed = ", ".join(k for k in origin if before.get(k) != origin[k])
-            sys.exit(f"{out} holds runs made with another {changed} ({path}); their results would be mixed with "
-                     f"these. Move the folder away or pass --out to start a fresh one")
-    elif out.is_dir() and any(out.iterdir()):
-        sys.exit(f"{out} holds runs without {path.name} (made before it was written, from an unknown SFT "
-                 "model); move the folder away or pass --out to start a fresh one")
-    else:
-        atomic_write_json(path, origin)
+            sys.exit(f"{path} holds runs made with another {changed}; their results would be mixed with these. "
+                     "Move it away or pass --results to start a fresh one")
+        results["seeds"] = sorted(set(results.get("seeds", [])) | set(seeds))
+        return results
+    return {"origin": origin, "seeds": seeds, "steps": steps, "test_set": test_set,
+            "command": "make bench-papers (python bench/papers.py)", "comparisons": {}}
 
 
 def main() -> None:
@@ -327,25 +426,32 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=80)
     p.add_argument("--only", nargs="+", choices=list(COMPARISONS), help="run only these comparisons")
-    p.add_argument("--out", default="runs/bench-papers")
+    p.add_argument("--out", default="runs/bench-papers-2000", help="run folders and index.html")
+    p.add_argument("--results", default=str(RESULTS), help="the results JSON (resumed from); figures beside it")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every run")
     p.add_argument("--model", default="tiny-sft", help="the SFT model every arm starts from")
+    p.add_argument("--test-size", type=int, help="a smaller test set (smoke tests only; its hash differs)")
     a = p.parse_args()
-    out = Path(a.out)
-    from radrl.assets import resolve_model_path
+    out, results_file = Path(a.out), Path(a.results)
+    test, test_set = declared_test_set(out, a.test_size)
+    results = load_results(results_file, origin_of(Path(resolve(a.model)), a.steps, a.set, test_set), a.seeds,
+                           a.steps, test_set)
+    figure_dir = results_file.with_suffix("")
 
-    check_origin(out, Path(resolve_model_path(a.model)), a.steps, a.set)
-    results_file = out / "results.json"
-    results = json.loads(results_file.read_text())["comparisons"] if results_file.is_file() else {}
+    def save() -> None:
+        atomic_write_json(results_file, results)
+
     for name in a.only or list(COMPARISONS):
-        results[name] = run_comparison(name, COMPARISONS[name], a.seeds, a.steps, out, a.set, a.model)
-        atomic_write_json(results_file, {"seeds": a.seeds, "steps": a.steps, "comparisons": results})
-        write_page(results, out / "index.html", a.seeds, a.steps)
-        for c in results[name]["claims"]:
+        record = results["comparisons"].setdefault(name, {})
+        run_comparison(name, COMPARISONS[name], a.seeds, a.steps, out, a.set, test, record, save, a.model)
+        save()
+        figures = write_figures(results, figure_dir)
+        write_page(results, out / "index.html", figures, figure_dir)
+        for c in record["claims"]:
             print(f"{name}: {c['claim']}: test {c['test']['diff']['mean']:+.4f} "
                   f"[{c['test']['diff']['ci95'][0]:+.4f}, {c['test']['diff']['ci95'][1]:+.4f}] -> "
                   f"{c['test']['verdict']}", flush=True)
-    print(f"-> {results_file}, {out / 'index.html'}")
+    print(f"-> {results_file}, {figure_dir}/, {out / 'index.html'}")
 
 
 if __name__ == "__main__":

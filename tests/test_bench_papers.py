@@ -38,33 +38,46 @@ def test_verdicts(papers):
     assert papers.verdict([0.3]) == "same direction, not significant"  # one seed is never significant
 
 
-def _run(val, test):
+def _run(val, test, seconds=1.0):
     return {"val": {"example_f1": val, "macro_f1": val / 2, "bleu_4": 0.1},
-            "test": {"example_f1": test, "macro_f1": test / 2, "bleu_4": 0.1}}
+            "test": {"example_f1": test, "macro_f1": test / 2, "bleu_4": 0.1}, "seconds_per_step": seconds,
+            "clipped_token_share": 0.1 * seconds}
 
 
 def test_summary_pairs_differences_by_seed(papers):
-    comp = papers.Comparison("t", "grpo", {"A": [], "B": []}, [("A", "B", "example_f1")])
-    arms = {"A": {"runs": {"0": _run(0.6, 0.66), "1": _run(0.6, 0.65), "2": _run(0.6, 0.67)}},
-            "B": {"runs": {"0": _run(0.5, 0.60), "1": _run(0.5, 0.60), "2": _run(0.5, 0.60)}}}
-    result = papers.summarize(comp, arms, [0, 1, 2])
+    comp = papers.Comparison("t", "grpo", {"A": [], "B": []}, [("A", "B", "example_f1")], baseline="B")
+    arms = {"A": {"runs": {"0": _run(0.6, 0.66, 3.0), "1": _run(0.6, 0.65, 2.0), "2": _run(0.6, 0.67, 4.0)}},
+            "B": {"runs": {"0": _run(0.5, 0.60, 2.0), "1": _run(0.5, 0.60), "2": _run(0.5, 0.60, 3.0)}},
+            "C": {"runs": {"0": _run(0.5, 0.60, 2.0)}}}  # one seed only: the summary waits for it
+    result = papers.summarize(comp, {k: v for k, v in arms.items() if k != "C"}, [0, 1, 2])
     claim = result["claims"][0]
     # test differences 0.06, 0.05, 0.07: mean 0.06, sd 0.01, half-width 4.302653 * 0.01 / sqrt(3) = 0.024841
     assert claim["test"]["diff"]["mean"] == pytest.approx(0.06)
     assert claim["test"]["diff"]["ci95"][0] == pytest.approx(0.06 - 0.024841, abs=1e-6)
     assert claim["test"]["verdict"] == "reproduces"
     assert claim["val"]["diff"]["mean"] == pytest.approx(0.1)
-    assert result["arms"]["A"]["summary"]["test"]["macro_f1"]["mean"] == pytest.approx(0.33)
+    assert arms["A"]["summary"]["test"]["macro_f1"]["mean"] == pytest.approx(0.33)
+    # cost: A's mean 3.0 s/step over B's 2.0 -> 1.5; clipped share the mean of 0.3, 0.2, 0.4
+    assert result["cost"]["A"] == pytest.approx({"seconds_per_step": 3.0, "ratio_to_B": 1.5, "clipped_token_share": 0.3})
+    assert result["cost"]["B"]["ratio_to_B"] == 1.0
     arms["A"]["runs"]["1"] = _run(0.6, 0.58)  # differences 0.06, -0.02, 0.07: the interval spans 0
-    assert papers.summarize(comp, arms, [0, 1, 2])["claims"][0]["test"]["verdict"] == "same direction, not significant"
+    assert papers.summarize(comp, {k: v for k, v in arms.items() if k != "C"},
+                            [0, 1, 2])["claims"][0]["test"]["verdict"] == "same direction, not significant"
+    partial = papers.summarize(comp, arms, [0, 1, 2])  # only seed 0 has every arm
+    assert partial["seeds_complete"] == [0] and partial["claims"][0]["test"]["by_seed"] == pytest.approx([0.06])
 
 
 def test_page_lists_every_comparison_and_verdict(papers, tmp_path):
-    comp = papers.Comparison("OraPO Fig. 2", "orapo", {"OraPO": [], "Dr.GRPO": []}, [("OraPO", "Dr.GRPO", "example_f1")])
+    comp = papers.Comparison("OraPO Fig. 2", "orapo", {"OraPO": [], "Dr.GRPO": []}, [("OraPO", "Dr.GRPO", "example_f1")],
+                             baseline="Dr.GRPO")
     arms = {"OraPO": {"runs": {"0": {**_run(0.6, 0.6), "zero_reward_share": [0.5, 0.4]}}},
             "Dr.GRPO": {"runs": {"0": {**_run(0.6, 0.7), "zero_reward_share": [0.5, 0.6]}}}}
-    result = papers.summarize(comp, arms, [0])
-    papers.write_page({"orapo": result}, tmp_path / "index.html", [0], 2)
+    record = {"title": comp.title, "arms": arms, "n": {"val": 100, "test": 2000}, **papers.summarize(comp, arms, [0])}
+    results = {"seeds": [0], "steps": 2, "test_set": {"n": 2000}, "comparisons": {"orapo": record}}
+    figures = papers.write_figures(results, tmp_path / "figures")
+    assert figures == {"orapo": ["orapo.png", "orapo-zero-reward.png"]}
+    assert all((tmp_path / "figures" / f).is_file() for f in figures["orapo"])
+    papers.write_page(results, tmp_path / "index.html", figures, tmp_path / "figures")
     page = (tmp_path / "index.html").read_text()
     assert "OraPO Fig. 2" in page and "does not reproduce" in page
     assert page.count("data:image/png;base64,") == 2  # the bars and the zero-reward curves
@@ -72,35 +85,44 @@ def test_page_lists_every_comparison_and_verdict(papers, tmp_path):
 
 def test_a_tiny_comparison_runs_end_to_end(tiny_bench, tiny_vlm, tmp_path):
     """One step, one seed, the tiny model and benchmark: the real trainer, evaluation and page."""
-    out = tmp_path / "papers"
+    out, results_file = tmp_path / "papers", tmp_path / "results" / "bench-papers.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--only", "mrg_r1", "--seeds", "0", "--steps", "1", "--out", str(out),
+                    "--results", str(results_file), "--test-size", "4",
                     "--model", str(tiny_vlm), "--set", f"data.path={tiny_bench}", "data.synthetic=null",
                     "rl.per_device_train_batch_size=8", "rl.num_generations=4", "rl.max_completion_length=24",
                     "evaluate.generation.max_new_tokens=24"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
-    results = json.loads((out / "results.json").read_text())
-    arms = results["comparisons"]["mrg_r1"]["arms"]
-    assert set(arms) == {"MCCS + format", "example F1"}
-    for arm in arms.values():
+    results = json.loads(results_file.read_text())
+    assert results["test_set"]["n"] == 4 and len(results["origin"]["sft_model_sha256"]) == 64
+    record = results["comparisons"]["mrg_r1"]
+    assert set(record["arms"]) == {"MCCS + format", "example F1"} and record["seeds_complete"] == [0]
+    for arm in record["arms"].values():
         run = arm["runs"]["0"]
         assert 0.0 <= run["test"]["example_f1"] <= 1.0 and len(run["zero_reward_share"]) == 1
+        assert run["seconds_per_step"] > 0 and run["command"].startswith("python bench/papers.py --only mrg_r1")
+        assert set(run["test"]["conventions_f1"]) >= {"uncertain_negative.micro_14", "uncertain_positive.example"}
+    assert record["cost"]["example F1"]["ratio_to_example F1"] == 1.0
+    assert (results_file.parent / "bench-papers" / "mrg_r1.png").is_file()
     assert "MRG-R1" in (out / "index.html").read_text()
 
 
-def test_runs_from_another_sft_model_are_not_mixed_in(papers, tmp_path):
+def test_runs_from_another_sft_model_or_test_set_are_not_mixed_in(papers, tmp_path):
     model = tmp_path / "sft"
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"weights one")
-    out = tmp_path / "bench"
-    papers.check_origin(out, model, 80, [])  # a fresh folder: origin written
-    papers.check_origin(out, model, 80, [])  # same model and budget: its runs are reused
+    test_set = {"ids_reports_labels_sha256": "a" * 64, "n": 2000}
+    path = tmp_path / "results.json"
+    origin = papers.origin_of(model, 80, [], test_set)
+    fresh = papers.load_results(path, origin, [0, 1, 2], 80, test_set)
+    assert fresh["comparisons"] == {} and fresh["origin"] == origin
+    path.write_text(json.dumps({**fresh, "comparisons": {"orapo": {"arms": {}}}}))
+    assert papers.load_results(path, origin, [3], 80, test_set)["seeds"] == [0, 1, 2, 3]  # resumed, seeds joined
     (model / "model.safetensors").write_bytes(b"weights two")
     with pytest.raises(SystemExit, match="another sft_model_sha256"):
-        papers.check_origin(out, model, 80, [])
+        papers.load_results(path, papers.origin_of(model, 80, [], test_set), [0], 80, test_set)
     (model / "model.safetensors").write_bytes(b"weights one")
     with pytest.raises(SystemExit, match="another steps"):
-        papers.check_origin(out, model, 40, [])
-    legacy = tmp_path / "legacy"
-    (legacy / "orapo").mkdir(parents=True)
-    with pytest.raises(SystemExit, match="unknown SFT model"):
-        papers.check_origin(legacy, model, 80, [])
+        papers.load_results(path, papers.origin_of(model, 40, [], test_set), [0], 40, test_set)
+    other = {**test_set, "ids_reports_labels_sha256": "b" * 64}
+    with pytest.raises(SystemExit, match="another test_set_sha256"):
+        papers.load_results(path, papers.origin_of(model, 80, [], other), [0], 80, other)
