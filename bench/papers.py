@@ -28,8 +28,9 @@ Comparisons (the paper's claim -> what is tested):
 
 A claim "reproduces" when the paired difference (same seed) has a 95 % t-interval above 0, is
 "same direction, not significant" when only its mean is positive, and "does not reproduce"
-otherwise. Every run also records its seconds per RL step (wall time of the RL stage over its
-steps, run alone), and each comparison gives every arm's cost as a ratio to its GRPO arm.
+otherwise. Every run also records its seconds per RL step (the mean of the trainer's logged
+``step_time``, run alone) and the wall time of its RL stage, and each comparison gives every
+arm's cost as a ratio to its GRPO arm.
 
 Writes ``docs/results/bench-papers.json`` (every run's record, the summaries, verdicts and cost
 ratios, the checkpoint's SHA-256, the test set's hash, the command and commit of each number),
@@ -175,7 +176,9 @@ def run_arm(name: str, arm: str, seeds: list[int], base, overrides: list[str], s
                                              base.evaluate.generation, meteor=False)[0])
                for split, samples in splits.items()}
         steps = int(base.rl.get("max_steps"))
-        row.update(seconds_per_step=round(rl_seconds / steps, 3),
+        step_times = _curve(run_dir, "step_time")  # the trainer's own time per step: no loading, no annotation
+        row.update(seconds_per_step=round(_mean(step_times) if step_times else rl_seconds / steps, 3),
+                   rl_stage_seconds=round(rl_seconds, 1),
                    clipped_token_share=_mean(_curve(run_dir, "clip_ratio/region_mean")),
                    zero_reward_share=_curve(run_dir, "diagnostics/all_zero_share"),
                    zero_std_share=_curve(run_dir, "diagnostics/zero_std_share"),
