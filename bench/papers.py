@@ -424,6 +424,28 @@ def load_results(path: Path, origin: dict, seeds: list[int], steps: int, test_se
             "command": "make bench-papers (python bench/papers.py)", "comparisons": {}}
 
 
+def markdown_table(results: dict) -> str:
+    """The verdicts as markdown rows (README, docs/rl.md): claim, validation and test differences,
+    verdict, seeds, each arm's cost ratio; straight from the results JSON."""
+    def fmt(ci: dict) -> str:
+        return f"{ci['mean']:+.3f} [{ci['ci95'][0]:+.3f}, {ci['ci95'][1]:+.3f}]"
+
+    n = results["test_set"]["n"]
+    lines = [f"| claim (example F1) | validation difference | test difference ({n:,} studies) | verdict | seeds | "
+             "cost per step |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, r in results["comparisons"].items():
+        if not r.get("seeds_complete"):
+            lines.append(f"| `{name}`: {r.get('title', '')} | not run yet | | | | |")
+            continue
+        costs = ", ".join(f"{arm} {next(v for k, v in c.items() if k.startswith('ratio_to_')):.2f}x"
+                          + (f" ({c['clipped_token_share']:.1%} tokens clipped)" if name == "capo" else "")
+                          for arm, c in r["cost"].items())
+        for c in r["claims"]:
+            lines.append(f"| `{name}`: {c['better']} > {c['worse']} | {fmt(c['val']['diff'])} | "
+                         f"{fmt(c['test']['diff'])} | **{c['test']['verdict']}** | {len(r['seeds_complete'])} | {costs} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -434,8 +456,12 @@ def main() -> None:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every run")
     p.add_argument("--model", default="tiny-sft", help="the SFT model every arm starts from")
     p.add_argument("--test-size", type=int, help="a smaller test set (smoke tests only; its hash differs)")
+    p.add_argument("--table", action="store_true", help="print the verdicts of the results JSON as markdown; run nothing")
     a = p.parse_args()
     out, results_file = Path(a.out), Path(a.results)
+    if a.table:
+        print(markdown_table(json.loads(results_file.read_text())))
+        return
     test, test_set = declared_test_set(out, a.test_size)
     results = load_results(results_file, origin_of(Path(resolve(a.model)), a.steps, a.set, test_set), a.seeds,
                            a.steps, test_set)

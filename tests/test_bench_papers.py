@@ -78,6 +78,8 @@ def test_page_lists_every_comparison_and_verdict(papers, tmp_path):
     assert figures == {"orapo": ["orapo.png", "orapo-zero-reward.png"]}
     assert all((tmp_path / "figures" / f).is_file() for f in figures["orapo"])
     papers.write_page(results, tmp_path / "index.html", figures, tmp_path / "figures")
+    table = papers.markdown_table(results)
+    assert "| `orapo`: OraPO > Dr.GRPO | +0.000 [+0.000, +0.000] | -0.100 [-0.100, -0.100] | **does not reproduce** | 1 |" in table
     page = (tmp_path / "index.html").read_text()
     assert "OraPO Fig. 2" in page and "does not reproduce" in page
     assert page.count("data:image/png;base64,") == 2  # the bars and the zero-reward curves
