@@ -77,7 +77,7 @@ class Comparison:
 COMPARISONS: dict[str, Comparison] = {
     "deer_weights": Comparison(
         "DEER Tables 1 and 5: SFT vs GRPO vs DiTPO (TF-IDF, gradient)", "deer",
-        {"GRPO": ["algorithm.token_weights=null"], "DiTPO-TF-IDF": ["algorithm.token_weights.type=tfidf"],
+        {"GRPO": ["algorithm.token_weights=null"], "DiTPO-TF-IDF": ["algorithm.token_weights={type: tfidf, alpha: 4.0}"],
          "DiTPO-gradient": ["algorithm.token_weights.type=gradient"]},
         [("GRPO", "SFT", "example_f1"), ("DiTPO-TF-IDF", "GRPO", "example_f1"),
          ("DiTPO-gradient", "GRPO", "example_f1")],
@@ -217,7 +217,8 @@ def run_comparison(name: str, comp: Comparison, seeds: list[int], steps: int, ou
         arms["SFT"]["runs"].update({str(s): arms["SFT"]["evaluation"] for s in seeds})
         save()
     for arm, overrides in comp.arms.items():
-        entry = arms.setdefault(arm, {"runs": {}, "overrides": overrides})
+        entry = arms.setdefault(arm, {"runs": {}})
+        entry["overrides"] = overrides
         run_arm(name, arm, seeds, base, overrides, splits, folder, entry["runs"], save)
     record.update(summarize(comp, arms, seeds))
     if comp.diversity:
