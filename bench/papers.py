@@ -434,16 +434,18 @@ def markdown_table(results: dict) -> str:
     n = results["test_set"]["n"]
     lines = [f"| claim (example F1) | validation difference | test difference ({n:,} studies) | verdict | seeds | "
              "cost per step |", "| --- | --- | --- | --- | --- | --- |"]
-    for name, r in results["comparisons"].items():
+    for name in COMPARISONS:
+        r = results["comparisons"].get(name, {})
         if not r.get("seeds_complete"):
-            lines.append(f"| `{name}`: {r.get('title', '')} | not run yet | | | | |")
+            lines.append(f"| `{name}`: {COMPARISONS[name].title} | not finished yet | | | | |")
             continue
         costs = ", ".join(f"{arm} {next(v for k, v in c.items() if k.startswith('ratio_to_')):.2f}x"
-                          + (f" ({c['clipped_token_share']:.1%} tokens clipped)" if name == "capo" else "")
+                          + (f" ({100 * c['clipped_token_share']:.3f} % of tokens clipped)" if name == "capo" else "")
                           for arm, c in r["cost"].items())
-        for c in r["claims"]:
+        for k, c in enumerate(r["claims"]):
             lines.append(f"| `{name}`: {c['better']} > {c['worse']} | {fmt(c['val']['diff'])} | "
-                         f"{fmt(c['test']['diff'])} | **{c['test']['verdict']}** | {len(r['seeds_complete'])} | {costs} |")
+                         f"{fmt(c['test']['diff'])} | **{c['test']['verdict']}** | {len(r['seeds_complete'])} | "
+                         f"{costs if k == 0 else 'as above'} |")
     return "\n".join(lines)
 
 
