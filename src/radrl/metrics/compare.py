@@ -200,13 +200,15 @@ def convention_values(tables: dict[str, dict[str, np.ndarray]], weights: np.ndar
 # ------------------------------------------------------------------------------- systems
 @dataclass
 class SystemTables:
-    bleu: np.ndarray
-    rouge: np.ndarray
-    cider: CiderTables
+    """Per-sample statistics of one system; a text table is None when no compared metric needs it."""
+
+    bleu: np.ndarray | None
+    rouge: np.ndarray | None
+    cider: CiderTables | None
     clinical: dict[str, np.ndarray]
     conventions: dict[str, dict[str, np.ndarray]]
-    radeval_bleu: np.ndarray   # bleu_stats of the raw texts
-    radeval_rouge: np.ndarray  # (N, 3): each sample's ROUGE-1/2/L F-measure, rouge_score with stemming
+    radeval_bleu: np.ndarray | None   # bleu_stats of the raw texts
+    radeval_rouge: np.ndarray | None  # (N, 3): each sample's ROUGE-1/2/L F-measure, rouge_score with stemming
 
 
 def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int,
@@ -236,33 +238,46 @@ def metric_values(s: SystemTables, weights: np.ndarray, n_vocab: int,
 
 
 def system_tables(preds: Sequence[str], refs: Sequence[str], pred_labels, ref_labels, vocab: dict,
-                  uncertain: str = "negative", empty_match: str = "zero") -> SystemTables:
+                  uncertain: str = "negative", empty_match: str = "zero",
+                  metrics: Sequence[str] = METRICS) -> SystemTables:
+    """The per-sample tables of one system; the text tables only when ``metrics`` need them (the
+    demo's headline asks for example F1 alone, and ROUGE with stemming costs 2 s per 1,000)."""
     from radrl.metrics.clinical import binarize
     from radrl.metrics.nlg import literature_text
     from radrl.metrics.nlg_radeval import ROUGE_TYPES, rouge_radeval_scores
     from radrl.metrics.rouge import BoundedRouge
 
-    hyps = [literature_text(p) for p in preds]
-    gold = [literature_text(r) for r in refs]
-    rouge = BoundedRouge()
-    raw_rouge = rouge_radeval_scores(preds, refs)
-    return SystemTables(bleu_stats(hyps, gold),
-                        np.asarray([rouge.calc_score([h], [g]) for h, g in zip(hyps, gold)], dtype=np.float64),
-                        cider_tables(hyps, gold, vocab),
+    wanted = set(metrics)
+    bleu = rouge = cider = radeval_bleu = radeval_rouge = None
+    if wanted & {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider"}:
+        hyps = [literature_text(p) for p in preds]
+        gold = [literature_text(r) for r in refs]
+        scorer = BoundedRouge()
+        bleu = bleu_stats(hyps, gold)
+        rouge = np.asarray([scorer.calc_score([h], [g]) for h, g in zip(hyps, gold)], dtype=np.float64)
+        cider = cider_tables(hyps, gold, vocab)
+    if "radeval.bleu" in wanted:
+        radeval_bleu = bleu_stats([str(p) for p in preds], [str(r) for r in refs])
+    if wanted & set(RADEVAL_METRICS[1:]):
+        raw = rouge_radeval_scores(preds, refs)
+        radeval_rouge = np.stack([np.asarray(raw[t], dtype=np.float64) for t in ROUGE_TYPES], axis=1)
+    return SystemTables(bleu, rouge, cider,
                         clinical_tables(binarize(pred_labels, uncertain), binarize(ref_labels, uncertain), empty_match),
-                        convention_tables(pred_labels, ref_labels),
-                        bleu_stats([str(p) for p in preds], [str(r) for r in refs]),
-                        np.stack([np.asarray(raw_rouge[t], dtype=np.float64) for t in ROUGE_TYPES], axis=1))
+                        convention_tables(pred_labels, ref_labels), radeval_bleu, radeval_rouge)
 
 
 def _swap(a: SystemTables, b: SystemTables, mask: np.ndarray) -> tuple[SystemTables, SystemTables]:
     """A and B with the outputs of the ``mask`` samples exchanged (references stay)."""
     def pick(x, y):
+        if x is None:  # a table the compared metrics do not need
+            return None
         m = mask.reshape((-1,) + (1,) * (x.ndim - 1))
         return np.where(m, y, x)
 
-    def cider_swap(x: CiderTables, y: CiderTables):
+    def cider_swap(x: CiderTables | None, y: CiderTables | None):
         """Swapped hypotheses: the entries of each side taken from one system or the other."""
+        if x is None:
+            return None
         keep_x = ~mask[x.hyp_sample]
         keep_y = mask[y.hyp_sample]
         mx, my = ~mask[x.match_sample], mask[y.match_sample]
@@ -293,7 +308,7 @@ def compare_systems(a: SystemTables, b: SystemTables, n_vocab: int, resamples: i
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRICS)}")
-    n = len(a.rouge)
+    n = len(a.clinical["example_f1"])
     ones = np.ones(n)
     va, vb = metric_values(a, ones, n_vocab, metrics), metric_values(b, ones, n_vocab, metrics)
     observed = {m: va[m] - vb[m] for m in metrics}
@@ -321,7 +336,7 @@ def compare_predictions(preds_a: Sequence[str], preds_b: Sequence[str], refs: Se
     """``compare_systems`` on two systems' reports for the same references, given every report's
     labels (``radrl compare``, and the demo's SFT-vs-RL headline)."""
     vocab: dict = {}
-    tables = [system_tables(preds, refs, labels, ref_labels, vocab, uncertain, empty_match)
+    tables = [system_tables(preds, refs, labels, ref_labels, vocab, uncertain, empty_match, metrics)
               for preds, labels in ((preds_a, labels_a), (preds_b, labels_b))]
     return compare_systems(*tables, n_vocab=len(vocab), resamples=resamples, seed=seed, progress=progress,
                            metrics=metrics)
