@@ -379,6 +379,15 @@ def write_page(results: dict, path: Path, figures: dict, figure_dir: Path) -> No
              "95 % t-interval is above 0. Nothing was tuned.</p>"]
     for name, r in results["comparisons"].items():
         parts.append(f"<h2>{html.escape(r['title'])}</h2><p>seeds finished: {r.get('seeds_complete')}</p>")
+        if r.get("reward_diversity"):
+            parts.append("<p>reward diversity (example F1, 8 rollouts per prompt)</p><table border=1 cellpadding=4>"
+                         "<tr><th>subset</th><th>zero-variance groups</th><th>unique rewards / group</th>"
+                         "<th>mean group std</th><th>all-zero groups</th><th>mean reward</th></tr>")
+            for subset, d in r["reward_diversity"].items():
+                parts.append(f"<tr><td>{html.escape(subset)}</td><td>{d['zero_std_share']:.1%}</td>"
+                             f"<td>{d['unique_per_group']:.2f}</td><td>{d['group_std']:.3f}</td>"
+                             f"<td>{d['all_zero_share']:.1%}</td><td>{d['mean_reward']:.3f}</td></tr>")
+            parts.append("</table>")
         if not r.get("seeds_complete"):
             continue
         parts.append("<table border=1 cellpadding=4><tr><th>arm</th>" + "".join(
@@ -449,6 +458,21 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def diversity_table(results: dict) -> str:
+    """DEER Table 7's reward-diversity columns of the subsets (``reward_diversity`` of the comparisons
+    that measure it) as markdown; empty when none has been measured."""
+    lines = []
+    for name, r in results["comparisons"].items():
+        for subset, d in (r.get("reward_diversity") or {}).items():
+            lines.append(f"| `{name}`: {subset} 20 % | {d['n_groups']} | {100 * d['zero_std_share']:.1f} % | "
+                         f"{d['unique_per_group']:.2f} | {d['group_std']:.3f} | {100 * d['all_zero_share']:.1f} % | "
+                         f"{d['mean_reward']:.3f} |")
+    if not lines:
+        return ""
+    return "\n".join(["| subset | groups | zero-variance groups | unique rewards / group | mean group std | "
+                      "all-zero groups | mean reward |", "| --- | --- | --- | --- | --- | --- | --- |", *lines])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -463,7 +487,10 @@ def main() -> None:
     a = p.parse_args()
     out, results_file = Path(a.out), Path(a.results)
     if a.table:
-        print(markdown_table(json.loads(results_file.read_text())))
+        results = json.loads(results_file.read_text())
+        print(markdown_table(results))
+        if diversity := diversity_table(results):
+            print("\n" + diversity)
         return
     test, test_set = declared_test_set(out, a.test_size)
     results = load_results(results_file, origin_of(Path(resolve(a.model)), a.steps, a.set, test_set), a.seeds,

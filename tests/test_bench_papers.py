@@ -85,6 +85,25 @@ def test_page_lists_every_comparison_and_verdict(papers, tmp_path):
     assert page.count("data:image/png;base64,") == 2  # the bars and the zero-reward curves
 
 
+def test_reward_diversity_table_and_page(papers, tmp_path):
+    """DEER Table 7's columns: shares as percentages, one row per measured subset, on the page too."""
+    dds = {"n_groups": 400, "zero_std_share": 0.112, "unique_per_group": 3.163, "group_std": 0.2671,
+           "all_zero_share": 0.02, "mean_reward": 0.4567}
+    rnd = {**dds, "zero_std_share": 0.15, "group_std": 0.25}
+    results = {"seeds": [0], "steps": 2, "test_set": {"n": 2000},
+               "comparisons": {"orapo": {"title": "no diversity here", "seeds_complete": []},
+                               "data_selection": {"title": "DEER Table 7", "seeds_complete": [],
+                                                  "reward_diversity": {"ddsampling": dds, "random": rnd}}}}
+    table = papers.diversity_table(results).splitlines()
+    assert len(table) == 4  # header, rule, two subsets
+    assert table[2] == "| `data_selection`: ddsampling 20 % | 400 | 11.2 % | 3.16 | 0.267 | 2.0 % | 0.457 |"
+    assert table[3].startswith("| `data_selection`: random 20 % | 400 | 15.0 % |")
+    assert papers.diversity_table({"comparisons": {"orapo": {}}}) == ""
+    papers.write_page(results, tmp_path / "index.html", {}, tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert "<td>ddsampling</td><td>11.2%</td><td>3.16</td>" in page and "<td>random</td><td>15.0%</td>" in page
+
+
 def test_a_tiny_comparison_runs_end_to_end(tiny_bench, tiny_vlm, tmp_path):
     """One step, one seed, the tiny model and benchmark: the real trainer, evaluation and page."""
     out, results_file = tmp_path / "papers", tmp_path / "results" / "bench-papers.json"
