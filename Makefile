@@ -60,16 +60,13 @@ bench: $(STAMP)
 
 # RL after SFT, 3 seeds of the DEER/DiTPO tiny recipe (250 steps), from the committed (converged)
 # SFT checkpoint: 400 validation studies, then 2,000 fresh test studies of seed 2 (about 25 min on
-# 2 CPU cores; docs/rl.md). Then from a 500-step SFT model (about 20 min), and DEER's DDSampling
-# 20 % vs all data from that SFT model (about 1 h more)
+# 2 CPU cores; docs/rl.md). DEER's DDSampling 20 % vs all data is `make bench-papers`'s data_selection
 RL_DATA := --set data.path=runs/synth-rl400-cmp data.synthetic.n_val=400 data.synthetic.report_style=comparison
 bench-rl: $(STAMP)
 	$(VENV)/bin/radrl synth runs/synth-rl400-cmp --n-val 400 --train-start 8000 --report-style comparison
 	$(VENV)/bin/radrl synth runs/synth-test2000-cmp-seed2 --seed 2 --n-train 0 --n-val 0 --n-test 2000 --report-style comparison
 	$(PY) bench/rl_gain.py --steps 250 --out runs/bench-rl --split val $(RL_DATA)
 	$(PY) bench/rl_gain.py --steps 250 --out runs/bench-rl --eval-data runs/synth-test2000-cmp-seed2 $(RL_DATA)
-	$(PY) bench/rl_gain.py --sft-steps 500 --out runs/bench-rl-sft500 --set rl.beta=0.04 rl.mask_truncated_completions=true
-	$(PY) bench/ddsampling.py --model runs/bench-rl-sft500/sft500/sft/final --with-random --pool 500
 
 # The four papers' comparisons side by side (DEER, MRG-R1, OraPO, RadFlow's CAPO, DEER's data
 # selection), 3 seeds each, from the committed SFT checkpoint, every run scored on 2,000 declared
