@@ -71,7 +71,7 @@ bench-rl: $(STAMP)
 # The four papers' comparisons side by side (DEER, MRG-R1, OraPO, RadFlow's CAPO, DEER's data
 # selection), 3 seeds each, from the committed SFT checkpoint, every run scored on 2,000 declared
 # test studies: docs/results/bench-papers.json (+ figures beside it). Hours on 2 CPU cores (about
-# 4 min per RL run, 33 runs); it resumes run by run from that JSON, so a half-finished benchmark
+# 3.5 min per RL run, 36 runs); it resumes run by run from that JSON, so a half-finished benchmark
 # carries on where it stopped, on another machine too.
 bench-papers: $(STAMP)
 	$(PY) bench/papers.py
