@@ -155,6 +155,10 @@ def declared_test_set(out: Path, size: int | None = None) -> tuple[list, dict]:
     return samples, {"config": config, "n": len(samples), "ids_reports_labels_sha256": digest}
 
 
+def _run_dir(folder: Path, arm: str, seed: int | str) -> Path:
+    return folder / arm.replace(" ", "_").replace("%", "pc").replace("+", "plus") / f"seed{seed}"
+
+
 def run_arm(name: str, arm: str, seeds: list[int], base, overrides: list[str], splits: dict, folder: Path,
             done: dict, save) -> dict:
     """Each seed's run of one arm (a record in ``done`` is kept, not rerun); ``save`` is called
@@ -167,7 +171,7 @@ def run_arm(name: str, arm: str, seeds: list[int], base, overrides: list[str], s
     for seed in seeds:
         if str(seed) in runs:
             continue
-        run_dir = folder / arm.replace(" ", "_").replace("%", "pc").replace("+", "plus") / f"seed{seed}"
+        run_dir = _run_dir(folder, arm, seed)
         recipe = with_overrides(base, *(o.replace("{out}", str(folder)) for o in overrides), f"rl.seed={seed}")
         t0 = time.perf_counter()
         res = run_rl(recipe, run_dir, resume=(run_dir / "checkpoints").is_dir(), evaluate=False)
@@ -295,6 +299,57 @@ def subset_diversity(folder: Path, base, model: Path) -> dict:
                                        [s.labels for s in chosen])
     atomic_write_json(cached, table)
     return table
+
+
+def why_figures(record: dict, folder: Path) -> dict:
+    """The figures that say why a claim does or does not hold (docs/rl.md quotes them), from one
+    comparison's record and, when they are here, its run folders and subset files:
+
+    * per arm, the mean over steps and seeds of the shares of zero-variance and all-zero groups;
+    * per arm with DiTPO weights, the mean over steps and seeds of the batch's mean and largest
+      token weight (the runs' ``metrics.jsonl``);
+    * with DDSampling, the mean diagnostic diversity D of all studies, of each 20 % subset and of
+      the top 20 % by D (the scores the DDSampling subset file keeps for every study).
+    """
+    arms = {}
+    for arm, entry in record.get("arms", {}).items():
+        runs = {seed: r for seed, r in entry.get("runs", {}).items() if r.get("zero_std_share")}
+        if not runs:
+            continue
+        fig = {"zero_std_share": _mean([_mean(r["zero_std_share"]) for r in runs.values()]),
+               "zero_reward_share": _mean([_mean(r["zero_reward_share"]) for r in runs.values()])}
+        for key, name in (("token_weights/mean", "token_weight_mean"), ("token_weights/max", "token_weight_max")):
+            per_run = [_mean(c) for seed in runs if (c := _curve(_run_dir(folder, arm, seed), key))]
+            if per_run:
+                fig[name] = _mean(per_run)
+        arms[arm] = fig
+    why = {"arms": arms}
+    dds = folder / "subset-ddsampling-20.json"
+    if dds.is_file():
+        from radrl.selection import read_subset
+
+        scores = json.loads(dds.read_text())["per_sample_scores"]
+        chosen = {"all studies": list(scores)}
+        chosen.update({f"{name} 20 %": [i for i in read_subset(folder / f"subset-{name}-20.json") if i in scores]
+                       for name in ("ddsampling", "random") if (folder / f"subset-{name}-20.json").is_file()})
+        top = sorted(scores.values(), reverse=True)[:len(chosen["ddsampling 20 %"])]
+        why["diagnostic_diversity"] = {**{k: _mean([scores[i] for i in ids]) for k, ids in chosen.items()},
+                                       "top 20 %": _mean(top)}
+    return why
+
+
+def why_lines(results: dict) -> str:
+    """``why_figures`` of every comparison, a line each."""
+    lines = []
+    for name, r in results["comparisons"].items():
+        for arm, fig in r.get("why", {}).get("arms", {}).items():
+            weights = (f", token weights mean {fig['token_weight_mean']:.2f} (largest {fig['token_weight_max']:.2f})"
+                       if "token_weight_mean" in fig else "")
+            lines.append(f"{name} / {arm}: zero-variance groups {100 * fig['zero_std_share']:.1f} %, all-zero groups "
+                         f"{100 * fig['zero_reward_share']:.1f} %{weights}")
+        if d := r.get("why", {}).get("diagnostic_diversity"):
+            lines.append(f"{name}: mean diagnostic diversity D " + ", ".join(f"{k} {v:.2f}" for k, v in d.items()))
+    return "\n".join(lines)
 
 
 def _bars(result: dict, path: Path, metric: str = "example_f1") -> None:
@@ -484,8 +539,17 @@ def main() -> None:
     p.add_argument("--model", default="tiny-sft", help="the SFT model every arm starts from")
     p.add_argument("--test-size", type=int, help="a smaller test set (smoke tests only; its hash differs)")
     p.add_argument("--table", action="store_true", help="print the verdicts of the results JSON as markdown; run nothing")
+    p.add_argument("--why", action="store_true", help="recompute the why figures (group shares, token weights, "
+                   "subset diversity) from the run folders in --out into the results JSON, and print them; run nothing")
     a = p.parse_args()
     out, results_file = Path(a.out), Path(a.results)
+    if a.why:
+        results = json.loads(results_file.read_text())
+        for name, record in results["comparisons"].items():
+            record["why"] = why_figures(record, out / name)
+        atomic_write_json(results_file, results)
+        print(why_lines(results))
+        return
     if a.table:
         results = json.loads(results_file.read_text())
         print(markdown_table(results))
@@ -503,6 +567,7 @@ def main() -> None:
     for name in a.only or list(COMPARISONS):
         record = results["comparisons"].setdefault(name, {})
         run_comparison(name, COMPARISONS[name], a.seeds, a.steps, out, a.set, test, record, save, a.model)
+        record["why"] = why_figures(record, out / name)
         save()
         figures = write_figures(results, figure_dir)
         write_page(results, out / "index.html", figures, figure_dir)

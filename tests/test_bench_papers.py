@@ -104,6 +104,35 @@ def test_reward_diversity_table_and_page(papers, tmp_path):
     assert "<td>ddsampling</td><td>11.2%</td><td>3.16</td>" in page and "<td>random</td><td>15.0%</td>" in page
 
 
+def test_why_figures_by_hand(papers, tmp_path):
+    """Group shares from the runs' records, token weights from their metrics.jsonl, diversity D of
+    the subsets from the DDSampling file's per-study scores, each computed here by hand."""
+    folder = tmp_path / "data_selection"
+    run = folder / "DDSampling_20_pc" / "seed0"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"token_weights/mean": 1.0, "token_weights/max": 2.0}\n{"loss": 0.1}\n'
+                                       '{"token_weights/mean": 1.2, "token_weights/max": 4.0}\n')
+    scores = {"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0, "e": 4.0}
+    (folder / "subset-ddsampling-20.json").write_text(json.dumps({"ids": ["a", "c"], "per_sample_scores": scores}))
+    (folder / "subset-random-20.json").write_text(json.dumps({"ids": ["b", "e"]}))
+    record = {"arms": {"DDSampling 20 %": {"runs": {"0": {"zero_std_share": [0.5, 0.3], "zero_reward_share": [0.0, 0.5]},
+                                                     "1": {"zero_std_share": [0.8], "zero_reward_share": [0.0]}}},
+                       "SFT": {"runs": {"0": {"test": {}}}}}}  # no training curves: left out
+    why = papers.why_figures(record, folder)
+    fig = why["arms"]["DDSampling 20 %"]
+    assert set(why["arms"]) == {"DDSampling 20 %"}
+    assert fig["zero_std_share"] == pytest.approx((0.4 + 0.8) / 2)  # run means 0.4 and 0.8
+    assert fig["zero_reward_share"] == pytest.approx((0.25 + 0.0) / 2)
+    assert fig["token_weight_mean"] == pytest.approx(1.1) and fig["token_weight_max"] == pytest.approx(3.0)
+    # all (0+1+2+3+4)/5 = 2; DDSampling a, c -> 1; random b, e -> 2.5; the top 2 by D: 4, 3 -> 3.5
+    assert why["diagnostic_diversity"] == pytest.approx({"all studies": 2.0, "ddsampling 20 %": 1.0,
+                                                         "random 20 %": 2.5, "top 20 %": 3.5})
+    lines = papers.why_lines({"comparisons": {"data_selection": {"why": why}}}).splitlines()
+    assert lines[0] == ("data_selection / DDSampling 20 %: zero-variance groups 60.0 %, all-zero groups 12.5 %, "
+                        "token weights mean 1.10 (largest 3.00)")
+    assert lines[1].startswith("data_selection: mean diagnostic diversity D all studies 2.00, ddsampling 20 % 1.00")
+
+
 def test_a_tiny_comparison_runs_end_to_end(tiny_bench, tiny_vlm, tmp_path):
     """One step, one seed, the tiny model and benchmark: the real trainer, evaluation and page."""
     out, results_file = tmp_path / "papers", tmp_path / "results" / "bench-papers.json"
