@@ -200,7 +200,8 @@ def convention_values(tables: dict[str, dict[str, np.ndarray]], weights: np.ndar
 # ------------------------------------------------------------------------------- systems
 @dataclass
 class SystemTables:
-    """Per-sample statistics of one system; a text table is None when no compared metric needs it."""
+    """Per-sample statistics of one system; a text table is None, and ``conventions`` empty, when no
+    compared metric needs it (the bootstrap swaps every table on every draw)."""
 
     bleu: np.ndarray | None
     rouge: np.ndarray | None
@@ -261,9 +262,10 @@ def system_tables(preds: Sequence[str], refs: Sequence[str], pred_labels, ref_la
     if wanted & set(RADEVAL_METRICS[1:]):
         raw = rouge_radeval_scores(preds, refs)
         radeval_rouge = np.stack([np.asarray(raw[t], dtype=np.float64) for t in ROUGE_TYPES], axis=1)
+    conventions = convention_tables(pred_labels, ref_labels) if wanted & set(CONVENTION_METRICS) else {}
     return SystemTables(bleu, rouge, cider,
                         clinical_tables(binarize(pred_labels, uncertain), binarize(ref_labels, uncertain), empty_match),
-                        convention_tables(pred_labels, ref_labels), radeval_bleu, radeval_rouge)
+                        conventions, radeval_bleu, radeval_rouge)
 
 
 def _swap(a: SystemTables, b: SystemTables, mask: np.ndarray) -> tuple[SystemTables, SystemTables]:
