@@ -148,7 +148,8 @@ class OrapoDpoLoss(AuxiliaryLoss):
         total = per_token_logps.sum() * 0.0  # keeps the graph when no row needs DPO
         if bool(active.any()):
             slots, inverse = torch.unique(group[active], return_inverse=True)
-            first = [int(torch.nonzero(group == s)[0]) for s in slots.tolist()]
+            rows = group.tolist()  # one device sync, not one per prompt
+            first = [rows.index(s) for s in slots.tolist()]
             gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
             gt_logps = self._logps_on_rows(trainer, model, inputs, forward_kwargs, first, gt_ids, gt_mask)[inverse]
             m = gt_mask[active]
