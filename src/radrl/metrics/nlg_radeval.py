@@ -12,7 +12,7 @@ Read from RadEval's source (``radeval/metrics/bleu``, ``radeval/metrics/rouge``,
   tokeniser lower-cases, keeps ``[a-z0-9]`` runs and Porter-stems tokens longer than three
   letters), the F-measure of each (reference, prediction) pair, averaged over the samples.
 
-``tests/test_nlg_radeval.py`` checks both against RadEval's published regression values.
+``tests/test_metric_conventions.py`` checks both against RadEval's published regression values.
 """
 
 from __future__ import annotations
