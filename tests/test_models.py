@@ -107,3 +107,22 @@ def test_bad_generation_settings():
 def test_processor_fallback_does_not_hide_other_errors(tmp_path):
     with pytest.raises(ValueError, match="Unrecognized processing class"):
         load_processor(str(tmp_path))  # no config at all: the loader's own error, not the Qwen fallback
+
+
+def test_lora_adapters_do_not_depend_on_the_processs_random_state(tiny_vlm):
+    """Every rank of a launch must build the same adapters: FSDP2 shards each rank's own values (DDP
+    would hide a difference by broadcasting rank 0's). They come from ``seed``, whatever ran before."""
+    def adapters(seed):
+        model, _ = load_policy(str(tiny_vlm), lora=LoraSettings(r=4, alpha=8), seed=seed)
+        return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_A" in n}
+
+    torch.manual_seed(1)
+    first = adapters(0)
+    torch.rand(1000)  # another rank, or another run, has drawn other numbers by now
+    second = adapters(0)
+    assert first and first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not all(torch.equal(a, b) for a, b in zip(first.values(), adapters(1).values()))
+    before = torch.get_rng_state()
+    adapters(0)
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's generator is left as it was

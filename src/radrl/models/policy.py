@@ -74,10 +74,15 @@ def load_policy(
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
     processor_kwargs: dict | None = None,
+    seed: int = 0,
 ):
     """(model, processor) for any image-text-to-text checkpoint.
 
     ``freeze`` is applied first; ``lora`` then wraps the model with peft (adapters trainable).
+    The adapters' random initial values are drawn from ``seed``, not from whatever state this
+    process's generator is in: every rank of a launch builds the same adapters, and so does every
+    run. DDP would hide a difference (it broadcasts rank 0's parameters); FSDP2 would not (it
+    shards each rank's own values, so the policy became a mix of two initialisations).
     """
     from transformers import AutoModelForImageTextToText
 
@@ -110,7 +115,9 @@ def load_policy(
             keep = []
         config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                             target_modules=_language_targets(model, lora.target_modules), task_type="CAUSAL_LM")
-        model = get_peft_model(model, config)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = get_peft_model(model, config)
         for n, p in model.named_parameters():
             if any(n.endswith(k) for k in keep):
                 p.requires_grad_(True)

@@ -121,7 +121,7 @@ def build_trainer(recipe: RLRecipe, out: Path, train: list, callbacks: list | No
     judge = JudgeClient(recipe.judge) if recipe.judge is not None else None
     rewards = build_rewards(recipe.rewards, labeler, judge)
     model, processor = load_policy(resolve_model_path(recipe.model.path), freeze=recipe.model.freeze,
-                                   lora=recipe.model.lora, **recipe.model.policy_kwargs())
+                                   lora=recipe.model.lora, seed=args.seed, **recipe.model.policy_kwargs())
     warning = low_precision_warning(model, args.learning_rate)
     if warning:
         warnings.warn(warning, stacklevel=2)

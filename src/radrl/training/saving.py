@@ -32,12 +32,23 @@ def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_n
                 merged = merged_lora_copy(model, state) if sharded else model.merge_and_unload()
                 merged.to(dtype).save_pretrained(tmp, safe_serialization=True)
             else:
+                state = without_tied_copies(model, state)
                 model.save_pretrained(tmp, state_dict={k: v.to(dtype) for k, v in state.items()},
                                       safe_serialization=True)
             trainer.processing_class.save_pretrained(tmp)
             if record_name:
                 (tmp / record_name).write_text(json.dumps(record or {}, indent=1, default=str))
     acc.wait_for_everyone()
+
+
+def without_tied_copies(model, state: dict) -> dict:
+    """``state`` without the second names of tied parameters (``lm_head.weight`` when the word
+    embeddings are tied). A gathered state (FSDP, ZeRO-3) holds them as separate tensors, so
+    ``save_pretrained`` cannot see the tie by storage and writes the embedding twice (0.6 GB more
+    for Qwen2.5-VL-3B); the module still knows the tie, and loading re-ties it."""
+    every = {name for name, _ in model.named_parameters(remove_duplicate=False)}
+    first = {name for name, _ in model.named_parameters()}
+    return {k: v for k, v in state.items() if k not in every - first}
 
 
 def merged_lora_copy(peft_model, state: dict):
@@ -47,9 +58,22 @@ def merged_lora_copy(peft_model, state: dict):
     from transformers import AutoModelForImageTextToText
 
     fresh = AutoModelForImageTextToText.from_config(peft_model.get_base_model().config, dtype=torch.float32)
-    rebuilt = get_peft_model(fresh, peft_model.peft_config[peft_model.active_adapter])
+    active = peft_model.active_adapter
+    rebuilt = get_peft_model(fresh, peft_model.peft_config[active])
+    state = active_adapter_state(state, set(peft_model.peft_config) - {active})
     missing, unexpected = rebuilt.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"the gathered LoRA state does not fit the policy: missing {missing[:3]}, "
                            f"unexpected {unexpected[:3]}")
     return rebuilt.merge_and_unload()
+
+
+def active_adapter_state(state: dict, others: set[str]) -> dict:
+    """``state`` without the tensors of the adapters in ``others``: the LoRA weights of an adapter
+    named ``ref`` sit at ``...q_proj.lora_A.ref.weight`` (TRL adds that adapter, a copy of the
+    initial one, as the reference model when ``beta > 0``). Only the active adapter is merged."""
+    def other_adapter(key: str) -> bool:
+        parts = key.split(".")
+        return any(part in others and parts[i - 1].startswith("lora_") for i, part in enumerate(parts) if i)
+
+    return {k: v for k, v in state.items() if not other_adapter(k)}

@@ -85,7 +85,7 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
         train, skipped = drop_unreadable(train, "SFT data", progress=True)  # a bad film costs one sample
         if not train:
             raise InputError("no SFT sample has readable images")
-        model, processor = load_policy(model_path, freeze=settings.freeze, lora=settings.lora,
+        model, processor = load_policy(model_path, freeze=settings.freeze, lora=settings.lora, seed=settings.seed,
                                        trust_remote_code=trust_remote_code)
         print(f"SFT of {model_path}: {trainable_summary(model)}")
         dataset = to_trl_dataset(train, settings.instruction)
