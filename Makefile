@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-fast test-engines golden bench bench-rl bench-papers bench-serve lint clean sft-checkpoint
+.PHONY: venv demo test test-fast test-engines test-scale golden bench bench-rl bench-papers bench-serve lint clean sft-checkpoint
 
 venv: $(STAMP)
 
@@ -38,6 +38,20 @@ $(ENGINES_STAMP): $(STAMP) engines-requirements.txt
 
 test-engines: $(ENGINES_STAMP)
 	$(ENGINES_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_engine_loaders.py
+
+# ZeRO-2/3 on 2 CPU processes (DeepSpeed's CPU accelerator, gloo): DeepSpeed goes into .venv-scale
+# with --no-deps (scale-requirements.txt) on top of .venv's packages; FSDP2 runs in `make test`
+SCALE_VENV := .venv-scale
+SCALE_STAMP := $(SCALE_VENV)/.installed
+$(SCALE_STAMP): $(STAMP) scale-requirements.txt
+	test -x $(SCALE_VENV)/bin/python || $(PYTHON) -m venv $(SCALE_VENV)
+	$(SCALE_VENV)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/radrl_venv.pth', 'w').write(sys.argv[1] + '\\n' + sys.argv[2] + '\\n')" \
+		"$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$$(pwd)/src"
+	$(SCALE_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r scale-requirements.txt
+	touch $(SCALE_STAMP)
+
+test-scale: $(SCALE_STAMP)
+	DS_ACCELERATOR=cpu $(SCALE_VENV)/bin/python -m pytest -q -p no:cacheprovider -m deepspeed tests/test_scale_sharding.py
 
 # rewrite tests/golden/recipes (what `radrl recipes show` prints for every shipped recipe);
 # review the diff before committing it
@@ -83,7 +97,7 @@ bench-serve: $(STAMP)
 	$(PY) bench/reward_server.py --soak $(SOAK_S)
 
 clean:
-	rm -rf $(VENV) $(ENGINES_VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(ENGINES_VENV) $(SCALE_VENV) build src/*.egg-info .pytest_cache
 
 # The committed tiny SFT checkpoint (src/radrl/models/tiny-sft, shipped in the wheel): vision
 # pretraining on films of another seed, then SFT with the encoder frozen; about 32 min on 2 CPU

@@ -9,6 +9,7 @@ the merge runs on a CPU copy rebuilt from the gathered state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_n
     """Write the trained policy (safetensors, cast to ``save_dtype``) and the trainer's processor
     to ``final``, with ``record`` as JSON in ``final/record_name``. Call it on every rank."""
     acc = trainer.accelerator
-    state = acc.get_state_dict(trainer.model)  # full on the main process; collective when sharded
+    # the DeepSpeed engine, not the module inside it: under ZeRO-3 only the engine can gather the
+    # 16-bit weights (given the module, accelerate fails: no zero_gather_16bit_weights_on_model_save)
+    wrapped = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
+    state = acc.get_state_dict(wrapped)  # full on the main process; collective when sharded
     if acc.is_main_process:
         dtype = getattr(torch, save_dtype)
         model = acc.unwrap_model(trainer.model)
@@ -33,12 +37,34 @@ def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_n
                 merged.to(dtype).save_pretrained(tmp, safe_serialization=True)
             else:
                 state = without_tied_copies(model, state)
-                model.save_pretrained(tmp, state_dict={k: v.to(dtype) for k, v in state.items()},
-                                      safe_serialization=True)
+                with conversions_of_a_built_model(model, trainer.is_deepspeed_enabled):
+                    model.save_pretrained(tmp, state_dict={k: v.to(dtype) for k, v in state.items()},
+                                          safe_serialization=True)
             trainer.processing_class.save_pretrained(tmp)
             if record_name:
                 (tmp / record_name).write_text(json.dumps(record or {}, indent=1, default=str))
     acc.wait_for_everyone()
+
+
+@contextlib.contextmanager
+def conversions_of_a_built_model(model, deepspeed: bool):
+    """Save in the checkpoint layout that ``from_pretrained`` reads. Under ZeRO-3, transformers
+    5.23's ``from_pretrained`` records the legacy renamings and a ``PrefixChange`` among the
+    model's ``_weight_conversions`` (under DDP only the plain renamings), and reverting them at save
+    writes ``model.model.embed_tokens.weight``: the language model would not load. Without a record,
+    ``save_pretrained`` uses the default mapping minus ``PrefixChange``, as for a model built from
+    a config (the LoRA merge's copy), which is the layout every other engine writes."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if not (deepspeed and is_deepspeed_zero3_enabled() and hasattr(model, "_weight_conversions")):
+        yield
+        return
+    recorded = model._weight_conversions
+    model._weight_conversions = None
+    try:
+        yield
+    finally:
+        model._weight_conversions = recorded
 
 
 def without_tied_copies(model, state: dict) -> dict:

@@ -1,18 +1,20 @@
-"""FSDP2 (the shipped ``fsdp.yaml``) on 2 CPU processes with gloo, through ``radrl train``.
+"""FSDP2 and DeepSpeed ZeRO-2/3 (the shipped ``fsdp.yaml``, ``zero2.yaml``, ``zero3.yaml``) on 2
+CPU processes with gloo, through ``radrl train``.
 
-accelerate enables FSDP for accelerators only; ``tests/scripts/fsdp_cpu.py`` (a test-only shim,
-documented there) adds the one missing step so that the same launch shards on CPUs. Everything
-else is the code a GPU user runs: ``accelerate launch --config_file fsdp.yaml``, radrl's trainer,
-TRL's ``prepare_fsdp`` for OraPO's reference, the full-state-dict gather at save, resume.
+accelerate enables both for accelerators only; ``tests/scripts/shard_on_cpu.py`` (a test-only
+shim, documented there) adds the missing steps so that the same launch shards on CPUs. Everything
+else is the code a GPU user runs: ``accelerate launch --config_file ...``, radrl's trainer, TRL's
+``prepare_fsdp`` for OraPO's reference, the gathers at save, resume.
 
-Each FSDP run is compared with the DDP run of the same seed and batch (``ddp.yaml`` through the
-same shim, where it changes nothing): the losses of every step must agree, which they only do
-when every rank's shards are the right halves of the same model.
+Each sharded run is compared with the DDP run of the same seed and batch (``ddp.yaml`` through
+the same shim, where it changes nothing): the losses of every step must agree, which they only do
+when every rank's shards are the right pieces of the same model. The ZeRO tests need DeepSpeed
+(``make test-scale`` installs it into .venv-scale); ``make test`` skips them.
 """
 
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +23,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-SHIM = Path(__file__).parent / "scripts" / "fsdp_cpu.py"
-
-
-def _launcher() -> str:
-    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
-    if launcher is None:
-        pytest.skip("accelerate's launcher is not installed")
-    return launcher
+SHIM = Path(__file__).parent / "scripts" / "shard_on_cpu.py"
+LAUNCH = [sys.executable, "-m", "accelerate.commands.launch"]  # this interpreter's accelerate (and DeepSpeed)
 
 
 def _train(config: str, run: Path, recipe: str, bench: Path, *extra: str, report: Path | None = None):
@@ -37,11 +33,13 @@ def _train(config: str, run: Path, recipe: str, bench: Path, *extra: str, report
     (so a run cut at step 2 and resumed has the schedule of one that was not), a checkpoint a step."""
     from radrl.assets import package_config
 
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
     env.pop("RADRL_SHARD_REPORT", None)
     if report is not None:
         env["RADRL_SHARD_REPORT"] = str(report)
-    cmd = [_launcher(), "launch", "--config_file", str(package_config(f"accelerate/{config}.yaml")),
+    if config.startswith("zero"):
+        extra = ("rl.use_cpu=false", *extra)  # accelerate's DeepSpeed branch needs cpu off (see the shim)
+    cmd = [*LAUNCH, "--config_file", str(package_config(f"accelerate/{config}.yaml")),
            "--num_processes", "2", "--mixed_precision", "no", str(SHIM), "train", "--recipe", recipe, "--tiny",
            "-o", str(run), "--no-eval", "model.max_pixels=12544", f"data.path={bench}", "data.synthetic=null",
            f"data.subset={run.parent / f'subset-{recipe}.json'}", "select={method: balanced, size: 8}",
@@ -94,14 +92,49 @@ def _planned_fsdp_bytes(recipe: str) -> dict[str, float]:
     return static_bytes(plan["params_total"], plan["params_trainable"], "fsdp", 2, plan["reference_model"])
 
 
-def test_fsdp2_shards_deer_tfidf_equals_ddp_saves_full_weights_and_resumes(tiny_bench, tmp_path):
+@pytest.fixture(scope="module")
+def ddp_deer(tiny_bench, tmp_path_factory) -> Path:
+    """The DDP run every sharded DEER run is compared with: 3 steps of deer_tfidf --tiny."""
+    run = tmp_path_factory.mktemp("ddp-deer") / "run"
+    _train("ddp", run, "deer_tfidf", tiny_bench, "rl.max_steps=3")
+    return run
+
+
+def _weights(run: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(run / "final" / "model.safetensors")
+
+
+def _start_weights() -> dict:
     from safetensors.torch import load_file
 
     from radrl.assets import resolve_model_path
 
-    fsdp, ddp, cut = tmp_path / "fsdp", tmp_path / "ddp", tmp_path / "cut"
+    return load_file(Path(resolve_model_path("tiny-sft")) / "model.safetensors")
+
+
+def _assert_final_is_ddps(run: Path, ddp: Path) -> None:
+    """final/ holds the full weights in the layout of the start checkpoint, equal to DDP's, moved."""
+    start, final, final_ddp = _start_weights(), _weights(run), _weights(ddp)
+    assert final.keys() == start.keys() == final_ddp.keys()
+    assert all(final[k].shape == start[k].shape for k in start)
+    assert max(float((final[k] - final_ddp[k]).abs().max()) for k in final) < 1e-5
+    assert max(float((final[k] - start[k]).abs().max()) for k in final) > 1e-4  # it trained (AdamW at 1e-4)
+
+
+def _assert_resumes_exactly(config: str, cut: Path, uncut: list[dict], bench: Path) -> None:
+    """--resume from the sharded checkpoint: step 3 of a run cut at step 2 is step 3 of the uncut
+    run (weights, optimizer moments and RNG all restored; a fresh optimizer takes another step)."""
+    _train(config, cut, "deer_tfidf", bench, "rl.max_steps=2")
+    proc = _train(config, cut, "deer_tfidf", bench, "rl.max_steps=3", "--resume")
+    assert "resuming from" in proc.stdout and "checkpoint-2" in proc.stdout
+    _assert_same_steps(_steps(cut), uncut, keys=("loss", "grad_norm", "reward", "entropy"))
+
+
+def test_fsdp2_shards_deer_tfidf_equals_ddp_saves_full_weights_and_resumes(tiny_bench, ddp_deer, tmp_path):
+    fsdp, ddp, cut = tmp_path / "fsdp", ddp_deer, tmp_path / "cut"
     _train("fsdp", fsdp, "deer_tfidf", tiny_bench, "rl.max_steps=3", report=tmp_path / "shards")
-    _train("ddp", ddp, "deer_tfidf", tiny_bench, "rl.max_steps=3")
     reports = _reports(tmp_path / "shards")
     _assert_halves(reports)
     steps = _steps(fsdp)
@@ -116,26 +149,15 @@ def test_fsdp2_shards_deer_tfidf_equals_ddp_saves_full_weights_and_resumes(tiny_
         assert all(abs(r[key] - planned[part]) / planned[part] < 0.001 for r in reports), (part, reports[0][key])
 
     # final/: full weights, the same as DDP's, loaded by `radrl generate` in one process
-    start = load_file(Path(resolve_model_path("tiny-sft")) / "model.safetensors")
-    final, final_ddp = load_file(fsdp / "final" / "model.safetensors"), load_file(ddp / "final" / "model.safetensors")
-    assert final.keys() == start.keys() == final_ddp.keys()
-    assert all(final[k].shape == start[k].shape for k in start)
-    assert max(float((final[k] - final_ddp[k]).abs().max()) for k in final) < 1e-5
-    assert max(float((final[k] - start[k]).abs().max()) for k in final) > 1e-4  # it trained (3 AdamW steps at 1e-4)
+    _assert_final_is_ddps(fsdp, ddp)
     preds = tmp_path / "preds.jsonl"
     proc = subprocess.run([sys.executable, "-m", "radrl.cli", "generate", str(fsdp / "final"), "--data",
                            f"synthetic:{tiny_bench}", "--split", "test", "--limit", "2", "--max-new-tokens", "16",
                            "-o", str(preds)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(preds.read_text().splitlines()) == 2
-
-    # --resume from the FSDP checkpoint: step 3 of a run cut at step 2 is step 3 of the uncut run
-    # (weights, AdamW moments and RNG all restored; a fresh optimizer would take another step 3)
-    _train("fsdp", cut, "deer_tfidf", tiny_bench, "rl.max_steps=2")
-    assert (cut / "checkpoints" / "checkpoint-2" / "optimizer.bin").is_file()
-    proc = _train("fsdp", cut, "deer_tfidf", tiny_bench, "rl.max_steps=3", "--resume")
-    assert "resuming from" in proc.stdout and "checkpoint-2" in proc.stdout
-    _assert_same_steps(_steps(cut), steps, keys=("loss", "grad_norm", "reward", "entropy"))
+    assert (fsdp / "checkpoints" / "checkpoint-2" / "optimizer.bin").is_file()
+    _assert_resumes_exactly("fsdp", cut, steps, tiny_bench)
 
 
 def test_fsdp2_orapo_shards_its_reference_and_equals_ddp(tiny_bench, tmp_path):
@@ -148,7 +170,7 @@ def test_fsdp2_orapo_shards_its_reference_and_equals_ddp(tiny_bench, tmp_path):
     _assert_halves(reports)
     refs = [r["reference"] for r in reports]
     for ref in refs:
-        assert ref["model_class"].startswith("FSDP") and ref["n_dtensor"] == ref["n_params"] > 10
+        assert ref["model_class"].startswith("FSDP") and ref["n_sharded"] == ref["n_params"] > 10
     assert refs[0]["local_numel"] + refs[1]["local_numel"] == refs[0]["full_numel"]
     planned = _planned_fsdp_bytes("orapo")  # the plan counts the sharded reference too
     assert 4 * (refs[0]["local_numel"] + refs[1]["local_numel"]) == 2 * planned["reference"] > 0
@@ -158,10 +180,6 @@ def test_fsdp2_orapo_shards_its_reference_and_equals_ddp(tiny_bench, tmp_path):
 def test_fsdp2_lora_merges_and_saves_what_ddp_saves(tiny_bench, tmp_path):
     """MRG-R1's LoRA under FSDP: the gathered adapters (TRL's 'ref' copy left out) are merged on a
     CPU copy; the saved model equals the DDP run's, which merges in place."""
-    from safetensors.torch import load_file
-
-    from radrl.assets import resolve_model_path
-
     lora = ("model.lora={r: 8, alpha: 16, dropout: 0.0}", "rl.learning_rate=0.01", "rl.max_steps=2")
     fsdp, ddp = tmp_path / "fsdp", tmp_path / "ddp"
     _train("fsdp", fsdp, "mrg_r1", tiny_bench, *lora, report=tmp_path / "shards")
@@ -170,8 +188,43 @@ def test_fsdp2_lora_merges_and_saves_what_ddp_saves(tiny_bench, tmp_path):
     assert reports[0]["model_class"].startswith("FSDPPeft")
     assert any("lora_A.default" in p["name"] and p["trainable"] for p in reports[0]["params"])
     _assert_same_steps(_steps(fsdp), _steps(ddp), keys=("loss", "grad_norm", "kl"))
-    start = load_file(Path(resolve_model_path("tiny-sft")) / "model.safetensors")
-    merged, merged_ddp = load_file(fsdp / "final" / "model.safetensors"), load_file(ddp / "final" / "model.safetensors")
-    assert merged.keys() == start.keys()  # a plain model: no lora_ keys left
-    assert max(float((merged[k] - merged_ddp[k]).abs().max()) for k in merged) < 1e-5
-    assert max(float((merged[k] - start[k]).abs().max()) for k in merged) > 1e-3
+    _assert_final_is_ddps(fsdp, ddp)  # a plain model in the start's layout: no lora_ keys left
+
+
+def _deepspeed():
+    if importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("DeepSpeed is not installed here: make test-scale runs these (in .venv-scale)")
+
+
+@pytest.mark.deepspeed
+def test_zero2_shards_the_optimizer_equals_ddp_and_saves_full_weights(tiny_bench, ddp_deer, tmp_path):
+    _deepspeed()
+    run = tmp_path / "zero2"
+    _train("zero2", run, "deer_tfidf", tiny_bench, "rl.max_steps=3", report=tmp_path / "shards")
+    reports = _reports(tmp_path / "shards")
+    total = sum(p["full_numel"] for p in reports[0]["params"])
+    for r in reports:  # weights whole on each rank, AdamW's two float32 moments split in two
+        assert {p["type"] for p in r["params"]} == {"Tensor"} and r["weight_bytes"] == 4 * total
+        assert abs(r["optimizer_bytes"] - 4 * total) <= 64, r["optimizer_bytes"]
+    assert sum(r["optimizer_bytes"] for r in reports) == 8 * total
+    _assert_same_steps(_steps(run), _steps(ddp_deer))
+    _assert_final_is_ddps(run, ddp_deer)
+
+
+@pytest.mark.deepspeed
+def test_zero3_partitions_weights_equals_ddp_saves_full_weights_and_resumes(tiny_bench, ddp_deer, tmp_path):
+    _deepspeed()
+    run = tmp_path / "zero3"
+    _train("zero3", run, "deer_tfidf", tiny_bench, "rl.max_steps=3", report=tmp_path / "shards")
+    reports = _reports(tmp_path / "shards")
+    first, second = ({p["name"]: p for p in r["params"]} for r in reports)
+    for name, p in first.items():  # every parameter a ZeRO-3 partition, the two adding up to it
+        assert p["type"] == second[name]["type"] == "ZeRO-3", name
+        assert p["local_numel"] + second[name]["local_numel"] >= p["full_numel"], name  # (padded to even)
+        assert abs(p["local_numel"] - p["full_numel"] / 2) <= 1, name
+    total = sum(p["full_numel"] for p in reports[0]["params"])
+    assert all(abs(r["weight_bytes"] - 2 * total) <= 4 * len(first) for r in reports)
+    steps = _steps(run)
+    _assert_same_steps(steps, _steps(ddp_deer))
+    _assert_final_is_ddps(run, ddp_deer)  # gathered by the engine, in the start's key layout
+    _assert_resumes_exactly("zero3", tmp_path / "cut", steps, tiny_bench)
