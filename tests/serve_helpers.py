@@ -15,8 +15,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(recipe: str = "deer_tfidf", token: str | None = None, overrides=(), **options):
-    """``(url, scorer)`` of a server on 127.0.0.1 scoring with ``recipe``."""
+def live_server(recipe: str = "deer_tfidf", token: str | None = None, overrides=(), wrap=None, **options):
+    """``(url, scorer)`` of a server on 127.0.0.1 scoring with ``recipe`` (through ``wrap(scorer)``
+    when given: a slower one, say)."""
     import uvicorn
 
     from radrl.config.commands import ServeOptions
@@ -25,6 +26,8 @@ def live_server(recipe: str = "deer_tfidf", token: str | None = None, overrides=
     from radrl.rewards.offline import RewardScorer
 
     scorer = RewardScorer(load_recipe(recipe, overrides=list(overrides)))
+    if wrap is not None:
+        scorer = wrap(scorer)
     opts = ServeOptions(port=free_port(), **options)
     app = create_app(scorer, opts, token=token, recipe_name=recipe)
     # log_config=None: uvicorn's loggers propagate, so caplog sees every line it writes

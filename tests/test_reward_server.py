@@ -268,3 +268,141 @@ def test_remote_backend_rejects_a_server_error_clearly():
     with pytest.raises(httpx.TransportError):
         backend.score([{"prediction": "a", "reference": "b"}])
     assert math.isfinite(ServeOptions().max_body_mb)
+
+
+# ---- what a probe with the engines' own clients found (each failed before its fix) ---------------
+
+DEEP = b'{"predictions": ' + b"[" * 10_000 + b"]" * 10_000 + b', "references": ["b"]}'
+BIG_STEP = b'{"predictions": ["a"], "references": ["b"], "step": ' + b"7" * 5001 + b"}"
+
+
+@pytest.mark.parametrize(("path", "body", "status", "field"), [
+    ("/v1/rewards", DEEP, 400, "body"),                                          # RecursionError: was 500
+    ("/v1/rewards", BIG_STEP, 400, "body"),                                      # int-size ValueError: was 500
+    ("/get_reward", json.dumps({"query": ["a"], "labels": [json.dumps({"reference_findings": 5})]}).encode(),
+     422, "labels.0"),                                                           # AttributeError: was 500
+    ("/get_reward", json.dumps({"query": ["a"], "labels": [json.dumps({"reference_impression": ["x"]})]}).encode(),
+     422, "labels.0"),
+    ("/get_reward", json.dumps({"query": ["a"], "labels": [{"reference": 3}]}).encode(), 422, "labels.0"),
+])
+def test_bodies_that_used_to_get_a_500_get_a_4xx_naming_the_field(client, path, body, status, field):
+    r = client[0].post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status and r.json()["field"] == field, (r.status_code, r.text[:300])
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/v1/rewards", {"predictions": ["a"], "references": [None]}, "references.0"),
+    ("/v1/rewards", {"predictions": ["a", "b"], "references": ["ok", "  "]}, "references.1"),
+    ("/v1/rewards", {"predictions": ["a"], "reference_findings": [None], "reference_impression": [""]}, "references.0"),
+    ("/get_reward", {"query": ["a"], "labels": [None]}, "labels.0"),
+    ("/get_reward", {"query": ["a"], "labels": [""]}, "labels.0"),
+    ("/get_reward", {"query": ["a"]}, "labels"),                    # OpenRLHF run without its label key
+])
+def test_a_missing_reference_is_refused_not_scored_zero(client, path, body, field):
+    r = client[0].post(path, json=body)
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+    assert "reference" in r.json()["error"] or "label" in r.json()["error"]
+
+
+def test_the_adapters_raise_on_a_missing_reference_instead_of_scoring_zero(monkeypatch):
+    from radrl.integrations import openrlhf
+
+    monkeypatch.setenv("RADRL_RECIPE", "deer_tfidf")
+    with pytest.raises(InputError, match="no reference report"):
+        verl.compute_score("mimic", "No acute findings.", None, {})
+    with pytest.raises(InputError, match="no reference report"):
+        openrlhf.reward_func(["prompt answer"], ["prompt"], [""])
+    with pytest.raises(InputError, match="must be text"):
+        verl.compute_score("mimic", "No acute findings.", json.dumps({"reference_findings": 5}), {})
+
+
+def _open_sockets() -> int:
+    count = 0
+    for f in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{f}").startswith("socket:")
+        except OSError:  # closed while we looked
+            pass
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts sockets through /proc")
+def test_async_remote_calls_from_a_new_event_loop_each_step_leave_no_socket_open():
+    """ms-swift runs each step's rewards in asyncio.run: 500 steps used to leave 500 open sockets."""
+    rows = report_rows(2)
+    with live_server() as (url, _):
+        remote = backends.RemoteBackend(url)
+        first = asyncio.run(remote.ascore(rows))
+        before = _open_sockets()
+        for _ in range(500):
+            assert asyncio.run(remote.ascore(rows)) == first
+        assert _open_sockets() - before <= 2, (before, _open_sockets())
+
+
+class SlowScorer:
+    """The recipe's scorer, 20 ms a row: a labeler slow enough to see what is scored."""
+
+    def __init__(self, scorer):
+        self._scorer, self.scored = scorer, 0
+
+    def __getattr__(self, name):
+        return getattr(self._scorer, name)
+
+    def components(self, rows):
+        time.sleep(0.02 * len(rows))
+        self.scored += len(rows)
+        return self._scorer.components(rows)
+
+
+def test_rows_of_clients_that_hung_up_are_not_scored():
+    """20 clients send 50 rows each and hang up: their rows used to be scored all the same (1,000
+    rows, 20 s here) before the next request's one row."""
+    import socket
+
+    holder = {}
+
+    def wrap(scorer):
+        holder["s"] = SlowScorer(scorer)
+        return holder["s"]
+
+    rows = report_rows(50)
+    body = json.dumps(request_body(rows)).encode()
+    with live_server(wrap=wrap, max_batch=50, max_wait_ms=1) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        for _ in range(20):
+            with socket.create_connection((host, int(port))) as s:
+                s.sendall(b"POST /v1/rewards HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.2)  # the server has read them and seen the connections close
+        start = time.monotonic()
+        r = httpx.post(url + "/v1/rewards", json=request_body(report_rows(1)), timeout=60)
+        waited = time.monotonic() - start
+    assert r.status_code == 200
+    assert holder["s"].scored <= 2 * 50 + 1, holder["s"].scored  # at most the batches already in flight
+    assert waited < 5, waited
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_a_blank_token_is_refused(monkeypatch):
+    with live_server(token="s3cret") as (url, _):
+        body = request_body(report_rows(1))
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            r = httpx.post(url + "/v1/rewards", json=body, headers={"Authorization": f"{scheme} s3cret"})
+            assert r.status_code == 200, scheme
+        assert httpx.post(url + "/v1/rewards", json=body, headers={"Authorization": "Basic s3cret"}).status_code == 401
+        assert httpx.post(url + "/v1/rewards", json=body, headers={"Authorization": "Bearer s3cre"}).status_code == 401
+    for blank in ("   ", "\t"):
+        monkeypatch.setenv("RADRL_TEST_TOKEN", blank)
+        with pytest.raises(InputError, match="blank"):
+            check_bind("0.0.0.0", "RADRL_TEST_TOKEN")
+    monkeypatch.setenv("RADRL_TEST_TOKEN", "two words")
+    with pytest.raises(InputError, match="white space"):
+        check_bind("127.0.0.1", "RADRL_TEST_TOKEN")
+
+
+def test_radrl_reward_prints_the_weights_applied_at_its_step(tmp_path, capsys):
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": str(i), **r}) + "\n" for i, r in enumerate(report_rows(2))))
+    assert main(["reward", str(preds), "--recipe", "deer_tfidf", "--tiny", "--step", "2500",
+                 "-o", str(tmp_path / "o.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert "bleu2 x 0.25" in err and "example_f1 x 1" in err, err  # the schedule's 0.25 from step 120

@@ -178,7 +178,11 @@ def cmd_reward(args: argparse.Namespace) -> int:
     scored = score_rows(recipe, rows, step=args.step)
     atomic_write_jsonl(args.output, scored)
     mean = sum(r["reward"] for r in scored) / len(scored)
-    names = ", ".join(f"{e.params.get('name') or e.type} x {e.weight:g}" for e in recipe.rewards)
+    from radrl.rewards.schedule import weight_at
+
+    # the weights applied at this step (a schedule's, as the trainer uses them), not the initial ones
+    names = ", ".join(f"{e.params.get('name') or e.type} x {weight_at(args.step, e.weight, e.schedule):g}"
+                      for e in recipe.rewards)
     print(f"{len(scored)} predictions, mean reward {mean:.4f} ({names}, step {args.step}) -> {args.output}",
           file=sys.stderr)
     return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import weakref
 from collections.abc import Sequence
 
 from radrl.io import ConfigError, InputError
@@ -78,7 +77,8 @@ def request_body(rows: Sequence[dict], step: int = 0) -> dict:
 
 
 class RemoteBackend:
-    """``radrl serve`` at ``url``: ``POST {url}/v1/rewards`` (httpx; one connection pool per event loop)."""
+    """``radrl serve`` at ``url``: ``POST {url}/v1/rewards`` (httpx: one pooled client for the sync
+    calls, a client per async call)."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT_S):
         import httpx
@@ -89,7 +89,6 @@ class RemoteBackend:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._client = httpx.Client(base_url=self.url, headers=self._headers, timeout=timeout)
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def info(self) -> dict:
         return self._checked(self._client.get("/v1/info"))
@@ -121,12 +120,13 @@ class RemoteBackend:
 
         if not rows:
             return []
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:  # an AsyncClient belongs to one loop; engines run more than one
-            client = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout)
-            self._async_clients[loop] = client
-        return self._rows(self._checked(await client.post("/v1/rewards", json=request_body(rows, step))))
+        # one client per call, closed when it returns: an AsyncClient belongs to one event loop, and
+        # ms-swift runs each step's rewards in a new one (asyncio.run); a client kept per loop was never
+        # closed and left one open socket a step ("Too many open files" after a few hundred steps).
+        # A call scores a whole batch, so the connection it opens costs little beside the scoring.
+        async with httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=self._timeout) as client:
+            response = await client.post("/v1/rewards", json=request_body(rows, step))
+        return self._rows(self._checked(response))
 
 
 _BACKENDS: dict[tuple, LocalBackend | RemoteBackend] = {}

@@ -68,8 +68,16 @@ def scoring_row(prediction: str, ground_truth: Any, extra: dict | None = None) -
     for key in GROUND_TRUTH_KEYS:
         if fields.get(key) in (None, "") and extra and extra.get(key) not in (None, ""):
             fields[key] = extra[key]
+    for key in GROUND_TRUTH_KEYS[:3]:
+        if fields.get(key) is not None and not isinstance(fields[key], str):
+            raise InputError(f"ground truth: {key} must be text or null, not {type(fields[key]).__name__}")
     findings, impression = fields.get("reference_findings") or None, fields.get("reference_impression") or None
     reference = fields.get("reference") or join_sections(findings, impression) or ""
+    if not reference.strip():
+        raise InputError("ground truth: no reference report (reference, or reference_findings and "
+                         "reference_impression, all empty or missing). Scored against nothing, every reward "
+                         "would be 0: check that the engine passes the dataset's label / ground-truth column "
+                         "(radrl export writes it)")
     return {"prediction": "" if prediction is None else str(prediction), "reference": str(reference),
             "reference_findings": findings, "reference_impression": impression,
             "labels": _labels(fields.get("labels"))}

@@ -25,9 +25,12 @@ def check_bind(host: str, token_env: str | None) -> str | None:
     """The token the server requires (``None``: none), or an ``InputError`` when binding
     ``host`` would expose reports without one."""
     token = os.environ.get(token_env) if token_env else None
-    if token_env and not token:
-        raise InputError(f"--token-env {token_env}: that environment variable is not set (or empty); "
+    if token_env and not (token and token.strip()):
+        raise InputError(f"--token-env {token_env}: that environment variable is not set, or empty or blank; "
                          f"export {token_env}=<a long random secret> first")
+    if token is not None and (token != token.strip() or " " in token):
+        raise InputError(f"--token-env {token_env}: the token holds white space, which an Authorization header "
+                         "cannot carry intact; use a token without spaces")
     if not is_loopback(host) and not token:
         raise InputError(f"--host {host} is not loopback: reports may hold patient information, so the server "
                          "refuses to listen there without a bearer token. Set one with --token-env VAR "

@@ -89,9 +89,12 @@ def _rows_of(req: RewardRequest, max_items: int) -> list[dict]:
                                                               "reference_impression"))
     labels = req.labels or [None] * n
     rows = []
+    if req.references is None and req.reference_findings is None and req.reference_impression is None:
+        raise BodyError(422, "references", "give 'references', or 'reference_findings' and 'reference_impression'")
     for i in range(n):
-        if not (refs[i] or fnd[i] or imp[i]) and req.references is None:
-            raise BodyError(422, "references", "give 'references', or 'reference_findings' and 'reference_impression'")
+        if not any(t and t.strip() for t in (refs[i], fnd[i], imp[i])):  # scored against nothing: a silent 0
+            raise BodyError(422, f"references.{i}", f"prediction {i} has no reference (null or empty in "
+                            "references, reference_findings and reference_impression): give its report")
         try:
             lab = normalize_labels(labels[i]) if labels[i] else None
         except ValueError as err:
@@ -108,14 +111,15 @@ class Guard:
 
     def __init__(self, app, max_bytes: int, token: str | None = None):
         self.app, self.max_bytes = app, max_bytes
-        self.expected = f"Bearer {token}".encode() if token is not None else None
+        self.expected = token.encode() if token is not None else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         if self.expected is not None and scope.get("path") != "/health":
-            if not secrets.compare_digest(headers.get(b"authorization", b""), self.expected):
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not secrets.compare_digest(given.strip(), self.expected):
                 return await _error(401, "authorization", "missing or wrong bearer token")(scope, receive, send)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
@@ -140,6 +144,10 @@ async def _json_body(request: Request, model: type[BaseModel]):
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BodyError(400, "body", f"not valid JSON ({type(err).__name__} at position {getattr(err, 'pos', 0)})") from None
+    except RecursionError:
+        raise BodyError(400, "body", "JSON nested too deeply to read") from None
+    except ValueError as err:  # an integer over Python's 4,300-digit conversion limit
+        raise BodyError(400, "body", f"not readable JSON ({str(err).split(';')[0]})") from None
     if not isinstance(data, dict):
         raise BodyError(422, "body", "the body must be a JSON object")
     try:
@@ -150,6 +158,34 @@ async def _json_body(request: Request, model: type[BaseModel]):
         if first["type"] == "extra_forbidden":
             message = f"unknown field{did_you_mean(str(first['loc'][-1]), model.model_fields)}"
         raise BodyError(422, _field_of(first["loc"]), message) from None
+
+
+class ClientGone(Exception):
+    """The client hung up before its rewards were ready: nothing to answer."""
+
+
+async def _scored(request: Request, batcher: Batcher, rows: list[dict]) -> list:
+    """The batcher's scores for ``rows``; if the client hangs up first, its rows are taken out of
+    the queue (a batch already being scored finishes) and nothing is answered. Engines time out
+    and retry: the abandoned rows would otherwise delay every request after them."""
+    import asyncio
+
+    future = batcher.enqueue(rows)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({future, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if future in done:
+        return future.result()
+    future.cancel()
+    raise ClientGone
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns once the server sees the client's connection close (the body has been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_name: str = "") -> Guard:
@@ -177,7 +213,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
     async def rewards(request: Request):
         req = await _json_body(request, RewardRequest)
         rows = _rows_of(req, options.max_items)
-        components = await batcher.submit(rows) if rows else []
+        components = await _scored(request, batcher, rows) if rows else []
         names = scorer.names if not components else list(components[0])
         return JSONResponse({"rewards": scorer.totals(components, req.step),
                              "components": {n: [_finite(c.get(n)) for c in components] for n in names}})
@@ -191,9 +227,18 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
             value = getattr(req, name)
             if value is not None and len(value) != n:
                 raise BodyError(422, name, f"{name} has {len(value)} items, query {n}")
-        prompts, labels = req.prompts or [""] * n, req.labels or [""] * n
-        rows = [scoring_row(response_of(q, p), lab) for q, p, lab in zip(req.query, prompts, labels)]
-        components = await batcher.submit(rows) if rows else []
+        if req.labels is None and n:
+            raise BodyError(422, "labels", "no labels: each query is scored against its label (the reference "
+                            "report, or radrl export's JSON ground truth); without them every reward would be 0. "
+                            "Pass the dataset's label key to OpenRLHF")
+        prompts = req.prompts or [""] * n
+        rows = []
+        for i, (q, p, lab) in enumerate(zip(req.query, prompts, req.labels or [])):
+            try:
+                rows.append(scoring_row(response_of(q, p), lab))
+            except InputError as err:
+                raise BodyError(422, f"labels.{i}", str(err)) from None
+        components = await _scored(request, batcher, rows) if rows else []
         totals = scorer.totals(components, req.step)
         names = list(components[0]) if components else []
         extra = {name: [float("nan") if c[name] is None else c[name] for c in components] for name in names}
@@ -206,10 +251,14 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
     async def input_error(request: Request, err: InputError):
         return _error(422, "labels", str(err))
 
+    async def client_gone(request: Request, err: ClientGone):
+        return Response(status_code=499)  # nobody reads it: the connection is closed
+
     app = Starlette(routes=[Route("/health", health, methods=["GET"]), Route("/v1/info", info, methods=["GET"]),
                             Route("/v1/rewards", rewards, methods=["POST"]),
                             Route("/get_reward", get_reward, methods=["POST"])],
-                    exception_handlers={BodyError: body_error, InputError: input_error}, lifespan=lifespan)
+                    exception_handlers={BodyError: body_error, InputError: input_error,
+                                        ClientGone: client_gone}, lifespan=lifespan)
     app.state.batcher = batcher
     return Guard(app, int(options.max_body_mb * 1e6), token)
 

@@ -45,15 +45,23 @@ class Batcher:
 
     async def submit(self, rows: Sequence[dict]) -> list:
         """The scorer's output for ``rows``, scored in a batch with whatever else is waiting."""
+        return await self.enqueue(rows)
+
+    def enqueue(self, rows: Sequence[dict]) -> asyncio.Future:
+        """A future of the scorer's output for ``rows``; cancel it and the rows are dropped unscored
+        (unless their batch is already being scored)."""
         if self._queue is None:
             raise RuntimeError("the batcher is not started")
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((list(rows), future))
-        return await future
+        self._queue.put_nowait((list(rows), future))
+        return future
 
     async def _gather(self) -> list[tuple[list, asyncio.Future]]:
-        items = [await self._queue.get()]
-        n = len(items[0][0])
+        first = await self._queue.get()
+        while first[1].cancelled():  # its client went away while it waited: dropped unscored
+            first = await self._queue.get()
+        items = [first]
+        n = len(first[0])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait_s
         while n < self.max_batch:
@@ -67,6 +75,8 @@ class Batcher:
                     break
             else:
                 item = self._queue.get_nowait()
+            if item[1].cancelled():
+                continue
             if n + len(item[0]) > self.max_batch:  # it starts the next batch
                 self._queue.put_nowait(item)
                 break
