@@ -8,9 +8,12 @@ each repetition, so machine noise hits them alike; the medians' ratios are print
 
     python bench/rl_step_overhead.py [--reps 8]
 
-Targets: DiTPO-TF-IDF + CAPO <= 1.15 x stock (issue 4); OraPO <= 1.3 x stock (issue 29). OraPO's
-extra passes: the reference's and the policy's log-probs of each prompt's ground truth (once per
-prompt), and, at beta 0, the reference's log-probs of the rollouts (each film encoded once).
+Targets: DiTPO-TF-IDF + CAPO <= 1.15 x stock (issue 4); OraPO <= 1.15 x stock (issue 38). OraPO's
+extra passes: one reference pass (at beta 0, the rollouts' log-probs and, appended to them, each
+prompt's ground truth once; each film encoded once), and the policy's log-probs of each prompt's
+ground truth. At the recipe's beta 0.04 TRL already computes the reference's rollout log-probs
+(its KL term), which the DPO term reuses: the last two arms compare OraPO there with stock TRL at
+the same beta.
 
 Issue 5: the gradient DiTPO weights (one labeler forward + backward per rollout, prefix decoding
 for the character offsets) against the TF-IDF weights, with CheXbert-architecture labelers of
@@ -35,12 +38,16 @@ from radrl.rewards import ExampleF1Reward
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
 
-VARIANTS = {  # the components each arm hands the trainer (None: stock TRL)
-    "stock TRL GRPOTrainer": None,
-    "radrl, extensions off": (),
-    "radrl, DiTPO-TF-IDF + CAPO": ("tfidf", "capo"),
-    "radrl, OraPO": ("orapo_dpo",),
-    "radrl, DiTPO + CAPO + OraPO": ("tfidf", "capo", "orapo_dpo"),
+VARIANTS = {  # the components each arm hands the trainer (None: stock TRL), and its KL beta
+    "stock TRL GRPOTrainer": (None, 0.0),
+    "radrl, extensions off": ((), 0.0),
+    "radrl, DiTPO-TF-IDF + CAPO": (("tfidf", "capo"), 0.0),
+    "radrl, OraPO": (("orapo_dpo",), 0.0),
+    "radrl, DiTPO + CAPO + OraPO": (("tfidf", "capo", "orapo_dpo"), 0.0),
+    # OraPO as recipes/orapo.yaml runs it (beta 0.04): TRL computes the reference's rollout log-probs
+    # for its KL term and the DPO term reuses them, so the fair baseline is stock TRL at that beta
+    "stock TRL GRPOTrainer, beta 0.04": (None, 0.04),
+    "radrl, OraPO, beta 0.04": (("orapo_dpo",), 0.04),
 }
 
 
@@ -68,19 +75,21 @@ def main() -> None:
     weighers = {}
     for size in filter(None, a.labeler_sizes.split(",")):
         weighers[f"radrl, DiTPO-gradient ({size} labeler)"] = _labeler(size, bench)
-        variants[f"radrl, DiTPO-gradient ({size} labeler)"] = ("gradient",)
+        variants[f"radrl, DiTPO-gradient ({size} labeler)"] = (("gradient",), 0.0)
     trainers = {}
-    for name, ext in variants.items():
+    for name, (ext, beta) in variants.items():
         model, processor = load_policy(str(tiny_sft_checkpoint()))
         if ext is None:
-            trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=GRPOConfig(output_dir=tmp, **common),
+            trainer = GRPOTrainer(model=model, reward_funcs=[reward],
+                                  args=GRPOConfig(output_dir=tmp, beta=beta, **common),
                                   train_dataset=dataset, processing_class=processor)
         else:
             from radrl.algorithms import COMPONENTS, GradientTokenWeights
 
             components = [GradientTokenWeights(labeler=weighers[name], tokenizer=processor) if kind == "gradient"
                           else COMPONENTS.get(kind)() for kind in ext]
-            trainer = RadRLTrainer(model=model, reward_funcs=[reward], args=RadRLConfig(output_dir=tmp, **common),
+            trainer = RadRLTrainer(model=model, reward_funcs=[reward],
+                                   args=RadRLConfig(output_dir=tmp, beta=beta, **common),
                                    train_dataset=dataset, processing_class=processor, components=components)
         trainer.model.train()
         trainer.current_gradient_accumulation_steps = 1
@@ -105,6 +114,9 @@ def main() -> None:
     for name, t in times.items():
         m = statistics.median(t)
         print(f"{name:40s} {m:14.3f} {m / base:9.3f} {m / tfidf:10.3f}")
+    at_beta = statistics.median(times["stock TRL GRPOTrainer, beta 0.04"])
+    print(f"OraPO at beta 0.04 vs stock TRL at beta 0.04: "
+          f"{statistics.median(times['radrl, OraPO, beta 0.04']) / at_beta:.3f} x")
 
 
 def _labeler(size: str, bench):

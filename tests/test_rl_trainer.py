@@ -336,7 +336,7 @@ def test_orapo_runs_no_dpo_pass_for_prompts_whose_lambda_is_zero(tiny_vlm, rl_da
     out = trainer._generate_and_score_completions(copy.deepcopy(batch))
     assert out["orapo_lambda"].tolist() == pytest.approx([0.5] * 4 + [0.0] * 4)
     assert out["orapo_gt_group"].tolist() == [0] * 4 + [-1] * 4
-    assert rows_per_pass == [1, 4]  # reference: ground truth of prompt 0 once, its 4 rollouts
+    assert rows_per_pass == [5]  # one reference pass: prompt 0's 4 rollouts, then its ground truth once
     assert out["ref_rollout_logps"][4:].abs().sum() == 0
     rows_per_pass.clear()
     trainer.current_gradient_accumulation_steps = 1

@@ -105,30 +105,45 @@ class OrapoDpoLoss(AuxiliaryLoss):
         group = torch.tensor(groups, device=device)
         output["gt_ids"], output["gt_mask"], output["orapo_gt_group"] = gt_ids, gt_mask, group
         output["ref_gt_logps"] = gt_ids.new_zeros(gt_ids.shape, dtype=torch.float32)
-        fwd = trainer._forward_kwargs(output)
-        if firsts:
-            once = self._logps_on_rows(trainer, None, output, fwd, firsts, gt_ids, gt_mask)
-            active = group >= 0
-            output["ref_gt_logps"][active] = once[group[active]].to(torch.float32)
-        if "ref_per_token_logps" in output:
-            output["ref_rollout_logps"] = output["ref_per_token_logps"]
-            return
         ids, mask = output["completion_ids"], output["completion_mask"]
-        output["ref_rollout_logps"] = ids.new_zeros(ids.shape, dtype=torch.float32)
-        rows = [r for r, g in enumerate(groups) if g >= 0]
-        if rows:
-            output["ref_rollout_logps"][rows] = self._logps_on_rows(trainer, None, output, fwd, rows, ids, mask
-                                                                    ).to(torch.float32)
+        have_rollouts = "ref_per_token_logps" in output  # TRL's (beta != 0): no pass of ours needed
+        if have_rollouts:
+            output["ref_rollout_logps"] = output["ref_per_token_logps"]
+        else:
+            output["ref_rollout_logps"] = ids.new_zeros(ids.shape, dtype=torch.float32)
+        rollouts = [] if have_rollouts else [r for r, g in enumerate(groups) if g >= 0]
+        if not (rollouts or firsts):
+            return
+        # one reference pass: the rollouts that need it, then each prompt's ground truth once, both
+        # right-padded to one width (padding after a completion does not change its causal log-probs)
+        width = max(ids.size(1) if rollouts else 0, gt_ids.size(1) if firsts else 0)
+        completion = torch.cat([_pad_to(ids[rollouts], width, tokenizer.pad_token_id),
+                                _pad_to(gt_ids[firsts], width, tokenizer.pad_token_id)])
+        completion_mask = torch.cat([_pad_to(mask[rollouts], width, 0), _pad_to(gt_mask[firsts], width, 0)])
+        logps = self._logps_of(trainer, None, output, trainer._forward_kwargs(output), rollouts + firsts,
+                               completion, completion_mask).to(torch.float32)
+        if rollouts:
+            output["ref_rollout_logps"][rollouts] = logps[: len(rollouts), : ids.size(1)]
+        if firsts:
+            once = logps[len(rollouts):, : gt_ids.size(1)]
+            active = group >= 0
+            output["ref_gt_logps"][active] = once[group[active]]
 
     @staticmethod
     def _logps_on_rows(trainer, model, batch, fwd, rows, completion, completion_mask):
         """Per-token log-probs of ``completion[rows]`` after the prompts of ``rows``: the reference
         policy's without gradient (``model`` None), else ``model``'s."""
-        every = len(rows) == completion.size(0) and rows == list(range(len(rows)))
+        if not (len(rows) == completion.size(0) and rows == list(range(len(rows)))):
+            completion, completion_mask = completion[rows], completion_mask[rows]
+        return OrapoDpoLoss._logps_of(trainer, model, batch, fwd, rows, completion, completion_mask)
+
+    @staticmethod
+    def _logps_of(trainer, model, batch, fwd, rows, completion, completion_mask):
+        """Per-token log-probs of ``completion`` (one row each) after the prompts of ``rows`` (a row
+        may repeat)."""
         prompt_ids, prompt_mask = batch["prompt_ids"], batch["prompt_mask"]
-        if not every:
-            prompt_ids, prompt_mask = prompt_ids[rows], prompt_mask[rows]
-            completion, completion_mask, fwd = completion[rows], completion_mask[rows], trainer._select_rows(fwd, rows)
+        if not (len(rows) == prompt_ids.size(0) and rows == list(range(len(rows)))):
+            prompt_ids, prompt_mask, fwd = prompt_ids[rows], prompt_mask[rows], trainer._select_rows(fwd, rows)
         ids, attn = torch.cat([prompt_ids, completion], 1), torch.cat([prompt_mask, completion_mask], 1)
         fwd = trainer._for_completion(fwd, prompt_ids.size(1), completion)
         if model is None:
@@ -162,6 +177,11 @@ class OrapoDpoLoss(AuxiliaryLoss):
         if stats[1] > 0:
             trainer._log("orapo/dpo_loss", float(stats[0] / stats[1]))
         return total
+
+
+def _pad_to(t: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    """``t`` (rows x tokens) right-padded with ``value`` to ``width`` tokens."""
+    return torch.nn.functional.pad(t, (0, width - t.size(1)), value=value)
 
 
 __all__ = ["OrapoDpoLoss"]
