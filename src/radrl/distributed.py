@@ -28,8 +28,30 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
+NODE_LOCAL_ENV = "RADRL_NODE_LOCAL_RUN"
+"""Set (to 1) when every node of a launch has its own run folder (``rl.save_on_each_node: true``,
+the setting transformers and accelerate use for the same case): :func:`run_stage` then runs on each
+node's local rank 0, and each node writes its own folder. Unset: one folder every node sees, one
+writer for the whole job (global rank 0)."""
+
+
+def node_local() -> bool:
+    return os.environ.get(NODE_LOCAL_ENV, "0") == "1"
+
+
+def local_world_size() -> int:
+    return int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size())))
+
+
 def is_main() -> bool:
-    return rank() == 0
+    """Whether this process writes the run folder: global rank 0 of the job, or, when each node has
+    its own folder (:func:`node_local`), each node's local rank 0."""
+    return (local_rank() if node_local() else rank()) == 0
+
+
+def folder_ranks() -> tuple[int, int]:
+    """(this process's rank, the number of processes) among those sharing its run folder."""
+    return (local_rank(), local_world_size()) if node_local() else (rank(), world_size())
 
 
 def local_device() -> str:

@@ -70,7 +70,7 @@ def select_subset(settings: SelectionSettings, samples: Sequence[Sample], out: s
     waits for every shard file, without a collective, then chooses and writes ``out``; a process
     that does not merge returns ``None``. Samples
     whose images cannot be opened are left out and counted in ``skipped_images``."""
-    from radrl.distributed import is_main, rank, wait_for, world_size
+    from radrl.distributed import folder_ranks, is_main, wait_for
     from radrl.labelers import get_labeler, labels_or_labelled
     from radrl.selection.shards import measure_shard, merge_shards, shard_folder, shards_ready
 
@@ -81,7 +81,7 @@ def select_subset(settings: SelectionSettings, samples: Sequence[Sample], out: s
         raise ConfigError("no samples to select from")
     fingerprint = dataset_fingerprint(samples, **(source or {}))
     labeler = labeler or get_labeler("rule")
-    index, count = shard if shard is not None else (rank(), world_size())
+    index, count = shard if shard is not None else folder_ranks()  # a node-local folder: the node's ranks
     merge = (is_main() if shard is None else False) if merge is None else merge
     skipped = {"skipped": 0, "reasons": {}}
     measured: dict = {}

@@ -6,7 +6,8 @@ A :class:`Stage` says whether a recipe needs it (``applies``), which file or fol
 * **skips** a stage whose output exists and was made with the same fingerprint (recorded beside
   it, ``OUTPUT.stage.json``, written last and atomically), and says so;
 * **refuses** an output made with another fingerprint (delete it, or point the recipe elsewhere);
-* otherwise **runs** it on rank 0 only, while every other rank polls for that record: no stage
+* otherwise **runs** it on rank 0 only (the run folder's writer: each node's local rank 0 when
+  every node has its own folder, ``rl.save_on_each_node``), while every other rank polls for that record: no stage
   runs inside a barrier or a collective, so a stage may take hours while NCCL's or gloo's timeout
   is minutes. The process group is created only after the preparing stages, by the trainer.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from radrl.distributed import alone, is_main, wait_for, world_size
+from radrl.distributed import alone, folder_ranks, is_main, wait_for
 from radrl.io import InputError, atomic_write_json
 
 
@@ -106,7 +107,7 @@ def run_stage(stage: Stage, ctx: StageContext) -> bool:
         return False
     start = time.monotonic()
     print(f"stage {stage.name}: running -> {output}")
-    if stage.all_ranks or world_size() == 1:
+    if stage.all_ranks or folder_ranks()[1] == 1:
         stage.run(ctx)
     else:
         with alone():  # a one-process job: nothing it builds waits for the other ranks

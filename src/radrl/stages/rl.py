@@ -240,6 +240,12 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
     if only is not None and only not in STAGE_NAMES[:-2]:
         raise InputError(f"--only {only}: choose one of the preparing stages {', '.join(STAGE_NAMES[:-2])}")
     out = Path(out_dir)
+    if recipe.rl.settings.get("save_on_each_node"):  # every node has its own run folder
+        import os
+
+        from radrl.distributed import NODE_LOCAL_ENV
+
+        os.environ[NODE_LOCAL_ENV] = "1"
     with run_lock(out):
         from radrl.training.rl import check_run_folder, train_recipe
 

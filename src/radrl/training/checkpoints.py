@@ -11,6 +11,7 @@ own layout (``save_original_format=False``), which both ``load_state_dict`` and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -26,8 +27,23 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
     return complete[-1] if complete else None
 
 
+@contextlib.contextmanager
+def saves_where_told(model):
+    """``model.save_pretrained`` writes its weights wherever it is called with ``is_main_process``
+    true. transformers 5.23 also requires torch.distributed rank 0 (``should_save_on_this_rank``),
+    so with ``save_on_each_node`` the other nodes' checkpoints and final models had a tokenizer and
+    a ``trainer_state.json`` but no ``model.safetensors`` or ``config.json``: a resume there would
+    have taken them as complete."""
+    model.should_save_on_this_rank = lambda is_main_process: is_main_process
+    try:
+        yield
+    finally:
+        del model.should_save_on_this_rank
+
+
 class NativeLayoutCheckpoints:
-    """Trainer mixin: training checkpoints in the model's own key layout (see module doc)."""
+    """Trainer mixin: training checkpoints in the model's own key layout (see module doc), written
+    on every node's main process under ``save_on_each_node``."""
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
@@ -35,7 +51,8 @@ class NativeLayoutCheckpoints:
             return super()._save(output_dir, state_dict)  # PEFT adapters are saved by name, unaffected
         model.save_pretrained = functools.partial(type(model).save_pretrained, model, save_original_format=False)
         try:
-            return super()._save(output_dir, state_dict)
+            with saves_where_told(model):
+                return super()._save(output_dir, state_dict)
         finally:
             del model.save_pretrained
 

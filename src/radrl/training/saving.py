@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from radrl.io import atomic_folder
+from radrl.training.checkpoints import saves_where_told
 
 
 def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_name: str | None = None,
@@ -27,7 +28,10 @@ def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_n
     # 16-bit weights (given the module, accelerate fails: no zero_gather_16bit_weights_on_model_save)
     wrapped = trainer.model_wrapped if trainer.is_deepspeed_enabled else trainer.model
     state = acc.get_state_dict(wrapped)  # full on the main process; collective when sharded
-    if acc.is_main_process:
+    # every node its own folder (rl.save_on_each_node): each node's main process writes its copy where
+    # it holds the whole state (DDP, ZeRO-2); a gather to one rank (FSDP, ZeRO-3) is written there alone
+    per_node = trainer.args.save_on_each_node and acc.is_local_main_process and bool(state)
+    if acc.is_main_process or per_node:
         dtype = getattr(torch, save_dtype)
         model = acc.unwrap_model(trainer.model)
         with atomic_folder(final) as tmp:
@@ -37,12 +41,13 @@ def save_final_model(trainer, final: Path, save_dtype: str = "float32", record_n
                 merged.to(dtype).save_pretrained(tmp, safe_serialization=True)
             else:
                 state = without_tied_copies(model, state)
-                with conversions_of_a_built_model(model, trainer.is_deepspeed_enabled):
+                with conversions_of_a_built_model(model, trainer.is_deepspeed_enabled), saves_where_told(model):
                     model.save_pretrained(tmp, state_dict={k: v.to(dtype) for k, v in state.items()},
                                           safe_serialization=True)
             trainer.processing_class.save_pretrained(tmp)
             if record_name:
                 (tmp / record_name).write_text(json.dumps(record or {}, indent=1, default=str))
+        print(f"final model written by process {acc.process_index} -> {final}", flush=True)
     acc.wait_for_everyone()
 
 
