@@ -25,16 +25,22 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+# A venv that sees .venv's packages and src/ (a .pth file) and adds a requirements file with
+# --no-deps: $(call overlay_venv,FOLDER,REQUIREMENTS)
+define overlay_venv
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/radrl_venv.pth', 'w').write(sys.argv[1] + '\\n' + sys.argv[2] + '\\n')" \
+		"$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$$(pwd)/src"
+	$(1)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r $(2)
+	touch $(1)/.installed
+endef
+
 # the adapters called by verl's, ms-swift's and OpenRLHF's own loading code: the engines go into
 # .venv-engines with --no-deps (engines-requirements.txt), on top of .venv's packages
 ENGINES_VENV := .venv-engines
 ENGINES_STAMP := $(ENGINES_VENV)/.installed
 $(ENGINES_STAMP): $(STAMP) engines-requirements.txt
-	test -x $(ENGINES_VENV)/bin/python || $(PYTHON) -m venv $(ENGINES_VENV)
-	$(ENGINES_VENV)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/radrl_venv.pth', 'w').write(sys.argv[1] + '\\n' + sys.argv[2] + '\\n')" \
-		"$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$$(pwd)/src"
-	$(ENGINES_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r engines-requirements.txt
-	touch $(ENGINES_STAMP)
+	$(call overlay_venv,$(ENGINES_VENV),engines-requirements.txt)
 
 test-engines: $(ENGINES_STAMP)
 	$(ENGINES_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_engine_loaders.py
@@ -44,11 +50,7 @@ test-engines: $(ENGINES_STAMP)
 SCALE_VENV := .venv-scale
 SCALE_STAMP := $(SCALE_VENV)/.installed
 $(SCALE_STAMP): $(STAMP) scale-requirements.txt
-	test -x $(SCALE_VENV)/bin/python || $(PYTHON) -m venv $(SCALE_VENV)
-	$(SCALE_VENV)/bin/python -c "import site, sys; open(site.getsitepackages()[0] + '/radrl_venv.pth', 'w').write(sys.argv[1] + '\\n' + sys.argv[2] + '\\n')" \
-		"$$($(PY) -c 'import site; print(site.getsitepackages()[0])')" "$$(pwd)/src"
-	$(SCALE_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r scale-requirements.txt
-	touch $(SCALE_STAMP)
+	$(call overlay_venv,$(SCALE_VENV),scale-requirements.txt)
 
 test-scale: $(SCALE_STAMP)
 	DS_ACCELERATOR=cpu $(SCALE_VENV)/bin/python -m pytest -q -p no:cacheprovider -m deepspeed tests/test_scale_sharding.py

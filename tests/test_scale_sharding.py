@@ -191,17 +191,18 @@ def test_fsdp2_lora_merges_and_saves_what_ddp_saves(tiny_bench, tmp_path):
     _assert_final_is_ddps(fsdp, ddp)  # a plain model in the start's layout: no lora_ keys left
 
 
-def _deepspeed():
+def _zero_run(stage: str, bench: Path, tmp_path: Path) -> tuple[Path, list[dict]]:
+    """A 3-step ``zero{stage}.yaml`` run of deer_tfidf and its two ranks' reports after step 1."""
     if importlib.util.find_spec("deepspeed") is None:
         pytest.skip("DeepSpeed is not installed here: make test-scale runs these (in .venv-scale)")
+    run = tmp_path / f"zero{stage}"
+    _train(f"zero{stage}", run, "deer_tfidf", bench, "rl.max_steps=3", report=tmp_path / "shards")
+    return run, _reports(tmp_path / "shards")
 
 
 @pytest.mark.deepspeed
 def test_zero2_shards_the_optimizer_equals_ddp_and_saves_full_weights(tiny_bench, ddp_deer, tmp_path):
-    _deepspeed()
-    run = tmp_path / "zero2"
-    _train("zero2", run, "deer_tfidf", tiny_bench, "rl.max_steps=3", report=tmp_path / "shards")
-    reports = _reports(tmp_path / "shards")
+    run, reports = _zero_run("2", tiny_bench, tmp_path)
     total = sum(p["full_numel"] for p in reports[0]["params"])
     for r in reports:  # weights whole on each rank, AdamW's two float32 moments split in two
         assert {p["type"] for p in r["params"]} == {"Tensor"} and r["weight_bytes"] == 4 * total
@@ -213,10 +214,7 @@ def test_zero2_shards_the_optimizer_equals_ddp_and_saves_full_weights(tiny_bench
 
 @pytest.mark.deepspeed
 def test_zero3_partitions_weights_equals_ddp_saves_full_weights_and_resumes(tiny_bench, ddp_deer, tmp_path):
-    _deepspeed()
-    run = tmp_path / "zero3"
-    _train("zero3", run, "deer_tfidf", tiny_bench, "rl.max_steps=3", report=tmp_path / "shards")
-    reports = _reports(tmp_path / "shards")
+    run, reports = _zero_run("3", tiny_bench, tmp_path)
     first, second = ({p["name"]: p for p in r["params"]} for r in reports)
     for name, p in first.items():  # every parameter a ZeRO-3 partition, the two adding up to it
         assert p["type"] == second[name]["type"] == "ZeRO-3", name
