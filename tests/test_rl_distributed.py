@@ -182,3 +182,22 @@ def test_rank0_stages_longer_than_the_process_group_timeout_do_not_break_a_two_p
     assert json.loads((tmp_path / "subset.json").read_text())["ids"]
     assert proc.stdout.count("stage labeler: running") == 1  # rank 0 alone trained it
     assert "labeler" in proc.stdout and (run / "final" / "model.safetensors").is_file()
+
+
+def test_the_run_folders_writer_is_global_rank_0_or_each_nodes_local_rank_0(monkeypatch, tmp_path):
+    """rl.save_on_each_node: every node writes its own folder, so its local rank 0 writes it; the
+    setting is scoped to the run (an in-process caller's next run is not node-local)."""
+    from radrl.distributed import NODE_LOCAL_ENV, folder_ranks, is_main, node_local, node_local_folder
+    from radrl.io import run_lock
+
+    monkeypatch.delenv(NODE_LOCAL_ENV, raising=False)
+    for key, value in {"RANK": "2", "LOCAL_RANK": "0", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(key, value)  # the first process of the second node
+    assert not is_main() and folder_ranks() == (2, 4)
+    with node_local_folder(True):
+        assert node_local() and is_main() and folder_ranks() == (0, 2)
+    assert not node_local() and NODE_LOCAL_ENV not in os.environ
+    with run_lock(tmp_path / "a", writer=False) as lock:  # not the writer: no lock taken
+        assert not lock.exists()
+    with run_lock(tmp_path / "b", writer=True) as lock:
+        assert lock.exists()

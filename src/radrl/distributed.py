@@ -39,6 +39,21 @@ def node_local() -> bool:
     return os.environ.get(NODE_LOCAL_ENV, "0") == "1"
 
 
+@contextlib.contextmanager
+def node_local_folder(enabled: bool):
+    """Within the block, :func:`node_local` is ``enabled`` (a run whose recipe sets
+    ``rl.save_on_each_node``); the setting before it comes back after."""
+    saved = os.environ.get(NODE_LOCAL_ENV)
+    os.environ[NODE_LOCAL_ENV] = "1" if enabled else "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(NODE_LOCAL_ENV, None)
+        else:
+            os.environ[NODE_LOCAL_ENV] = saved
+
+
 def local_world_size() -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", str(world_size())))
 

@@ -244,17 +244,15 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> 
 
 
 @contextlib.contextmanager
-def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
+def run_lock(folder: str | os.PathLike, writer: bool | None = None) -> Iterator[Path]:
     """Hold ``FOLDER/.radrl.lock`` while a run writes into the folder. A second run into the
     same folder is refused with the holder's PID; a lock left by a process that no longer runs
-    (a crash, SIGKILL) is taken over. Under ``accelerate launch`` only the folder's writer locks:
-    global rank 0, or each node's local rank 0 when every node has its own folder
-    (``RADRL_NODE_LOCAL_RUN``, :mod:`radrl.distributed`)."""
+    (a crash, SIGKILL) is taken over. Only the folder's writer locks: ``writer`` (the caller's
+    :func:`radrl.distributed.is_main`), by default global rank 0 under ``accelerate launch``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / ".radrl.lock"
-    writer = os.environ.get("LOCAL_RANK" if os.environ.get("RADRL_NODE_LOCAL_RUN") == "1" else "RANK", "0")
-    if writer != "0":
+    if not (os.environ.get("RANK", "0") == "0" if writer is None else writer):
         yield lock
         return
     host = os.uname().nodename

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from radrl.config import RLRecipe
 from radrl.config.fields import to_plain
+from radrl.distributed import is_main, node_local_folder
 from radrl.io import InputError, atomic_write_json, run_lock
 from radrl.stages.base import Stage, StageContext, plan_lines, run_stage
 
@@ -240,13 +241,8 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
     if only is not None and only not in STAGE_NAMES[:-2]:
         raise InputError(f"--only {only}: choose one of the preparing stages {', '.join(STAGE_NAMES[:-2])}")
     out = Path(out_dir)
-    if recipe.rl.settings.get("save_on_each_node"):  # every node has its own run folder
-        import os
-
-        from radrl.distributed import NODE_LOCAL_ENV
-
-        os.environ[NODE_LOCAL_ENV] = "1"
-    with run_lock(out):
+    # rl.save_on_each_node: every node has its own run folder, written by its local rank 0
+    with node_local_folder(bool(recipe.rl.settings.get("save_on_each_node"))), run_lock(out, writer=is_main()):
         from radrl.training.rl import check_run_folder, train_recipe
 
         check_run_folder(recipe, out, resume)

@@ -18,6 +18,7 @@ log line holds report text at any level: requests are logged by size and timing 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -168,8 +169,6 @@ async def _scored(request: Request, batcher: Batcher, rows: list[dict]) -> list:
     """The batcher's scores for ``rows``; if the client hangs up first, its rows are taken out of
     the queue (a batch already being scored finishes) and nothing is answered. Engines time out
     and retry: the abandoned rows would otherwise delay every request after them."""
-    import asyncio
-
     future = batcher.enqueue(rows)
     gone = asyncio.ensure_future(_disconnected(request))
     try:
