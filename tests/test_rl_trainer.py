@@ -332,11 +332,15 @@ def test_orapo_runs_no_dpo_pass_for_prompts_whose_lambda_is_zero(tiny_vlm, rl_da
         return original(model, input_ids, *args, **kwargs)
 
     trainer._get_per_token_logps_and_entropies = counting
+    reference_rows = []  # rows of each forward of the frozen reference
+    trainer._frozen_ref.register_forward_pre_hook(
+        lambda _, args, kwargs: reference_rows.append(kwargs["input_ids"].size(0)), with_kwargs=True)
     torch.manual_seed(0)
     out = trainer._generate_and_score_completions(copy.deepcopy(batch))
     assert out["orapo_lambda"].tolist() == pytest.approx([0.5] * 4 + [0.0] * 4)
     assert out["orapo_gt_group"].tolist() == [0] * 4 + [-1] * 4
-    assert rows_per_pass == [5]  # one reference pass: prompt 0's 4 rollouts, then its ground truth once
+    # one reference pass: prompt 0 once, then after it its 4 rollouts and its ground truth once
+    assert rows_per_pass == [] and reference_rows == [1, 5]
     assert out["ref_rollout_logps"][4:].abs().sum() == 0
     rows_per_pass.clear()
     trainer.current_gradient_accumulation_steps = 1

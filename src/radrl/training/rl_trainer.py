@@ -19,6 +19,7 @@ With no component the loss, advantages and gradients equal stock ``GRPOTrainer``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -195,20 +196,47 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             self._log(f"reward_weights/{name}", w)
 
     def _ref_logps(self, input_ids, attention_mask, logits_to_keep, batch_size, forward_kwargs):
-        """Per-token log-probs of the reference policy (TRL's ref model, the PEFT base, or the frozen copy)."""
-        with torch.no_grad():
-            if self.ref_model is not None or self._frozen_ref is not None:
-                model = self.ref_model if self.ref_model is not None else self._frozen_ref
-                logps, _, _ = self._get_per_token_logps_and_entropies(
-                    model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **forward_kwargs)
-                return logps
-            from trl.trainer.utils import use_adapter
-
-            unwrapped = self.accelerator.unwrap_model(self.model)
-            with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
-                logps, _, _ = self._get_per_token_logps_and_entropies(
-                    self.model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **forward_kwargs)
+        """Per-token log-probs of the reference policy (TRL's ref model, the PEFT base, or the frozen
+        copy); rows that repeat a prompt share one pass over it (``training/shared_prompts.py``)."""
+        with torch.no_grad(), self._reference_model() as model:
+            shared = self._shared_prompt_ref_logps(model, input_ids, attention_mask, logits_to_keep, batch_size,
+                                                   forward_kwargs)
+            if shared is not None:
+                return shared
+            logps, _, _ = self._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size, **forward_kwargs)
             return logps
+
+    @contextlib.contextmanager
+    def _reference_model(self):
+        """The model whose forward is the reference policy's: the ref model, the frozen copy, or
+        the policy with its LoRA adapters off (TRL's ``ref`` adapter where it keeps one)."""
+        if self.ref_model is not None or self._frozen_ref is not None:
+            yield self.ref_model if self.ref_model is not None else self._frozen_ref
+            return
+        from trl.trainer.utils import use_adapter
+
+        unwrapped = self.accelerator.unwrap_model(self.model)
+        with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
+            yield self.model
+
+    def _shared_prompt_ref_logps(self, model, input_ids, attention_mask, logits_to_keep, batch_size, forward_kwargs):
+        """The reference log-probs with each distinct prompt run once, or None where that does not
+        apply (then the caller runs TRL's full pass)."""
+        from radrl.training.shared_prompts import find_rope_index, plan_shared_prompts, shared_prompt_logps
+
+        if batch_size is not None and batch_size < input_ids.size(0):
+            return None  # the caller asked for chunks to bound memory: keep TRL's chunked pass
+        prompt_len = input_ids.size(1) - logits_to_keep
+        prompt_ids, prompt_mask = input_ids[:, :prompt_len], attention_mask[:, :prompt_len]
+        unwrapped = self.accelerator.unwrap_model(model)
+        rope_index = find_rope_index(unwrapped) if forward_kwargs.get("pixel_values") is not None else None
+        plan = plan_shared_prompts(prompt_ids, prompt_mask, forward_kwargs, rope_index)
+        if plan is None:
+            return None
+        return shared_prompt_logps(model, plan, prompt_ids, prompt_mask, input_ids[:, prompt_len:],
+                                   attention_mask[:, prompt_len:], forward_kwargs, rope_index,
+                                   self.accelerator.autocast)
 
     @staticmethod
     def _forward_kwargs(batch: dict[str, Any]) -> dict[str, Any]:
