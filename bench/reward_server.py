@@ -14,7 +14,10 @@ process), and the clients (one asyncio process with N concurrent aiohttp session
   machine's speed drifts by 1.5x within minutes.
 * server: 1, 8 and 64 concurrent clients, each sending one sample per request, and the same
   sending batches of 32; rewards/s, p50 and p99 request latency, and the ratio of rewards/s to
-  the in-process figure. Target: 64 single-sample clients >= 50 % of in-process.
+  the in-process figure; then 64 single-sample clients that each open a session (and a
+  connection) per request, as OpenRLHF's HTTP reward client does. Target: 64 single-sample
+  clients >= 50 % of in-process, pooled and per-request. The server scores in its own worker
+  process (``radrl serve``'s default, ``--score-in process``).
 * soak (--soak S): 64 single-sample clients for S seconds, cycling over 250,000 unique rows
   (more than the labeler cache's 200,000 texts); the server's RSS every 10 s. The caches are
   bounded, so RSS must level off once they are full: the second half must not grow.
@@ -67,9 +70,12 @@ def best_in_process(scorer, n: int, tag: str, repeats: int = 2) -> float:
 
 # ---- the client process ---------------------------------------------------------------------
 
-async def _clients(url: str, clients: int, size: int, rows: list[dict], duration: float | None) -> dict:
-    """``clients`` concurrent aiohttp sessions (aiohttp is what OpenRLHF's reward client uses;
-    httpx spent 6 ms of CPU a request here and capped the clients, not the server, at 180/s)."""
+async def _clients(url: str, clients: int, size: int, rows: list[dict], duration: float | None,
+                   fresh: bool = False) -> dict:
+    """``clients`` concurrent clients on one pooled aiohttp session (aiohttp is what OpenRLHF's
+    reward client uses; httpx spent 6 ms of CPU a request here and capped the clients, not the
+    server, at 180/s), or with ``fresh`` a session and connection per request, as OpenRLHF's
+    ``_fetch_rewards_via_http`` opens one for each call."""
     import aiohttp
 
     from radrl.integrations.backends import request_body
@@ -80,6 +86,11 @@ async def _clients(url: str, clients: int, size: int, rows: list[dict], duration
     cursor = done_rows = 0
     until = time.monotonic() + duration if duration else None  # from here: the bodies are built
 
+    async def post(session, body):
+        async with session.post(f"{url}/v1/rewards", data=body, headers={"content-type": "application/json"}) as r:
+            r.raise_for_status()
+            await r.read()
+
     async def worker(session):
         nonlocal cursor, done_rows
         while True:
@@ -88,10 +99,11 @@ async def _clients(url: str, clients: int, size: int, rows: list[dict], duration
             i = cursor % len(bodies)
             cursor += 1
             t0 = time.perf_counter()
-            async with session.post(f"{url}/v1/rewards", data=bodies[i],
-                                    headers={"content-type": "application/json"}) as r:
-                r.raise_for_status()
-                await r.read()
+            if fresh:
+                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as own:
+                    await post(own, bodies[i])
+            else:
+                await post(session, bodies[i])
             latencies.append(time.perf_counter() - t0)
             done_rows += sizes[i]
 
@@ -108,13 +120,16 @@ async def _clients(url: str, clients: int, size: int, rows: list[dict], duration
 
 def client_main(args) -> int:
     rows = workload(args.rows, args.tag)
-    print(json.dumps(asyncio.run(_clients(args.client, args.clients, args.size, rows, args.duration))))
+    print(json.dumps(asyncio.run(_clients(args.client, args.clients, args.size, rows, args.duration,
+                                          fresh=args.fresh))))
     return 0
 
 
-def run_clients(url: str, clients: int, size: int, rows: int, tag: str, duration: float | None = None) -> dict:
+def run_clients(url: str, clients: int, size: int, rows: int, tag: str, duration: float | None = None,
+                fresh: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--client", url, "--clients", str(clients), "--size", str(size),
-           "--rows", str(rows), "--tag", tag] + (["--duration", str(duration)] if duration else [])
+           "--rows", str(rows), "--tag", tag] + (["--duration", str(duration)] if duration else []) + (
+               ["--fresh"] if fresh else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -172,6 +187,7 @@ def main() -> int:
     p.add_argument("--size", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--tag", default="x", help=argparse.SUPPRESS)
     p.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.client:
         return client_main(args)
@@ -189,25 +205,28 @@ def main() -> int:
         # each arm between two in-process measurements (best of 2, fresh rows): this machine's speed
         # drifts by 1.5x within minutes, so an arm is compared with the baseline of its own minutes
         arms, baselines = [], [best_in_process(scorer, args.rows, "b0", 2)]
-        for size in (1, 32):
-            for clients in (1, 8, 64):
-                rows = args.rows if size == 32 or clients > 1 else args.rows // 4
-                r = run_clients(url, clients, size, rows, f"c{clients}s{size}")
-                baselines.append(best_in_process(scorer, args.rows, f"b{len(baselines)}", 2))
-                r.update(clients=clients, size=size, in_process=(baselines[-2] + baselines[-1]) / 2)
-                r["ratio"] = r["rewards_per_s"] / r["in_process"]
-                arms.append(r)
+        plan = [(c, s, False) for s in (1, 32) for c in (1, 8, 64)] + [(64, 1, True)]
+        for clients, size, fresh in plan:
+            rows = args.rows if size == 32 or clients > 1 else args.rows // 4
+            r = run_clients(url, clients, size, rows, f"c{clients}s{size}{'f' * fresh}", fresh=fresh)
+            baselines.append(best_in_process(scorer, args.rows, f"b{len(baselines)}", 2))
+            r.update(clients=clients, size=size, fresh=fresh, in_process=(baselines[-2] + baselines[-1]) / 2)
+            r["ratio"] = r["rewards_per_s"] / r["in_process"]
+            arms.append(r)
         results.update(in_process_rewards_per_s=baselines)
         print(f"in-process batched (64 rows a call), between the arms: "
               f"{', '.join(f'{b:,.0f}' for b in baselines)} rewards/s  [{args.recipe}, {os.cpu_count()} CPUs]")
-        print(f"{'clients':>7s} {'rows/req':>8s} {'rewards/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} {'in-proc':>8s} {'ratio':>6s}")
+        print(f"{'clients':>7s} {'rows/req':>8s} {'session':>11s} {'rewards/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s} "
+              f"{'in-proc':>8s} {'ratio':>6s}")
         for r in arms:
             results["arms"].append(r)
-            print(f"{r['clients']:7d} {r['size']:8d} {r['rewards_per_s']:10,.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
-                  f"{r['in_process']:8,.0f} {r['ratio']:6.2f}")
-        target = next(a for a in results["arms"] if a["clients"] == 64 and a["size"] == 1)
-        print(f"target: 64 single-sample clients at >= 50 % of in-process: {target['ratio']:.0%} "
-              f"({'met' if target['ratio'] >= 0.5 else 'NOT met'})")
+            print(f"{r['clients']:7d} {r['size']:8d} {'per request' if r['fresh'] else 'pooled':>11s} "
+                  f"{r['rewards_per_s']:10,.0f} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} {r['in_process']:8,.0f} "
+                  f"{r['ratio']:6.2f}")
+        for fresh in (False, True):
+            target = next(a for a in arms if a["clients"] == 64 and a["size"] == 1 and a["fresh"] == fresh)
+            print(f"target: 64 single-sample clients ({'a session per request' if fresh else 'pooled'}) at >= 50 % "
+                  f"of in-process: {target['ratio']:.0%} ({'met' if target['ratio'] >= 0.5 else 'NOT met'})")
         if args.soak:
             s = soak(url, server.pid, args.soak)
             results["soak"] = s

@@ -406,3 +406,74 @@ def test_radrl_reward_prints_the_weights_applied_at_its_step(tmp_path, capsys):
                  "-o", str(tmp_path / "o.jsonl")]) == 0
     err = capsys.readouterr().err
     assert "bleu2 x 0.25" in err and "example_f1 x 1" in err, err  # the schedule's 0.25 from step 120
+
+
+# ---- the scoring process (radrl serve's default) -------------------------------------------------
+
+def test_the_scoring_process_gives_the_in_process_components_and_totals():
+    """What the worker process computes equals RewardScorer in this process, at two steps of the
+    bleu2 schedule, over HTTP too; the worker exits when the server shuts it down."""
+    from radrl.integrations.serve.worker import ScoringProcess
+
+    recipe = load_recipe("deer_tfidf")
+    rows = report_rows(12)
+    here = RewardScorer(recipe)
+    there = ScoringProcess(recipe)
+    try:
+        assert there.names == here.names
+        got = there.executor.submit(there.components, rows).result()
+        assert got == here.components(rows)
+        for step in (0, 5000):
+            assert there.totals(got, step) == here.totals(here.components(rows), step)
+        options = ServeOptions(max_items=64)
+        with TestClient(create_app(there, options, recipe_name="deer_tfidf")) as c:
+            r = c.post("/v1/rewards", json=request_body(rows))
+            assert r.status_code == 200
+            assert r.json()["rewards"] == pytest.approx(here.totals(here.components(rows)), abs=0)
+            assert c.get("/v1/info").json()["score_in"] == "process"
+        assert _gone(there.pid, 10)  # the app's shutdown ended it
+    finally:
+        there.close()
+
+
+def test_a_recipe_that_cannot_build_fails_in_the_server_not_in_its_worker():
+    from radrl.integrations.serve.worker import ScoringProcess
+
+    recipe = load_recipe("deer_tfidf", overrides=["labeler.name=chexbert", "labeler.weights=/nonexistent/chexbert.pt"])
+    with pytest.raises(Exception) as err:
+        RewardScorer(recipe)
+    with pytest.raises(type(err.value), match="nonexistent"):
+        ScoringProcess(recipe)
+
+
+def test_the_scoring_process_exits_when_the_server_is_killed(tmp_path):
+    """A server killed with SIGKILL cannot shut its worker down: the worker sees it gone and exits."""
+    script = tmp_path / "server.py"
+    script.write_text("import os, sys, time\n"
+                      "from radrl.integrations.serve.worker import ScoringProcess\n"
+                      "from radrl.recipe import load_recipe\n"
+                      "if __name__ == '__main__':\n"
+                      "    p = ScoringProcess(load_recipe('deer_tfidf'))\n"
+                      "    print(p.pid, flush=True)\n"
+                      "    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(proc.stdout.readline())
+    assert not _gone(worker, 1)
+    proc.kill()
+    proc.wait(10)
+    assert _gone(worker, 15)
+
+
+def _gone(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` has exited (or is a zombie) within ``seconds``."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False

@@ -22,7 +22,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(**{k: getattr(args, k) for k in ServeOptions.__dataclass_fields__})
     token = check_bind(options.host, options.token_env)  # before anything loads
     recipe = load_rl_recipe(args.recipe, args.tiny, args.overrides, purpose="radrl serve serves")
-    scorer = RewardScorer(recipe)
+    if options.score_in == "process":
+        from radrl.integrations.serve.worker import ScoringProcess
+
+        scorer = ScoringProcess(recipe)
+    else:
+        scorer = RewardScorer(recipe)
     print(f"radrl serve: {args.recipe} ({', '.join(scorer.names)}) on http://{options.host}:{options.port} "
           f"(POST /v1/rewards, POST /get_reward, GET /health, GET /v1/info)"
           + ("; bearer token required" if options.token_env else ""), file=sys.stderr)

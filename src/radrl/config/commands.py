@@ -133,6 +133,9 @@ class ServeOptions:
         "how long the first request of a batch waits for others to join it"))
     log_level: Literal["debug", "info", "warning", "error"] = field(default="info", metadata=_help(
         "server log level (no level logs report text)"))
+    score_in: Literal["process", "thread"] = field(default="process", metadata=_help(
+        "where batches are scored: a worker process of their own (labelling and HTTP run side by side), "
+        "or a thread of the server's process"))
 
     def __post_init__(self):
         _at_least(self, 1, "port", "max_items", "max_batch")

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import secrets
+from concurrent.futures import BrokenExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -171,14 +172,15 @@ async def _scored(request: Request, batcher: Batcher, rows: list[dict]) -> list:
     and retry: the abandoned rows would otherwise delay every request after them."""
     future = batcher.enqueue(rows)
     gone = asyncio.ensure_future(_disconnected(request))
+    gone.add_done_callback(lambda task: task.cancelled() or future.cancel())  # cheaper than asyncio.wait
     try:
-        done, _ = await asyncio.wait({future, gone}, return_when=asyncio.FIRST_COMPLETED)
+        return await future
+    except asyncio.CancelledError:
+        if gone.done() and not gone.cancelled():
+            raise ClientGone from None
+        raise
     finally:
         gone.cancel()
-    if future in done:
-        return future.result()
-    future.cancel()
-    raise ClientGone
 
 
 async def _disconnected(request: Request) -> None:
@@ -190,7 +192,8 @@ async def _disconnected(request: Request) -> None:
 def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_name: str = "") -> Guard:
     """The app scoring with ``scorer`` (a :class:`~radrl.rewards.offline.RewardScorer`). With
     ``token``, every endpoint but ``/health`` needs ``Authorization: Bearer <token>``."""
-    batcher = Batcher(scorer.components, options.max_batch, options.max_wait_ms / 1000)
+    batcher = Batcher(scorer.components, options.max_batch, options.max_wait_ms / 1000,
+                      executor=getattr(scorer, "executor", None))
 
     @asynccontextmanager
     async def lifespan(app):
@@ -205,6 +208,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
         rewards = scorer.rewards
         return JSONResponse({"recipe": recipe_name, "rewards": scorer.names, "weights": rewards.weights,
                              "schedules": rewards.schedules, "labeler": scorer.recipe.labeler.name,
+                             "score_in": "process" if getattr(scorer, "executor", None) else "thread",
                              "radrl_version": __version__, "max_items": options.max_items,
                              "max_body_bytes": int(options.max_body_mb * 1e6), "batches": batcher.batches,
                              "rows": batcher.rows})
@@ -250,6 +254,10 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
     async def input_error(request: Request, err: InputError):
         return _error(422, "labels", str(err))
 
+    async def scorer_died(request: Request, err: BrokenExecutor):
+        logger.error("the scoring process is gone (%s); restart radrl serve", type(err).__name__)
+        return _error(503, None, "the scoring process is gone (out of memory, or killed): restart radrl serve")
+
     async def client_gone(request: Request, err: ClientGone):
         return Response(status_code=499)  # nobody reads it: the connection is closed
 
@@ -257,7 +265,7 @@ def create_app(scorer, options: ServeOptions, token: str | None = None, recipe_n
                             Route("/v1/rewards", rewards, methods=["POST"]),
                             Route("/get_reward", get_reward, methods=["POST"])],
                     exception_handlers={BodyError: body_error, InputError: input_error,
-                                        ClientGone: client_gone}, lifespan=lifespan)
+                                        ClientGone: client_gone, BrokenExecutor: scorer_died}, lifespan=lifespan)
     app.state.batcher = batcher
     return Guard(app, int(options.max_body_mb * 1e6), token)
 
