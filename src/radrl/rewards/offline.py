@@ -83,29 +83,22 @@ class RewardScorer:
 
     def totals(self, components: Sequence[dict[str, float | None]], step: int = 0) -> list[float]:
         """Each row's weighted sum at ``step`` (weights looked up once), failed rewards left out."""
-        return weighted_totals(components, self.names, self.weights_at(step))
+        weights = list(zip(self.names, self.weights_at(step)))
+        out = []
+        for row in components:
+            reward = 0.0
+            for name, weight in weights:
+                value = row.get(name)
+                if value is not None and not math.isnan(value):
+                    reward += weight * value  # TRL: nansum of the weighted rewards
+            out.append(reward)
+        return out
 
     def score(self, rows: Sequence[dict], step: int = 0) -> list[dict]:
         """One ``{"id", "reward", "components"}`` per row (ids as given, when rows have them)."""
         components = self.components(rows)
         return [{"id": row.get("id"), "reward": reward, "components": c}
                 for row, c, reward in zip(rows, components, self.totals(components, step))]
-
-
-def weighted_totals(components: Sequence[dict[str, float | None]], names: Sequence[str],
-                    weights: Sequence[float]) -> list[float]:
-    """Each row's sum of ``weight * value`` over ``names``; a failed (None or NaN) value is left
-    out, as TRL's ``nansum`` leaves it."""
-    pairs = list(zip(names, weights))
-    out = []
-    for row in components:
-        reward = 0.0
-        for name, weight in pairs:
-            value = row.get(name)
-            if value is not None and not math.isnan(value):
-                reward += weight * value
-        out.append(reward)
-    return out
 
 
 def score_rows(recipe, rows: Sequence[dict], step: int = 0) -> list[dict]:

@@ -72,10 +72,11 @@ def plan_shared_prompts(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor,
     if not bool(prompt_mask[:, -1].all()):
         return None  # right-padded prompts: the last column is not each prompt's last token
     images = _image_keys(fwd, prompt_ids.size(0))
+    ids, masks = prompt_ids.tolist(), prompt_mask.tolist()  # one device sync each, not one per row
     slot: dict[tuple, int] = {}
     firsts, which = [], []
     for row in range(prompt_ids.size(0)):
-        key = (tuple(prompt_ids[row].tolist()), tuple(prompt_mask[row].tolist()), images[row])
+        key = (tuple(ids[row]), tuple(masks[row]), images[row])
         k = slot.setdefault(key, len(firsts))
         if k == len(firsts):
             firsts.append(row)
@@ -116,9 +117,8 @@ def shared_prompt_logps(model, plan: SharedPrompts, prompt_ids: torch.Tensor, pr
 
     width = prompt_ids.size(1) - 1
     once = select_rows(fwd, plan.firsts)
-    for key in ("mm_token_type_ids",):
-        if once.get(key) is not None:
-            once[key] = once[key][:, :width]
+    if once.get("mm_token_type_ids") is not None:  # cover prompt + completion: cut to the prefix
+        once["mm_token_type_ids"] = once["mm_token_type_ids"][:, :width]
     prefix_ids, prefix_mask = prompt_ids[plan.firsts, :width], prompt_mask[plan.firsts, :width]
     first_pos, second_pos = _positions(prefix_ids, prefix_mask, once, rope_index, plan.which,
                                        completion_ids.size(1) + 1)

@@ -6,7 +6,7 @@ interpreter about a third of the time, and the labeler waited. :class:`ScoringPr
 recipe's :class:`~radrl.rewards.offline.RewardScorer` in one worker process (``spawn``: safe with
 CUDA) and scores every batch there, while the server's process only parses, batches and answers.
 The server holds no labeler of its own: it learns the reward names, weights and schedules from the
-worker, and sums the components with them as ``RewardScorer.totals`` does.
+worker, and sums the components with them by ``RewardScorer.totals`` itself.
 
 ``radrl serve --score-in thread`` keeps the old layout (one process, the scorer in a thread).
 """
@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import SimpleNamespace
 
+from radrl.rewards.offline import RewardScorer
+
 _SCORER = None  # the worker process's RewardScorer
 
 
 def _start(recipe, server_pid: int) -> dict:
     """In the worker: build the scorer; what the server needs to know of it."""
     global _SCORER
-    from radrl.rewards.offline import RewardScorer
-
     threading.Thread(target=_exit_with, args=(server_pid,), daemon=True, name="radrl-watch-server").start()
     _SCORER = RewardScorer(recipe)
     return {"pid": os.getpid(), "names": _SCORER.names, "weights": list(_SCORER.rewards.weights),
@@ -66,15 +66,9 @@ class ScoringProcess:
         self.names: list[str] = info["names"]
         self.rewards = SimpleNamespace(weights=info["weights"], schedules=info["schedules"])
 
-    def weights_at(self, step: int = 0) -> list[float]:
-        from radrl.rewards.schedule import weight_at
-
-        return [weight_at(step, w, s) for w, s in zip(self.rewards.weights, self.rewards.schedules)]
-
-    def totals(self, components, step: int = 0) -> list[float]:
-        from radrl.rewards.offline import weighted_totals
-
-        return weighted_totals(components, self.names, self.weights_at(step))
+    # the weights at a step and the weighted sums, as RewardScorer computes them from the same fields
+    weights_at = RewardScorer.weights_at
+    totals = RewardScorer.totals
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
