@@ -110,11 +110,13 @@ def test_kl_k3():
 def test_aggregate_loss_variants():
     loss = torch.tensor([[1.0, 2.0, 3.0], [4.0, 9.0, 9.0]])
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
-    assert aggregate_loss(loss, mask, "grpo") == pytest.approx((6 / 3 + 4 / 1) / 2)
-    assert aggregate_loss(loss, mask, "bnpo") == pytest.approx(10 / 4)
-    assert aggregate_loss(loss, mask, "dr_grpo", max_completion_length=4) == pytest.approx(10 / 8)
-    assert aggregate_loss(loss, mask, "dapo", token_normalizer=5.0) == pytest.approx(2.0)
-    with pytest.raises(ValueError):
+    assert aggregate_loss(loss, mask, "sequence_mean") == pytest.approx((6 / 3 + 4 / 1) / 2)
+    assert aggregate_loss(loss, mask, "token_mean") == pytest.approx(10 / 4)
+    assert aggregate_loss(loss, mask, "max_length", max_completion_length=4) == pytest.approx(10 / 8)
+    assert aggregate_loss(loss, mask, "generation_tokens", token_normalizer=5.0) == pytest.approx(2.0)
+    assert aggregate_loss(loss, mask, "sequence_sum") == pytest.approx((6 + 4) / 2)
+    assert aggregate_loss(torch.tensor([[2.0], [3.0]]), mask, "sequence_sum") == pytest.approx((2 * 3 + 3 * 1) / 2)
+    with pytest.raises(ValueError, match="unknown aggregation"):
         aggregate_loss(loss, mask, "cispo")
 
 

@@ -25,3 +25,21 @@ def test_the_config_package_imports_nothing_of_radrl_but_its_errors():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("radrl"):
                 assert node.module.startswith(("radrl.config", "radrl.io")), f"{path.name} imports {node.module}"
+
+
+def test_no_algorithm_reaches_into_the_trainer():
+    """Components get a ComponentContext (radrl.algorithms.context), never the trainer: no module
+    under algorithms/ may name a private member of one, take one as a parameter, or import
+    radrl.training, where TRL's private members are touched."""
+    import re
+
+    found = []
+    for path in sorted((SRC / "algorithms").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found += [f"{path.name}: {m.group(0)}" for m in re.finditer(r"trainer\._\w*", text)]
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.arg) and node.arg == "trainer":
+                found.append(f"{path.name}:{node.lineno} takes a trainer argument")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("radrl.training"):
+                found.append(f"{path.name}:{node.lineno} imports {node.module}")
+    assert not found, "use the ComponentContext instead: " + "; ".join(found)

@@ -76,8 +76,8 @@ def _recipe(tiny_vlm, tiny_bench, steps):
         "rewards": [{"type": "example_f1"}, {"type": "bleu2", "weight": 0.0, "schedule": [[3, 0.25]]}],
         "rl": {"per_device_train_batch_size": 8, "num_generations": 4, "max_completion_length": 24,
                "learning_rate": 1e-3, "max_steps": steps, "save_steps": 2, "report_to": [],
-               "dataloader_pin_memory": False, "disable_tqdm": True, "loss_type": "grpo",
-               "token_weighting": "tfidf", "capo": True, "orapo": True},
+               "dataloader_pin_memory": False, "disable_tqdm": True, "loss_type": "grpo"},
+        "algorithm": {"token_weights": "tfidf", "clip": "capo", "aux_loss": "orapo_dpo"},
     }
 
 
@@ -163,10 +163,10 @@ def test_a_component_registered_in_user_code_trains_from_a_recipe(tiny_vlm, tiny
         def __init__(self, coef: float = 0.1):
             self.coef, self.steps = coef, 0
 
-        def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
+        def loss(self, ctx, model, batch, per_token_logps, mask):
             calls.append(float(self.coef))
             self.steps += 1
-            trainer._log("bonus/steps", self.steps)
+            ctx.log("bonus/steps", self.steps)
             return -self.coef * (per_token_logps * mask).sum() / mask.sum().clamp(min=1)
 
         def state_dict(self):
@@ -175,8 +175,6 @@ def test_a_component_registered_in_user_code_trains_from_a_recipe(tiny_vlm, tiny
     COMPONENTS.register("mean_logprob_bonus_test", MeanLogprobBonus)
     try:
         recipe = _recipe(tiny_vlm, tiny_bench, steps=2)
-        for key in ("token_weighting", "capo", "orapo"):
-            recipe["rl"].pop(key)
         recipe["algorithm"] = {"aux_loss": {"type": "mean_logprob_bonus_test", "coef": 0.5}}
         with pytest.raises(ConfigError, match="did you mean coef"):
             recipe_from_dict({**recipe, "algorithm": {"aux_loss": {"type": "mean_logprob_bonus_test", "cof": 1}}})
@@ -189,3 +187,76 @@ def test_a_component_registered_in_user_code_trains_from_a_recipe(tiny_vlm, tiny
     state = json.loads((tmp_path / "run" / "checkpoints" / "checkpoint-2" / "radrl_state.json").read_text())
     assert state["components"] == {"aux_loss": {"steps": 2}}
     assert [h["bonus/steps"] for h in final["log_history"] if "loss" in h] == [1.0, 2.0]
+
+
+PLUGIN = """
+from radrl.algorithms import PolicyLossOutput, register_policy_loss
+from radrl.rewards import RewardFunction
+
+CALLS = {"loss": 0, "reward": 0}
+
+
+def scaled_pg(x, coef: float = 1.0):
+    \"\"\"-coef * A * log pi per token (REINFORCE with the group baseline).\"\"\"
+    CALLS["loss"] += 1
+    return PolicyLossOutput(-coef * x.advantages * x.logps, (x.logps - x.old_logps).exp(), {})
+
+
+scaled_pg.aggregation = "token_mean"
+
+
+class VowelShare(RewardFunction):
+    name = "vowel_share"
+
+    def score(self, texts, references, ref_labels):
+        CALLS["reward"] += len(texts)
+        return [sum(c in "aeiou" for c in t) / max(len(t), 1) for t in texts]
+"""
+
+
+def test_a_policy_loss_and_a_reward_named_by_dotted_path_train_with_radrl_train(tiny_vlm, tiny_bench, tmp_path,
+                                                                               monkeypatch, capsys):
+    """User code in a folder on the path, named module:attribute in a recipe, no registration and no
+    edit to radrl: `radrl train` checks its parameters, then trains two steps with both."""
+    from radrl.cli import main
+
+    (tmp_path / "plugin").mkdir()
+    (tmp_path / "plugin" / "my_radrl_plugin_test.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path / "plugin"))
+    recipe = _recipe(tiny_vlm, tiny_bench, steps=2)
+    recipe["rl"].pop("loss_type")
+    recipe["rewards"] = [{"type": "example_f1"}, {"type": "my_radrl_plugin_test:VowelShare", "weight": 0.5}]
+    recipe["algorithm"] = {"policy_loss": {"type": "my_radrl_plugin_test:scaled_pg", "coef": 0.5},
+                           "token_weights": "tfidf"}
+    path = tmp_path / "r.json"
+    bad = json.loads(json.dumps(recipe))
+    bad["algorithm"]["policy_loss"]["coeff"] = 1
+    path.write_text(json.dumps(bad))
+    assert main(["train", "--recipe", str(path), "-o", str(tmp_path / "bad"), "--no-eval"]) == 2
+    assert "did you mean coef" in capsys.readouterr().err
+    path.write_text(json.dumps(recipe))
+    try:
+        assert main(["train", "--recipe", str(path), "-o", str(tmp_path / "run"), "--no-eval"]) == 0
+        plugin = sys.modules["my_radrl_plugin_test"]
+        assert plugin.CALLS["loss"] == 2 and plugin.CALLS["reward"] == 2 * 8
+    finally:
+        sys.modules.pop("my_radrl_plugin_test", None)
+        from radrl.algorithms import POLICY_LOSSES
+        from radrl.rewards import REWARDS
+
+        POLICY_LOSSES.unregister("my_radrl_plugin_test:scaled_pg")
+        REWARDS.unregister("my_radrl_plugin_test:VowelShare")
+    history = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in history if "loss" in r] == [1, 2]
+    assert all("rewards/vowel_share/mean" in r for r in history if "loss" in r)
+
+
+def test_a_clip_component_with_a_loss_that_has_no_clip_range_is_refused_when_the_recipe_loads():
+    with pytest.raises(ConfigError, match="absolute cap"):
+        load_recipe("radflow", tiny=True, overrides=["rl.loss_type=cispo"])
+    with pytest.raises(ConfigError, match="rl.loss_type.*did you mean cispo"):
+        load_recipe("deer_tfidf", tiny=True, overrides=["rl.loss_type=cipso"])
+    with pytest.raises(ConfigError, match="decides the loss"):
+        load_recipe("deer_tfidf", tiny=True, overrides=["algorithm.policy_loss=sapo"])
+    recipe = load_recipe("deer_tfidf", tiny=True, overrides=["rl.loss_type=cispo"])  # tfidf with CISPO: fine
+    assert recipe.rl["loss_type"] == "cispo"

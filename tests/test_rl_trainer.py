@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import pytest
@@ -13,6 +14,7 @@ from radrl.algorithms import CapoClipRange, OrapoDpoLoss, TfidfTokenWeights
 from radrl.data.synthetic import load_synthetic
 from radrl.models import load_policy
 from radrl.rewards import ExampleF1Reward, RewardFunction
+from radrl.training.component_context import for_completion, forward_kwargs
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
 
@@ -30,21 +32,36 @@ def rl_data(tiny_bench):
 def _trainer(cls, config_cls, tiny_vlm, dataset, tmp_path, rewards=None, components=(), **kwargs):
     """``cls`` is GRPOTrainer (with GRPOConfig) or RadRLTrainer (with RadRLConfig and ``components``)."""
     model, processor = load_policy(str(tiny_vlm))
+    extra = {k: kwargs.pop(k) for k in ("policy_loss", "advantage") if k in kwargs}
     args = config_cls(output_dir=str(tmp_path / cls.__name__), **{**COMMON, **kwargs})
-    extra = {"components": list(components)} if components else {}
+    if components:
+        extra["components"] = list(components)
     return cls(model=model, reward_funcs=rewards or [ExampleF1Reward()], args=args, train_dataset=dataset,
                processing_class=processor, **extra)
 
 
-@pytest.mark.parametrize("loss_type, beta", [("grpo", 0.0), ("dapo", 0.04), ("dr_grpo", 0.0), ("bnpo", 0.04)])
-def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_data, tmp_path, loss_type, beta):
+TRL_LOSSES = [  # every TRL 1.16 loss_type, and GSPO (grpo at sequence level); beta > 0 puts the KL term in
+    ("grpo", {}, 0.0), ("dapo", {}, 0.04), ("dr_grpo", {}, 0.0), ("bnpo", {}, 0.04),
+    ("luspo", {"importance_sampling_level": "sequence"}, 0.0), ("cispo", {"epsilon_high": 1.1}, 0.04),
+    ("sapo", {}, 0.0), ("vespo", {}, 0.04),
+    ("grpo", {"importance_sampling_level": "sequence", "use_bias_correction_kl": True}, 0.04),  # GSPO
+]
+
+
+@pytest.mark.parametrize("loss_type, settings, beta", TRL_LOSSES,
+                         ids=[f"{t}-{s.get('importance_sampling_level', 'token')}" for t, s, _ in TRL_LOSSES])
+def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_data, tmp_path, loss_type, settings,
+                                                                 beta):
     from trl import GRPOConfig, GRPOTrainer
 
     _, dataset = rl_data
     rewards = [LengthReward(), ExampleF1Reward()]
-    stock = _trainer(GRPOTrainer, GRPOConfig, tiny_vlm, dataset, tmp_path, rewards, loss_type=loss_type, beta=beta)
-    ours = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, rewards, loss_type=loss_type, beta=beta)
+    kwargs = dict(loss_type=loss_type, beta=beta, **settings)
+    stock = _trainer(GRPOTrainer, GRPOConfig, tiny_vlm, dataset, tmp_path, rewards, **kwargs)
+    ours = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, rewards, **kwargs)
     assert ours._radrl_loss  # radrl's own loss path is the one under test
+    want = "gspo" if settings.get("importance_sampling_level") == "sequence" and loss_type == "grpo" else loss_type
+    assert ours.policy_loss_name == want
     batch = [dataset[i] for i in range(2) for _ in range(4)]  # 2 prompts x 4 rollouts, TRL's order
     outputs = []
     for trainer in (stock, ours):
@@ -55,6 +72,15 @@ def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_da
         if torch.is_tensor(value):
             torch.testing.assert_close(outputs[1][key], value, rtol=0, atol=0, msg=key)
     assert outputs[0]["advantages"].abs().sum() > 0  # a batch with signal, or the test proves little
+    # as if the policy had moved since sampling: ratios away from 1, so the clips, caps and gates act
+    generator = torch.Generator().manual_seed(1)
+    noise = 0.3 * torch.randn(outputs[0]["completion_mask"].shape, generator=generator)
+    with torch.no_grad():
+        ids = torch.cat([outputs[0]["prompt_ids"], outputs[0]["completion_ids"]], 1)
+        attn = torch.cat([outputs[0]["prompt_mask"], outputs[0]["completion_mask"]], 1)
+        logps = stock._get_per_token_logps_and_entropies(stock.model, ids, attn, outputs[0]["completion_ids"].size(1),
+                                                         **forward_kwargs(outputs[0]))[0]
+    outputs[0]["old_per_token_logps"] = logps + noise
 
     grads = []
     for trainer in (stock, ours):
@@ -64,10 +90,60 @@ def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_da
         loss.backward()
         grads.append((loss.detach(), {n: p.grad.clone() for n, p in trainer.model.named_parameters()
                                       if p.grad is not None}))
+    assert grads[0][0] != 0
     torch.testing.assert_close(grads[1][0], grads[0][0])
     assert grads[0][1].keys() == grads[1][1].keys() and grads[0][1]
     for name, g in grads[0][1].items():
         torch.testing.assert_close(grads[1][1][name], g, msg=name)
+
+
+@pytest.mark.parametrize("loss_type, settings, beta", TRL_LOSSES,
+                         ids=[f"{t}-{s.get('importance_sampling_level', 'token')}" for t, s, _ in TRL_LOSSES])
+def test_every_policy_loss_trains_with_tfidf_token_weights(tiny_vlm, rl_data, tmp_path, loss_type, settings, beta):
+    _, dataset = rl_data
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()],
+                       components=[TfidfTokenWeights(alpha=4.0)], loss_type=loss_type, beta=beta, **settings)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+    trainer.train()
+    log = trainer.state.log_history[0]
+    assert math.isfinite(log["loss"]) and log["token_weights/mean"] > 1.0  # the weights were on
+    moved = [n for n, p in trainer.model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
+    assert moved  # the step changed the policy
+
+
+def test_a_registered_policy_loss_and_rloo_advantages_reach_the_trainer(tiny_vlm, rl_data, tmp_path):
+    """``policy_loss`` / ``advantage`` given to the trainer replace TRL's: the advantages are RLOO's
+    of the weighted rewards, and the loss is the registered function's, aggregated as it declares."""
+    from radrl.algorithms import POLICY_LOSSES, PolicyLossOutput, register_policy_loss
+
+    @register_policy_loss("half_pg_test", aggregation="token_mean", clip=None)
+    def half_pg(x, coef: float = 0.5):
+        return PolicyLossOutput(-coef * x.advantages * x.logps, x.logps.exp(), {})
+
+    _, dataset = rl_data
+    try:
+        trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()], loss_type="grpo",
+                           policy_loss=("half_pg_test", {"coef": 2.0}), advantage=("rloo", {}))
+        batch = [dataset[i] for i in range(2) for _ in range(4)]
+        trainer.model.train()
+        torch.manual_seed(0)
+        out = trainer._generate_and_score_completions(batch)
+        mask = out["completion_mask"].float()
+        texts = trainer.processing_class.batch_decode(out["completion_ids"], skip_special_tokens=True)
+        grouped = torch.tensor([len(t) / 100 for t in texts]).view(2, 4)  # LengthReward, from the raw texts
+        rloo = grouped - (grouped.sum(1, keepdim=True) - grouped) / 3
+        torch.testing.assert_close(out["advantages"], rloo.reshape(-1), rtol=1e-5, atol=1e-6)
+        trainer.current_gradient_accumulation_steps = 1
+        loss = trainer._compute_loss(trainer.model, out)
+        with torch.no_grad():
+            ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+            attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+            logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
+                                                               **forward_kwargs(out))[0]
+        want = (-2.0 * out["advantages"].unsqueeze(1) * logps * mask).sum() / mask.sum()
+        torch.testing.assert_close(loss.detach(), want, rtol=1e-5, atol=1e-6)
+    finally:
+        POLICY_LOSSES.unregister("half_pg_test")
 
 
 def test_one_training_step_matches_stock(tiny_vlm, rl_data, tmp_path):
@@ -273,11 +349,11 @@ def test_orapo_loss_is_composed_as_eq4_inside_the_trainer(tiny_vlm, rl_data, tmp
     lam = out["orapo_lambda"]
     assert lam[:4].tolist() == pytest.approx([0.6] * 4) and lam[4:].tolist() == pytest.approx([0.1] * 4)
     assert out["advantages"][4:].abs().sum() > 0
-    fwd = trainer._forward_kwargs(out)
+    fwd = forward_kwargs(out)
     ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
     attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
     gt_ids, gt_attn = torch.cat([out["prompt_ids"], out["gt_ids"]], 1), torch.cat([out["prompt_mask"], out["gt_mask"]], 1)
-    gt_fwd = trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
+    gt_fwd = for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
     with torch.no_grad():  # every row's log-probs, each pass over the whole batch
         logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
                                                            **fwd)[0]
@@ -348,11 +424,11 @@ def test_orapo_runs_no_dpo_pass_for_prompts_whose_lambda_is_zero(tiny_vlm, rl_da
     assert rows_per_pass == [8, 1]  # the policy on every rollout, then on prompt 0's ground truth once
 
     reference = trainer._frozen_ref
-    fwd = trainer._forward_kwargs(out)
+    fwd = forward_kwargs(out)
     ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
     attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
     gt_ids, gt_attn = torch.cat([out["prompt_ids"], out["gt_ids"]], 1), torch.cat([out["prompt_mask"], out["gt_mask"]], 1)
-    gt_fwd = trainer._for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
+    gt_fwd = for_completion(fwd, out["prompt_ids"].size(1), out["gt_ids"])
     with torch.no_grad():
         n_completion, n_gt = out["completion_ids"].size(1), out["gt_ids"].size(1)
         logps = original(trainer.model, ids, attn, n_completion, **fwd)[0]
@@ -391,3 +467,43 @@ def test_capo_critical_rows_get_a_quarter_of_epsilon_and_the_zrr_ema_evolves(tin
     assert trainer.zrr_ema[key] == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)  # z <- mu z + (1 - mu) zrr
     want = 0.05 + (0.5 - 0.05) * (0.9 * 0.5 + 0.1) ** 2
     assert float(out["orapo_lambda"][0]) == pytest.approx(want, rel=1e-5)
+
+
+def test_capo_with_two_iterations_changes_the_loss_exactly_on_critical_cases(tiny_vlm, rl_data, tmp_path):
+    """num_iterations = 2: the batch is reused after the policy moved, so the ratio leaves 1. The
+    loss equals the clipped surrogate computed by hand with eps/4 on critical rows and eps on the
+    others; the rows whose terms differ from GRPO's (eps everywhere) are all critical ones."""
+    _, dataset = rl_data
+    dataset = dataset.add_column("critical", [i % 2 == 0 for i in range(len(dataset))])
+    trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()], loss_type="grpo",
+                       components=[CapoClipRange()], epsilon=0.2, num_iterations=2)
+    batch = [dataset[i] for i in range(2) for _ in range(4)]  # prompt 0 critical, prompt 1 not
+    trainer.model.train()
+    torch.manual_seed(0)
+    out = trainer._generate_and_score_completions(copy.deepcopy(batch))
+    assert "old_per_token_logps" in out  # TRL keeps pi_old when the batch is used twice
+    with torch.no_grad():  # the first iteration's update, as it were
+        for p in trainer.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    trainer.current_gradient_accumulation_steps = 1
+    loss = trainer._compute_loss(trainer.model, out)
+
+    with torch.no_grad():
+        ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
+        attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
+        logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
+                                                           **forward_kwargs(out))[0]
+    mask = out["completion_mask"].float()
+    ratio, adv = torch.exp(logps - out["old_per_token_logps"]), out["advantages"].unsqueeze(1)
+    critical = torch.tensor([x["critical"] for x in batch])
+
+    def per_row(eps):  # (1/|o_i|) sum_t -min(r A, clip(r, 1 - eps_i, 1 + eps_i) A), by hand
+        e = eps.unsqueeze(1)
+        clipped = torch.minimum(torch.maximum(ratio, 1 - e), 1 + e)
+        return (-torch.minimum(ratio * adv, clipped * adv) * mask).sum(1) / mask.sum(1)
+
+    capo_rows = per_row(torch.where(critical, 0.05, 0.2))
+    grpo_rows = per_row(torch.full((8,), 0.2))
+    torch.testing.assert_close(loss.detach(), capo_rows.mean(), rtol=1e-5, atol=1e-6)
+    differs = ~torch.isclose(capo_rows, grpo_rows, rtol=1e-6, atol=1e-7)
+    assert differs.any() and bool(critical[differs].all())

@@ -3,25 +3,28 @@
 ==========================  ============================================================
 file                        what
 ==========================  ============================================================
-``advantages.py``           GRPO / Dr.GRPO group advantages; reward-diversity statistics
+``advantages.py``           ``ADVANTAGES``: GRPO / Dr.GRPO group advantages, RLOO; the
+                            reward-diversity statistics
+``policy_loss.py``          ``POLICY_LOSSES``: every TRL loss_type (grpo, bnpo, dr_grpo,
+                            dapo, luspo, cispo, sapo, vespo) and GSPO; k3 KL; aggregations
 ``token_weights.py``        DiTPO token weights (TF-IDF; labeler saliency -> w = 1 + beta*s,
                             aligned by character offsets), token-level advantages
-``policy_loss.py``          clipped surrogate with (B, T) advantages and per-sample clip
-                            ranges (CAPO), k3 KL, the grpo/bnpo/dr_grpo/dapo reductions
 ``dpo.py``                  length-normalised DPO (OraPO's preference term)
 ``zero_reward.py``          OraPO's zero-reward rate, its EMA and the mixing weight lambda
 ``saliency.py``             DiTPO's gradient weights: labeler saliency aligned to policy tokens
+``context.py``              what a component is given (``ComponentContext``, ``Rollouts``)
 ``components.py``           the registry (``COMPONENTS``) and the three slot base classes
 ``ditpo.py``                components ``tfidf`` and ``gradient`` (DEER)
-``capo.py``                 component ``capo`` (RadFlow)
+``capo.py``                 component ``capo`` (RadFlow), its Eq. 9 clip range
 ``orapo.py``                component ``orapo_dpo`` (OraPO)
 ==========================  ============================================================
 
-A recipe's ``algorithm:`` section names components; ``radrl.training.RadRLTrainer`` calls them.
+A recipe's ``algorithm:`` section names a policy loss, an advantage estimator and components;
+``radrl.training.RadRLTrainer`` calls them.
 """
 
-from radrl.algorithms.advantages import group_advantages, group_reward_stats
-from radrl.algorithms.capo import CapoClipRange  # the built-in components register themselves on import
+from radrl.algorithms.advantages import ADVANTAGES, group_advantages, group_reward_stats, rloo_advantages
+from radrl.algorithms.capo import CapoClipRange, capo_clip_range  # the built-ins register themselves on import
 from radrl.algorithms.components import (
     COMPONENTS,
     SLOTS,
@@ -31,10 +34,21 @@ from radrl.algorithms.components import (
     TokenWeights,
     build_components,
 )
+from radrl.algorithms.context import ComponentContext, Rollouts, TrainerSettings
 from radrl.algorithms.ditpo import GradientTokenWeights, TfidfTokenWeights
 from radrl.algorithms.dpo import dpo_loss, sequence_logp
 from radrl.algorithms.orapo import OrapoDpoLoss
-from radrl.algorithms.policy_loss import aggregate_loss, capo_clip_range, clipped_surrogate, kl_k3
+from radrl.algorithms.policy_loss import (
+    AGGREGATIONS,
+    POLICY_LOSSES,
+    PolicyLossInputs,
+    PolicyLossOutput,
+    aggregate_loss,
+    clipped_surrogate,
+    kl_k3,
+    pairing_problem,
+    register_policy_loss,
+)
 from radrl.algorithms.token_weights import (
     align_scores_by_offsets,
     saliency_token_weights,
@@ -44,6 +58,8 @@ from radrl.algorithms.token_weights import (
 from radrl.algorithms.zero_reward import ema_update, mixing_weight, zero_reward_groups
 
 __all__ = [
+    "ADVANTAGES", "AGGREGATIONS", "POLICY_LOSSES", "ComponentContext", "PolicyLossInputs", "PolicyLossOutput",
+    "Rollouts", "TrainerSettings", "pairing_problem", "register_policy_loss", "rloo_advantages",
     "COMPONENTS", "SLOTS", "AuxiliaryLoss", "CapoClipRange", "ClipRange", "Component", "GradientTokenWeights",
     "OrapoDpoLoss", "TfidfTokenWeights", "TokenWeights", "build_components", "aggregate_loss",
     "align_scores_by_offsets", "capo_clip_range", "clipped_surrogate", "dpo_loss", "ema_update",

@@ -1,4 +1,10 @@
-"""Group-relative advantages (GRPO, Dr.GRPO) and the group statistics DEER Table 7 reports.
+"""Advantage estimators, registered by name in ``ADVANTAGES`` (verl's ``register_adv_est``), and
+the group statistics DEER Table 7 reports.
+
+Each estimator is ``fn(rewards, group_size, **params) -> advantages``, both flat. Built in:
+``grpo`` (group normalisation in TRL's three ``scale_rewards`` modes; ``scale: none`` is Dr.GRPO)
+and ``rloo`` (RLOO's leave-one-out baseline, which TRL does not have). A recipe picks one with
+``algorithm: {advantage: {type: rloo}}``; a new one is a function registered here.
 
 Rewards arrive flat, ``(num_groups * group_size,)``, with the ``group_size`` completions of one
 prompt next to each other (TRL's ``RepeatSampler`` order). A ``NaN`` reward marks a completion
@@ -9,6 +15,10 @@ advantage 0.
 from __future__ import annotations
 
 import torch
+
+from radrl.registry import Registry
+
+ADVANTAGES: Registry = Registry("advantage estimator")
 
 
 def _nanstd(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -45,6 +55,29 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group
     elif scale != "none":
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
     return torch.nan_to_num(advantages.reshape(-1), nan=0.0)
+
+
+ADVANTAGES.register("grpo", group_advantages)
+
+
+@ADVANTAGES.register("rloo")
+def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """RLOO (Ahmadian et al. 2024): each completion's baseline is the mean of the others in its group,
+
+    A_i = r_i - 1/(n - 1) sum_{j != i} r_j  =  n/(n - 1) (r_i - mean(r_group)),
+
+    n the group's completions with a reward. A NaN reward (failed) is left out of the others'
+    baselines and gets A_i = 0, as does a completion with no other in its group.
+    """
+    if rewards.dim() != 1 or rewards.numel() % group_size:
+        raise ValueError(f"rewards must be flat with a multiple of {group_size} entries, got {tuple(rewards.shape)}")
+    grouped = rewards.view(-1, group_size)
+    valid = ~torch.isnan(grouped)
+    total = torch.nansum(grouped, dim=1, keepdim=True)
+    others = valid.sum(dim=1, keepdim=True) - 1
+    baseline = (total - torch.nan_to_num(grouped, nan=0.0)) / others.clamp(min=1)
+    advantages = torch.where(valid & (others > 0), grouped - baseline, torch.zeros_like(grouped))
+    return advantages.reshape(-1)
 
 
 def group_reward_stats(rewards: torch.Tensor, group_size: int, atol: float = 1e-6) -> dict[str, float]:

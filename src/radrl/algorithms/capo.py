@@ -7,8 +7,15 @@ import warnings
 import torch
 
 from radrl.algorithms.components import COMPONENTS, ClipRange
-from radrl.algorithms.policy_loss import capo_clip_range
 from radrl.io import FieldError
+
+
+def capo_clip_range(critical: torch.Tensor, epsilon: float, critical_factor: float = 0.25) -> torch.Tensor:
+    """RadFlow Eq. 9: eps_i = eps * critical_factor (eps / 4) when case i is critical, else eps.
+
+    ``critical`` is a bool (B,) tensor; returns float (B,)."""
+    eps = torch.full(critical.shape, float(epsilon), dtype=torch.float32, device=critical.device)
+    return torch.where(critical.bool(), eps * critical_factor, eps)
 
 
 @COMPONENTS.register("capo")
@@ -23,8 +30,8 @@ class CapoClipRange(ClipRange):
             raise FieldError("critical_factor", "critical_factor (eps_critical / eps) must lie in (0, 1]")
         self.critical_factor = float(critical_factor)
 
-    def setup(self, trainer) -> None:
-        args = trainer.args
+    def setup(self, ctx) -> None:
+        args = ctx.settings
         if args.gradient_accumulation_steps % (args.steps_per_generation * args.num_iterations) == 0:
             # TRL's own test for "the policy has not moved since these rollouts were sampled"
             warnings.warn(
@@ -33,9 +40,9 @@ class CapoClipRange(ClipRange):
                 "then trains exactly as GRPO. Set rl.num_iterations >= 2 (or rl.steps_per_generation above "
                 "rl.gradient_accumulation_steps) for CAPO to act.", UserWarning, stacklevel=2)
 
-    def clip_ranges(self, trainer, inputs, epsilon_low, epsilon_high):
-        critical = torch.tensor([bool(x["critical"]) for x in inputs], device=trainer.accelerator.device)
-        trainer._log("capo/critical_share", float(trainer.accelerator.gather(critical.float()).mean()))
+    def clip_ranges(self, ctx, rollouts, epsilon_low, epsilon_high):
+        critical = torch.tensor([bool(x["critical"]) for x in rollouts.inputs], device=ctx.device)
+        ctx.log("capo/critical_share", float(ctx.gather(critical.float()).mean()))
         return (capo_clip_range(critical, epsilon_low, self.critical_factor),
                 capo_clip_range(critical, epsilon_high, self.critical_factor))
 

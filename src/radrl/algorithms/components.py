@@ -6,16 +6,19 @@ holds at the same three places and knows none of them by name:
 =================  ======================  ==================================================
 slot               base class              what the trainer asks of it
 =================  ======================  ==================================================
-``token_weights``  :class:`TokenWeights`   ``weights(...)`` -> (B, T): A_i^t = A_i * w_i^t
-``clip``           :class:`ClipRange`      ``clip_ranges(...)`` -> per-sample eps_low, eps_high
-``aux_loss``       :class:`AuxiliaryLoss`  ``prepare(...)`` after scoring (tensors for the loss),
-                                           ``policy_loss_scale(...)`` -> (B,) factor on the
-                                           policy loss, ``loss(...)`` -> a term added to it
+``token_weights``  :class:`TokenWeights`   ``weights(ctx, rollouts)`` -> (B, T): A_i^t = A_i w_i^t
+``clip``           :class:`ClipRange`      ``clip_ranges(ctx, rollouts, eps_low, eps_high)`` ->
+                                           eps_low, eps_high: floats, (B,) or (B, T)
+``aux_loss``       :class:`AuxiliaryLoss`  ``prepare(ctx, rollouts)`` after scoring (tensors for
+                                           the loss), ``policy_loss_scale(batch)`` -> (B,)
+                                           factor on the policy loss, ``loss(ctx, model, batch,
+                                           per_token_logps, mask)`` -> a term added to it
 =================  ======================  ==================================================
 
 Built-in: ``tfidf`` and ``gradient`` (DEER's DiTPO, :mod:`radrl.algorithms.ditpo`), ``capo``
 (RadFlow, :mod:`radrl.algorithms.capo`), ``orapo_dpo`` (OraPO, :mod:`radrl.algorithms.orapo`).
-A component of your own::
+The policy loss itself and the advantage estimator are registries of their own
+(``POLICY_LOSSES``, ``ADVANTAGES``). A component of your own::
 
     from radrl.algorithms import COMPONENTS, AuxiliaryLoss
 
@@ -23,17 +26,20 @@ A component of your own::
     class EntropyBonus(AuxiliaryLoss):
         def __init__(self, coef: float = 0.01):
             self.coef = coef
-        def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
+        def loss(self, ctx, model, batch, per_token_logps, mask):
             return self.coef * (per_token_logps * mask).sum() / mask.sum().clamp(min=1)
 
-and ``algorithm: {aux_loss: {type: entropy_bonus, coef: 0.02}}`` in a recipe. A component
-declares the per-sample dataset ``columns`` it reads (``critical`` is written by the criticality
-stage), whether it needs the frozen initial policy (``needs_reference_model``), the labelers it
-works with (``labelers``), and its checkpoint state (``state_dict`` / ``load_state_dict``: saved in
-every checkpoint so ``--resume`` continues exactly).
+and ``algorithm: {aux_loss: {type: entropy_bonus, coef: 0.02}}`` in a recipe (or ``type:
+my_pkg.module:EntropyBonus``, with no registration). A component declares the per-sample dataset
+``columns`` it reads (``critical`` is written by the criticality stage), whether it needs the
+frozen initial policy (``needs_reference_model``), the labelers it works with (``labelers``), and
+its checkpoint state (``state_dict`` / ``load_state_dict``: saved in every checkpoint so
+``--resume`` continues exactly).
 
-The trainer is handed to each call as ``trainer`` (a ``RadRLTrainer``): its ``accelerator``,
-``_log``, ``_ref_logps`` and ``_get_per_token_logps_and_entropies`` are what the built-ins use.
+Each call gets ``ctx``, a :class:`radrl.algorithms.context.ComponentContext` (the step's settings,
+``log``, ``gather``, the policy's and the reference's log-probs of given completions), and the
+step's :class:`radrl.algorithms.context.Rollouts`: never the trainer, so a component keeps
+working when TRL or the trainer changes.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from radrl.algorithms.context import ComponentContext, Rollouts
 from radrl.config.algorithm import SLOTS
 from radrl.registry import Registry
 
@@ -76,8 +83,8 @@ class Component:
         """Range checks when a recipe loads: build one from the recipe's parameters (no labeler)."""
         cls(**params)
 
-    def setup(self, trainer) -> None:
-        """Called once when the trainer is built (check its settings, warn about inert ones)."""
+    def setup(self, ctx: ComponentContext) -> None:
+        """Called once when the trainer is built (check ``ctx.settings``, warn about inert ones)."""
 
     def state_dict(self) -> dict:
         return {}
@@ -96,17 +103,17 @@ class TokenWeights(Component):
 
     slot = "token_weights"
 
-    def weights(self, trainer, inputs: list[dict], completion_ids: torch.Tensor, completion_mask: torch.Tensor,
-                group_size: int) -> torch.Tensor:
+    def weights(self, ctx: ComponentContext, rollouts: Rollouts) -> torch.Tensor:
         raise NotImplementedError
 
 
 class ClipRange(Component):
-    """A per-sample clip range of the surrogate (CAPO): ``(eps_low, eps_high)``, each float or (B,)."""
+    """The clip range of the surrogate, per sample (CAPO) or per token: ``(eps_low, eps_high)``,
+    each a float, (B,) or (B, T). Only policy losses whose ``clip`` is ``"range"`` take one."""
 
     slot = "clip"
 
-    def clip_ranges(self, trainer, inputs: list[dict], epsilon_low: float, epsilon_high: float):
+    def clip_ranges(self, ctx: ComponentContext, rollouts: Rollouts, epsilon_low: float, epsilon_high: float):
         raise NotImplementedError
 
 
@@ -117,16 +124,15 @@ class AuxiliaryLoss(Component):
 
     slot = "aux_loss"
 
-    def prepare(self, trainer, inputs: list[dict], output: dict[str, Any], rewards: torch.Tensor,
-                group_size: int, local: slice) -> None:
-        """After TRL scored the batch: ``rewards`` are the gathered weighted sums (NaN: failed),
-        ``local`` this process's rows of them."""
+    def prepare(self, ctx: ComponentContext, rollouts: Rollouts) -> None:
+        """After the batch is scored: add what :meth:`loss` needs to ``rollouts.tensors`` (tensors
+        with one row per completion are split with the batch)."""
 
-    def policy_loss_scale(self, inputs: dict[str, Any]) -> torch.Tensor | None:
+    def policy_loss_scale(self, batch: dict[str, Any]) -> torch.Tensor | None:
         return None
 
-    def loss(self, trainer, model, inputs: dict[str, Any], per_token_logps: torch.Tensor, mask: torch.Tensor,
-             forward_kwargs: dict[str, Any]) -> torch.Tensor:
+    def loss(self, ctx: ComponentContext, model, batch: dict[str, Any], per_token_logps: torch.Tensor,
+             mask: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
 

@@ -26,14 +26,13 @@ class TfidfTokenWeights(TokenWeights):
             raise FieldError("tf", f"tf must be relative or raw, got {tf!r}")
         self.alpha, self.tf = float(alpha), tf
 
-    def weights(self, trainer, inputs, completion_ids, completion_mask, group_size):
-        accelerator = trainer.accelerator
-        n_local, length = completion_ids.shape
-        ids = accelerator.pad_across_processes(completion_ids, dim=1, pad_index=trainer._tokenizer.pad_token_id)
-        mask = accelerator.pad_across_processes(completion_mask, dim=1, pad_index=0)
-        weights = tfidf_token_weights(accelerator.gather(ids), accelerator.gather(mask), group_size,
+    def weights(self, ctx, rollouts):
+        n_local, length = rollouts.completion_ids.shape
+        ids = ctx.pad_across_processes(rollouts.completion_ids, dim=1, pad_index=ctx.pad_token_id)
+        mask = ctx.pad_across_processes(rollouts.completion_mask, dim=1, pad_index=0)
+        weights = tfidf_token_weights(ctx.gather(ids), ctx.gather(mask), rollouts.group_size,
                                       alpha=self.alpha, tf=self.tf)
-        start = accelerator.process_index * n_local
+        start = ctx.process_index * n_local
         return weights[start:start + n_local, :length]
 
 
@@ -57,12 +56,13 @@ class GradientTokenWeights(TokenWeights):
             self.weigher = GradientTokenWeigher(labeler, tokenizer, beta=self.beta,
                                                 include_no_finding=include_no_finding)
 
-    def weights(self, trainer, inputs, completion_ids, completion_mask, group_size):
+    def weights(self, ctx, rollouts):
         if self.weigher is None:
             raise ValueError("the gradient token weights need the run's CheXbert labeler: build them with "
                              "build_components(..., labeler=..., tokenizer=...)")
-        texts = trainer.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
-        return self.weigher(texts, completion_ids, completion_mask, [x.get("reference") for x in inputs],
+        ids, inputs = rollouts.completion_ids, rollouts.inputs
+        texts = ctx.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return self.weigher(texts, ids, rollouts.completion_mask, [x.get("reference") for x in inputs],
                             [x.get("gt_labels") for x in inputs])
 
 

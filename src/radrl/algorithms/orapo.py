@@ -59,16 +59,16 @@ class OrapoDpoLoss(AuxiliaryLoss):
             out.append(float(mixing_weight(torch.tensor(z), self.lambda_min, self.lambda_max, self.kappa)))
         return out
 
-    def prepare(self, trainer, inputs, output, rewards, group_size, local):
-        from accelerate.utils import gather_object
-
+    def prepare(self, ctx, rollouts):
+        inputs, output = rollouts.inputs, rollouts.tensors
         keys = [str(x.get("id", json.dumps(x["prompt"], sort_keys=True, default=str))) for x in inputs]
-        lambdas = self.lambdas(gather_object(keys), rewards, group_size, update=trainer._mode() == "train")
-        lam = torch.tensor(lambdas, device=trainer.accelerator.device).repeat_interleave(group_size)
-        output["orapo_lambda"] = lam[local]
-        trainer._log("orapo/lambda_mean", float(lam.mean()))
-        trainer._log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
-        self._add_ground_truth(trainer, inputs, output, keys)
+        lambdas = self.lambdas(ctx.gather_object(keys), rollouts.rewards, rollouts.group_size,
+                               update=ctx.mode == "train")
+        lam = torch.tensor(lambdas, device=ctx.device).repeat_interleave(rollouts.group_size)
+        output["orapo_lambda"] = lam[rollouts.local]
+        ctx.log("orapo/lambda_mean", float(lam.mean()))
+        ctx.log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
+        self._add_ground_truth(ctx, inputs, output, keys)
 
     @staticmethod
     def ground_truth_groups(keys: list[str], references: list[str], lambdas: list[float]) -> tuple[list[int], list[int]]:
@@ -87,17 +87,17 @@ class OrapoDpoLoss(AuxiliaryLoss):
             groups.append(slot)
         return groups, firsts
 
-    def _add_ground_truth(self, trainer, inputs, output, keys) -> None:
+    def _add_ground_truth(self, ctx, inputs, output, keys) -> None:
         """Ground truth = reference text + EOS, as the policy would write it, and the reference
         policy's log-probs of it (once per prompt) and of the rollouts (TRL's, when the step
         already has them; else only for rows whose lambda is above 0)."""
         from trl.trainer.utils import pad
 
-        tokenizer, device = trainer._tokenizer, trainer.accelerator.device
-        eos = trainer.eos_token_ids[0] if getattr(trainer, "eos_token_ids", None) else tokenizer.eos_token_id
-        limit = trainer.max_completion_length
-        gt = [tokenizer(x["reference"], add_special_tokens=False)["input_ids"][: limit - 1] + [eos] for x in inputs]
-        gt_ids = pad([torch.tensor(t) for t in gt], padding_value=tokenizer.pad_token_id, padding_side="right").to(device)
+        tokenizer, device, pad_id = ctx.tokenizer, ctx.device, ctx.pad_token_id
+        limit = ctx.settings.max_completion_length
+        gt = [tokenizer(x["reference"], add_special_tokens=False)["input_ids"][: limit - 1] + [ctx.eos_token_id]
+              for x in inputs]
+        gt_ids = pad([torch.tensor(t) for t in gt], padding_value=pad_id, padding_side="right").to(device)
         gt_mask = pad([torch.ones(len(t), dtype=torch.long) for t in gt], padding_value=0,
                       padding_side="right").to(device)
         groups, firsts = self.ground_truth_groups(keys, [x["reference"] for x in inputs],
@@ -117,11 +117,9 @@ class OrapoDpoLoss(AuxiliaryLoss):
         # one reference pass: the rollouts that need it, then each prompt's ground truth once, both
         # right-padded to one width (padding after a completion does not change its causal log-probs)
         width = max(ids.size(1) if rollouts else 0, gt_ids.size(1) if firsts else 0)
-        completion = torch.cat([_pad_to(ids[rollouts], width, tokenizer.pad_token_id),
-                                _pad_to(gt_ids[firsts], width, tokenizer.pad_token_id)])
+        completion = torch.cat([_pad_to(ids[rollouts], width, pad_id), _pad_to(gt_ids[firsts], width, pad_id)])
         completion_mask = torch.cat([_pad_to(mask[rollouts], width, 0), _pad_to(gt_mask[firsts], width, 0)])
-        logps = self._logps_of(trainer, None, output, trainer._forward_kwargs(output), rollouts + firsts,
-                               completion, completion_mask).to(torch.float32)
+        logps = ctx.reference_logps(output, rollouts + firsts, completion, completion_mask).to(torch.float32)
         if rollouts:
             output["ref_rollout_logps"][rollouts] = logps[: len(rollouts), : ids.size(1)]
         if firsts:
@@ -129,35 +127,14 @@ class OrapoDpoLoss(AuxiliaryLoss):
             active = group >= 0
             output["ref_gt_logps"][active] = once[group[active]]
 
-    @staticmethod
-    def _logps_on_rows(trainer, model, batch, fwd, rows, completion, completion_mask):
-        """Per-token log-probs of ``completion[rows]`` after the prompts of ``rows``: the reference
-        policy's without gradient (``model`` None), else ``model``'s."""
-        if not (len(rows) == completion.size(0) and rows == list(range(len(rows)))):
-            completion, completion_mask = completion[rows], completion_mask[rows]
-        return OrapoDpoLoss._logps_of(trainer, model, batch, fwd, rows, completion, completion_mask)
-
-    @staticmethod
-    def _logps_of(trainer, model, batch, fwd, rows, completion, completion_mask):
-        """Per-token log-probs of ``completion`` (one row each) after the prompts of ``rows`` (a row
-        may repeat)."""
-        prompt_ids, prompt_mask = batch["prompt_ids"], batch["prompt_mask"]
-        if not (len(rows) == prompt_ids.size(0) and rows == list(range(len(rows)))):
-            prompt_ids, prompt_mask, fwd = prompt_ids[rows], prompt_mask[rows], trainer._select_rows(fwd, rows)
-        ids, attn = torch.cat([prompt_ids, completion], 1), torch.cat([prompt_mask, completion_mask], 1)
-        fwd = trainer._for_completion(fwd, prompt_ids.size(1), completion)
-        if model is None:
-            return trainer._ref_logps(ids, attn, completion.size(1), None, fwd)
-        return trainer._get_per_token_logps_and_entropies(model, ids, attn, completion.size(1), **fwd)[0]
-
     # ------------------------------------------------------------------ the loss
     def policy_loss_scale(self, inputs):
         return 1.0 - inputs["orapo_lambda"]  # (1 - lambda) * L_GRPO, the KL term inside L_GRPO
 
-    def loss(self, trainer, model, inputs, per_token_logps, mask, forward_kwargs):
+    def loss(self, ctx, model, batch, per_token_logps, mask):
         """mean over rows of lambda * LN-DPO; rows with lambda 0 add 0 and run no pass; the policy's
         ground-truth log-probs are computed once per prompt of this batch and shared by its rows."""
-        lam, group = inputs["orapo_lambda"], inputs["orapo_gt_group"]
+        lam, group = batch["orapo_lambda"], batch["orapo_gt_group"]
         active = group >= 0
         stats = per_token_logps.new_zeros(2)
         total = per_token_logps.sum() * 0.0  # keeps the graph when no row needs DPO
@@ -165,17 +142,17 @@ class OrapoDpoLoss(AuxiliaryLoss):
             slots, inverse = torch.unique(group[active], return_inverse=True)
             rows = group.tolist()  # one device sync, not one per prompt
             first = [rows.index(s) for s in slots.tolist()]
-            gt_ids, gt_mask = inputs["gt_ids"], inputs["gt_mask"]
-            gt_logps = self._logps_on_rows(trainer, model, inputs, forward_kwargs, first, gt_ids, gt_mask)[inverse]
+            gt_ids, gt_mask = batch["gt_ids"], batch["gt_mask"]
+            gt_logps = ctx.policy_logps(model, batch, first, gt_ids[first], gt_mask[first])[inverse]
             m = gt_mask[active]
-            dpo = dpo_loss(sequence_logp(gt_logps, m), sequence_logp(inputs["ref_gt_logps"][active], m),
+            dpo = dpo_loss(sequence_logp(gt_logps, m), sequence_logp(batch["ref_gt_logps"][active], m),
                            sequence_logp(per_token_logps[active], mask[active]),
-                           sequence_logp(inputs["ref_rollout_logps"][active], mask[active]), beta=self.dpo_beta)
+                           sequence_logp(batch["ref_rollout_logps"][active], mask[active]), beta=self.dpo_beta)
             total = total + (lam[active] * dpo).sum() / lam.numel()
             stats = torch.stack([dpo.detach().sum(), dpo.new_tensor(float(dpo.numel()))])
-        stats = trainer.accelerator.gather(stats.reshape(1, 2)).reshape(-1, 2).sum(0)
+        stats = ctx.gather(stats.reshape(1, 2)).reshape(-1, 2).sum(0)
         if stats[1] > 0:
-            trainer._log("orapo/dpo_loss", float(stats[0] / stats[1]))
+            ctx.log("orapo/dpo_loss", float(stats[0] / stats[1]))
         return total
 
 

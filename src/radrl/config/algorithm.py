@@ -1,17 +1,22 @@
-"""A recipe's ``algorithm:`` section: which registered components change GRPO, one per slot.
+"""A recipe's ``algorithm:`` section: the policy loss, the advantage estimator, and which
+registered components change them, one per slot.
 
 ```yaml
 algorithm:
+  policy_loss: {type: gspo}                   # radrl.algorithms.POLICY_LOSSES (default: rl.loss_type)
+  advantage: {type: rloo}                     # radrl.algorithms.ADVANTAGES (default: grpo, rl.scale_rewards)
   token_weights: {type: tfidf, alpha: 4}      # DiTPO (DEER): A_i^t = A_i * w_i^t
   clip: {type: capo, critical_factor: 0.25}   # CAPO (RadFlow): a per-sample clip range
   aux_loss: {type: orapo_dpo}                 # OraPO: (1 - lambda) L_GRPO + lambda L_LN-DPO
   skip_failed_rewards: true
 ```
 
-Each ``type`` names a class in ``radrl.algorithms.COMPONENTS`` (``radrl.algorithms.components``);
-its parameters are checked against that class's constructor after the recipe is built
-(``radrl.recipe.checks``), the way a reward's are. A user registers a component of their own
-with ``@COMPONENTS.register("name")`` and names it here; nothing else changes.
+Each slot's ``type`` names a class in ``radrl.algorithms.COMPONENTS`` (``radrl.algorithms.components``),
+``policy_loss``'s a function in ``POLICY_LOSSES`` and ``advantage``'s one in ``ADVANTAGES``; the
+parameters are checked against that class's constructor or that function's keywords after the
+recipe is built (``radrl.recipe.checks``), the way a reward's are. A user registers one of their
+own with ``@COMPONENTS.register("name")`` (or ``register_policy_loss``) and names it here, or
+names it by dotted path (``type: my_pkg.losses:my_loss``); nothing else changes.
 
 The flags radrl 0.1 wrote under ``rl:`` (``token_weighting``, ``capo``, ``orapo``, ``orapo_*``,
 ...) are translated by :func:`legacy_rl_keys` with a ``FutureWarning`` for one release.
@@ -45,8 +50,8 @@ class ComponentEntry:
         from radrl.config.fields import Problem, check
 
         if "type" not in data:
-            problems.append(Problem(path + ("type",), "is required: a registered component (radrl.algorithms."
-                                    "COMPONENTS: tfidf, gradient, capo, orapo_dpo, or one of your own)"))
+            problems.append(Problem(path + ("type",), "is required: a registered name (a component, policy "
+                                    "loss or advantage estimator of radrl.algorithms, or module.path:Name)"))
             return None
         before = len(problems)
         kind = check(data["type"], {"type": "str"}, path + ("type",), problems)
@@ -64,8 +69,14 @@ def _help(text: str) -> dict:
 
 @dataclass
 class AlgorithmSection:
-    """What changes GRPO: at most one registered component per slot (all empty: stock GRPO)."""
+    """What changes GRPO: the policy loss and advantage estimator (empty: TRL's settings in
+    ``rl:``), and at most one registered component per slot (all empty: stock GRPO)."""
 
+    policy_loss: ComponentEntry | None = field(default=None, metadata=_help(
+        "the registered policy loss (grpo, bnpo, dr_grpo, dapo, gspo, luspo, cispo, sapo, vespo, or one of your "
+        "own); empty: rl.loss_type with rl.importance_sampling_level"))
+    advantage: ComponentEntry | None = field(default=None, metadata=_help(
+        "the registered advantage estimator (grpo, rloo, or one of your own); empty: grpo with rl.scale_rewards"))
     token_weights: ComponentEntry | None = field(default=None, metadata=_help(
         "per-token advantage weights: tfidf or gradient (DEER's DiTPO), or a registered one"))
     clip: ComponentEntry | None = field(default=None, metadata=_help(

@@ -18,7 +18,7 @@ from radrl.config import (
     SelectionSettings,
 )
 from radrl.config.fields import Problem, check_keys, format_problems
-from radrl.io import ConfigError
+from radrl.io import ConfigError, did_you_mean
 from radrl.rewards.registry import reward_problems
 
 
@@ -54,6 +54,72 @@ def selection_problems(select: SelectionSettings, path: tuple = ("select",)) -> 
 
     problem = _registry_problem(SELECTION_METHODS, select.method, path + ("method",))
     return [problem] if problem else []
+
+
+TRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo", "cispo", "sapo", "vespo")
+TRL_ONLY_SETTINGS = {"top_entropy_quantile": 1.0, "off_policy_mask_threshold": None, "entropy_coef": 0.0,
+                     "use_adaptive_entropy": False}
+"""TRL settings (and the values that turn them off) that radrl's own loss does not reproduce."""
+
+
+def _function_problems(registry, entry, where: tuple, skip: tuple, what: str) -> list[Problem]:
+    """A registered function's entry: known, and its parameters those of its keywords."""
+    from radrl.config.fields import signature_specs
+
+    problem = _registry_problem(registry, entry.type, where + ("type",))
+    if problem:
+        return [problem]
+    fn = registry.get(entry.type)
+    if not callable(fn) or isinstance(fn, type):
+        return [Problem(where + ("type",), f"{entry.type} is not a function ({what}s are functions)")]
+    problems: list[Problem] = []
+    params = check_keys(entry.params, signature_specs(fn, skip=skip), where, problems,
+                        what=f"parameter of the {entry.type} {what}")
+    if not problems:
+        entry.params = params
+    return problems
+
+
+def loss_problems(algorithm: AlgorithmSection, rl: dict, path: tuple = ("algorithm",)) -> list[Problem]:
+    """The policy loss and advantage estimator: registered, their parameters theirs, one way of
+    naming the loss (``algorithm.policy_loss`` or ``rl.loss_type``), a clip component only with
+    a loss that reads a clip range, and none of TRL's own loss features beside radrl's parts."""
+    from radrl.algorithms import ADVANTAGES, COMPONENTS, POLICY_LOSSES, pairing_problem
+
+    problems: list[Problem] = []
+    loss = algorithm.policy_loss
+    if loss is not None:
+        problems += _function_problems(POLICY_LOSSES, loss, path + ("policy_loss",), ("x",), "policy loss")
+        if "loss_type" in rl and rl["loss_type"] != loss.type:
+            problems.append(Problem(("rl", "loss_type"), f"algorithm.policy_loss ({loss.type}) decides the loss: "
+                                    "remove rl.loss_type, or set one of the two"))
+    elif rl.get("loss_type", "dapo") not in TRL_LOSS_TYPES:
+        problems.append(Problem(("rl", "loss_type"), f"unknown TRL loss_type {rl['loss_type']!r}"
+                                f"{did_you_mean(rl['loss_type'], TRL_LOSS_TYPES)}; choose one of "
+                                f"{', '.join(TRL_LOSS_TYPES)} (or name a registered loss in algorithm.policy_loss)"))
+    if algorithm.advantage is not None:
+        problems += _function_problems(ADVANTAGES, algorithm.advantage, path + ("advantage",),
+                                       ("rewards", "group_size"), "advantage estimator")
+    if problems:
+        return problems
+    on = [k for k, off in TRL_ONLY_SETTINGS.items() if k in rl and rl[k] != off]
+    if on and (algorithm.entries() or loss is not None or algorithm.advantage is not None):
+        problems.append(Problem(("rl", on[0]), "radrl's algorithm: entries do not combine with TRL's "
+                                f"{', '.join(on)}: turn it off, or use no algorithm: entries (stock TRL)"))
+    clip = algorithm.clip
+    if clip is not None and clip.type in COMPONENTS:
+        name = loss.type if loss is not None else _trl_loss_name(rl)
+        if name in POLICY_LOSSES:
+            problem = pairing_problem(name, POLICY_LOSSES.get(name), clip.type)
+            if problem:
+                problems.append(Problem(path + ("clip",), problem))
+    return problems
+
+
+def _trl_loss_name(rl: dict) -> str:
+    """The registered loss that ``rl.loss_type`` (and ``importance_sampling_level``) name."""
+    loss_type = rl.get("loss_type", "dapo")  # TRL 1.16's default
+    return "gspo" if loss_type == "grpo" and rl.get("importance_sampling_level") == "sequence" else loss_type
 
 
 def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,
@@ -126,6 +192,7 @@ def rl_recipe_problems(recipe: RLRecipe) -> list[Problem]:
     if problems:
         return problems
     problems += algorithm_problems(recipe.algorithm, recipe.labeler)
+    problems += loss_problems(recipe.algorithm, recipe.rl.settings)
     for i, entry in enumerate(recipe.rewards):
         for param, mode in REWARDS.get(entry.type).judge_modes.items():
             if entry.params.get(param) == mode and recipe.judge is None:

@@ -131,8 +131,11 @@ def build_trainer(recipe: RLRecipe, out: Path, train: list, callbacks: list | No
     components = build_components(recipe.algorithm.entries(), labeler=labeler, tokenizer=processor)
     if critical is not None:
         dataset = dataset.add_column("critical", critical)
+    algorithm = recipe.algorithm
+    chosen = {name: (entry.type, entry.params) for name in ("policy_loss", "advantage")
+              if (entry := getattr(algorithm, name)) is not None}
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
-                           processing_class=processor, components=components,
+                           processing_class=processor, components=components, **chosen,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
     trainer.skipped_images = skipped_images if skipped_images is not None else SkippedImages("training data")
     engine = engine_mismatch(trainer)

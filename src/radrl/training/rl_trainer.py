@@ -1,20 +1,22 @@
-"""radrl's RL trainer: TRL's ``GRPOTrainer`` plus registered components (DiTPO, CAPO, OraPO, a
+"""radrl's RL trainer: TRL's ``GRPOTrainer`` with its advantage and loss taken from radrl's
+registries (``ADVANTAGES``, ``POLICY_LOSSES``) and registered components (DiTPO, CAPO, OraPO, a
 user's own: :mod:`radrl.algorithms.components`), reward schedules and diagnostics. It knows no
-method by name: it calls whatever components it holds at three places.
+method by name: it calls whatever it holds at three places.
 
 - ``_calculate_rewards``: keeps the gathered per-function rewards for the steps below.
 - ``_generate_and_score_completions`` (after TRL's): applies the reward-weight schedule,
-  recomputes the group advantages (``group_advantages``; a sample whose reward failed is
+  recomputes the advantages with the registered estimator (a sample whose reward failed is
   skipped), then the ``token_weights`` component's (B, T) weights, the ``clip`` component's
-  per-sample ranges and the ``aux_loss`` component's ``prepare``, and logs the diagnostics.
-- ``_compute_loss``: the clipped surrogate (``clipped_surrogate``) with (B, T) advantages and
-  per-sample clip ranges, the k3 KL term, the ``aux_loss`` component's per-sample scale, the loss
-  reduction of ``loss_type``, plus the ``aux_loss`` component's term.
+  ranges and the ``aux_loss`` component's ``prepare``, and logs the diagnostics.
+- ``_compute_loss``: the registered policy loss with those advantages and ranges, vLLM's
+  sampling correction, the k3 KL term, the ``aux_loss`` component's per-sample scale, the loss's
+  declared aggregation, plus the ``aux_loss`` component's term.
 - ``_save_checkpoint`` / ``_load_optimizer_and_scheduler``: each component's ``state_dict`` goes
   into each checkpoint (``radrl_state.json``) so ``--resume`` continues exactly.
 
-With no component the loss, advantages and gradients equal stock ``GRPOTrainer``'s
-(``tests/test_rl_trainer.py`` checks it on the same batch and seed).
+Components are handed a ``TrainerContext`` (``training/component_context.py``), never the trainer.
+With no component, the loss, advantages and gradients equal stock ``GRPOTrainer``'s for every
+TRL ``loss_type`` and GSPO (``tests/test_rl_trainer.py`` checks it on the same batch and seed).
 """
 
 from __future__ import annotations
@@ -24,28 +26,53 @@ import json
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOConfig, GRPOTrainer
 
 from radrl.algorithms import (
+    ADVANTAGES,
+    POLICY_LOSSES,
     SLOTS,
     Component,
+    PolicyLossInputs,
+    Rollouts,
     aggregate_loss,
-    clipped_surrogate,
-    group_advantages,
     group_reward_stats,
     kl_k3,
+    pairing_problem,
     token_level_advantages,
 )
 from radrl.io import atomic_write_json
 from radrl.rewards.schedule import weight_at
 from radrl.training.checkpoints import NativeLayoutCheckpoints
+from radrl.training.component_context import TrainerContext, forward_kwargs
 
-RADRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 STATE_FILE = "radrl_state.json"
+TRL_ONLY = "top_entropy_quantile < 1, off_policy_mask_threshold, an entropy bonus (entropy_coef) or a MoE aux loss"
+"""TRL features that radrl's loss does not reproduce: with any of them, the trainer is stock TRL's."""
+
+
+def trl_policy_loss(args) -> tuple[str, dict]:
+    """The registered policy loss (name, parameters) that TRL's own settings ask for: ``loss_type``
+    with ``importance_sampling_level`` (``grpo`` at sequence level is GSPO), ``delta`` and the
+    sapo / vespo parameters."""
+    loss_type, level = args.loss_type, args.importance_sampling_level
+    if loss_type in ("grpo", "bnpo", "dr_grpo", "dapo", "luspo"):
+        name = "gspo" if loss_type == "grpo" and level == "sequence" else loss_type
+        return name, {"level": level, "delta": args.delta}
+    if loss_type == "cispo":
+        return "cispo", {"level": level}
+    if loss_type == "sapo":
+        return "sapo", {"level": level, "temperature_pos": args.sapo_temperature_pos,
+                        "temperature_neg": args.sapo_temperature_neg}
+    if loss_type == "vespo":
+        if level != "token":
+            raise ValueError("vespo computes its own sequence weight: use importance_sampling_level='token'")
+        return "vespo", {"k_pos": args.vespo_k_pos, "lambda_pos": args.vespo_lambda_pos,
+                         "k_neg": args.vespo_k_neg, "lambda_neg": args.vespo_lambda_neg}
+    raise ValueError(f"unknown TRL loss_type {loss_type!r}")
 
 
 @dataclass
@@ -66,7 +93,10 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
 
     _tag_names = ["trl", "grpo", "radrl"]
 
-    def __init__(self, *args, components: list[Component] | tuple = (), **kwargs):
+    def __init__(self, *args, components: list[Component] | tuple = (), policy_loss: tuple[str, dict] | None = None,
+                 advantage: tuple[str, dict] | None = None, **kwargs):
+        """``policy_loss`` / ``advantage``: (registered name, parameters); None takes TRL's settings
+        (``loss_type``, ``importance_sampling_level``, ``scale_rewards``)."""
         super().__init__(*args, **kwargs)
         cfg = self.args
         if not isinstance(cfg, RadRLConfig):
@@ -76,11 +106,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             raise ValueError(f"reward_schedules has {len(cfg.reward_schedules)} entries for "
                              f"{len(self.reward_funcs)} reward functions")
         self._base_reward_weights = self.reward_weights.clone()
-        self._radrl_loss = self._supported_by_radrl_loss()
-        if self.components and not self._radrl_loss:
-            raise ValueError(
-                "algorithm components need loss_type in " + ", ".join(RADRL_LOSS_TYPES) + ", importance_sampling_level="
-                "'token', top_entropy_quantile=1, no off_policy_mask_threshold, no entropy bonus and no MoE aux loss")
+        self._set_loss_and_advantage(policy_loss, advantage)
         if cfg.multi_objective_aggregation != "sum_then_normalize":
             raise ValueError("radrl computes advantages from the weighted reward sum; "
                              "use multi_objective_aggregation='sum_then_normalize'")
@@ -98,8 +124,29 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
                 if ref is not None:
                     encode_each_image_once(self.accelerator.unwrap_model(ref))
         self._check_columns(kwargs.get("train_dataset"))
+        self.component_context = TrainerContext(self, self.policy_loss_name)
         for component in self.components.values():
-            component.setup(self)
+            component.setup(self.component_context)
+
+    def _set_loss_and_advantage(self, policy_loss, advantage) -> None:
+        """The registered policy loss and advantage estimator with their parameters, or a refusal
+        of a pair that cannot work."""
+        self._radrl_loss = self._supported_by_radrl_loss()
+        if not self._radrl_loss and (self.components or policy_loss or advantage):
+            raise ValueError(f"radrl's components, policy losses and advantages do not combine with TRL's {TRL_ONLY}; "
+                             "turn those off, or use no algorithm: entries (then the trainer is stock TRL's)")
+        name, params = policy_loss or trl_policy_loss(self.args)
+        self.policy_loss_name, self.policy_loss_params = name, dict(params)
+        self.policy_loss_fn = POLICY_LOSSES.get(name)
+        clip = self.components.get("clip")
+        problem = pairing_problem(name, self.policy_loss_fn, None if clip is None else type(clip).__name__)
+        if problem:
+            raise ValueError(problem)
+        name, params = advantage or ("grpo", {})
+        self.advantage_name, self.advantage_params = name, dict(params)
+        if name == "grpo":
+            self.advantage_params.setdefault("scale", self.scale_rewards)
+        self.advantage_fn = ADVANTAGES.get(name)
 
     @staticmethod
     def _slot_components(components) -> dict[str, Component]:
@@ -175,8 +222,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         return hasattr(self.accelerator.unwrap_model(self.model), "peft_config")
 
     def _supported_by_radrl_loss(self) -> bool:
-        return (self.loss_type in RADRL_LOSS_TYPES and self.importance_sampling_level == "token"
-                and self.top_entropy_quantile == 1.0 and self.off_policy_mask_threshold is None
+        return (self.top_entropy_quantile == 1.0 and self.off_policy_mask_threshold is None
                 and not self._entropy_bonus_enabled and not self.aux_loss_enabled)
 
     def _mode(self) -> str:
@@ -238,30 +284,6 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
                                    attention_mask[:, prompt_len:], forward_kwargs, rope_index,
                                    self.accelerator.autocast)
 
-    @staticmethod
-    def _forward_kwargs(batch: dict[str, Any]) -> dict[str, Any]:
-        keys = ("pixel_values", "image_grid_thw", "num_images", "pixel_attention_mask", "spatial_shapes",
-                "num_tiles", "image_sizes", "token_type_ids", "mm_token_type_ids", "image_position_ids")
-        return {k: batch.get(k) for k in keys}
-
-    @staticmethod
-    def _select_rows(fwd: dict[str, Any], rows: list[int]) -> dict[str, Any]:
-        """The forward kwargs of some rows only (``radrl.training.batch_rows``)."""
-        from radrl.training.batch_rows import select_rows
-
-        return select_rows(fwd, rows)
-
-    @staticmethod
-    def _for_completion(fwd: dict[str, Any], prompt_len: int, completion: torch.Tensor) -> dict[str, Any]:
-        """Forward kwargs for the same prompts followed by another completion (token-type ids
-        cover prompt + completion, so they are cut to the prompt and re-extended with zeros)."""
-        out = dict(fwd)
-        for key in ("token_type_ids", "mm_token_type_ids"):
-            if out.get(key) is not None:
-                prompt_part = out[key][:, :prompt_len]
-                out[key] = torch.cat([prompt_part, prompt_part.new_zeros(completion.shape)], dim=1)
-        return out
-
     # ------------------------------------------------------------------ TRL hooks
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -285,7 +307,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
         failed = torch.isnan(per_func).any(dim=1) if cfg.skip_failed_rewards else torch.isnan(per_func).all(dim=1)
         rewards[failed] = torch.nan
-        advantages = group_advantages(rewards, group_size, scale=self.scale_rewards)
+        advantages = self.advantage_fn(rewards, group_size, **self.advantage_params)
         seq_advantages = advantages[local]
         output["advantages"] = seq_advantages
         for key, value in group_reward_stats(rewards, group_size).items():
@@ -298,9 +320,10 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
     def _apply_components(self, inputs, output, rewards, seq_advantages, group_size, local) -> None:
         """The slots in order: token weights on the advantages, clip ranges, the auxiliary loss's tensors."""
         weigher, clip, aux = (self.components.get(slot) for slot in SLOTS)
+        ctx, rollouts = self.component_context, Rollouts(inputs, output, rewards, local, group_size)
         if weigher is not None:
             completion_mask = output["completion_mask"]
-            weights = weigher.weights(self, inputs, output["completion_ids"], completion_mask, group_size)
+            weights = weigher.weights(ctx, rollouts)
             output["advantages"] = token_level_advantages(seq_advantages, weights)
             valid = completion_mask.bool()
             stats = torch.stack([(weights * valid).sum(), valid.sum().float(), weights.masked_fill(~valid, 0).max()])
@@ -308,78 +331,80 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             self._log("token_weights/mean", float(gathered[:, 0].sum() / gathered[:, 1].sum().clamp(min=1)))
             self._log("token_weights/max", float(gathered[:, 2].max()))
         if clip is not None:
-            output["clip_low"], output["clip_high"] = clip.clip_ranges(self, inputs, self.epsilon_low, self.epsilon_high)
+            output["clip_low"], output["clip_high"] = clip.clip_ranges(ctx, rollouts, self.epsilon_low,
+                                                                       self.epsilon_high)
         if aux is not None:
-            aux.prepare(self, inputs, output, rewards, group_size, local)
+            aux.prepare(ctx, rollouts)
 
     def _compute_loss(self, model, inputs):
         if not self._radrl_loss:
             return super()._compute_loss(model, inputs)
-        mode = self._mode()
-        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
         completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
-        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        input_ids = torch.cat([inputs["prompt_ids"], completion_ids], dim=1)
+        attention_mask = torch.cat([inputs["prompt_mask"], completion_mask], dim=1)
         mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
-        fwd = self._forward_kwargs(inputs)
         per_token_logps, entropies, _ = self._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True, **fwd)
+            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True, **forward_kwargs(inputs))
 
         old = inputs.get("old_per_token_logps")
         old = per_token_logps.detach() if old is None else old
-        eps_low = inputs.get("clip_low", self.epsilon_low)
-        eps_high = inputs.get("clip_high", self.epsilon_high)
-        per_token_loss = clipped_surrogate(per_token_logps, old, inputs["advantages"], eps_low, eps_high,
-                                           delta=self.args.delta)
-        if self.use_vllm and self.vllm_importance_sampling_correction:
+        advantages = inputs["advantages"]
+        fn = self.policy_loss_fn
+        x = PolicyLossInputs(per_token_logps, old, advantages.unsqueeze(1) if advantages.dim() == 1 else advantages,
+                             mask, inputs.get("clip_low", self.epsilon_low), inputs.get("clip_high", self.epsilon_high),
+                             inputs.get("importance_sampling_ratio"))
+        out = fn(x, **self.policy_loss_params)
+        per_token_loss = out.per_token_loss
+        if self.use_vllm and self.vllm_importance_sampling_correction and not getattr(fn, "corrects_sampling", False):
             per_token_loss = per_token_loss * inputs["importance_sampling_ratio"]
+        per_token_kl = None
         if self.beta != 0.0:
             per_token_kl = kl_k3(per_token_logps, inputs["ref_per_token_logps"])
             if self.args.use_bias_correction_kl:  # importance-sampling correction, as TRL does
-                per_token_kl = per_token_kl * torch.exp(per_token_logps - old)
+                per_token_kl = per_token_kl * out.ratio
             per_token_loss = per_token_loss + self.beta * per_token_kl
         aux = self.components.get("aux_loss")
         scale = aux.policy_loss_scale(inputs) if aux is not None else None
         if scale is not None:  # e.g. OraPO Eq. 4: (1 - lambda) * L_GRPO, with the KL term inside L_GRPO
             per_token_loss = per_token_loss * scale.unsqueeze(1)
 
-        accumulation = self.current_gradient_accumulation_steps if mode == "train" else 1.0
-        if self.loss_type == "dapo":
-            normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes
-            if mode == "train":
-                normalizer = normalizer * self.current_gradient_accumulation_steps / self.args.steps_per_generation
-            loss = aggregate_loss(per_token_loss, mask, "dapo", token_normalizer=normalizer)
-        else:
-            loss = aggregate_loss(per_token_loss, mask, self.loss_type,
-                                  max_completion_length=self.max_completion_length) / accumulation
-
+        loss = self._aggregate(per_token_loss, mask, getattr(fn, "aggregation", "token_mean"),
+                               inputs.get("num_items_in_batch"))
         if aux is not None:
-            loss = loss + aux.loss(self, model, inputs, per_token_logps, mask, fwd) / accumulation
-
-        self._log_loss_metrics(per_token_logps, old, inputs, mask, entropies,
-                               per_token_kl if self.beta != 0.0 else None, eps_low, eps_high)
+            loss = loss + aux.loss(self.component_context, model, inputs, per_token_logps, mask) / self._accumulation()
+        self._log_loss_metrics(mask, entropies, per_token_kl, out.metrics)
         return loss
 
-    def _log_loss_metrics(self, logps, old, inputs, mask, entropies, per_token_kl, eps_low, eps_high):
-        """The same training metrics stock GRPOTrainer logs (entropy, kl, clip ratios)."""
+    def _accumulation(self) -> float:
+        return self.current_gradient_accumulation_steps if self._mode() == "train" else 1.0
+
+    def _aggregate(self, per_token_loss, mask, aggregation: str, num_items_in_batch) -> torch.Tensor:
+        """The loss's declared aggregation, scaled for gradient accumulation as TRL scales each."""
+        if aggregation == "generation_tokens":  # num_items_in_batch spans the generation batch
+            normalizer = num_items_in_batch.clamp(min=1.0) / self.accelerator.num_processes
+            if self._mode() == "train":
+                normalizer = normalizer * self.current_gradient_accumulation_steps / self.args.steps_per_generation
+            return aggregate_loss(per_token_loss, mask, aggregation, token_normalizer=normalizer)
+        return aggregate_loss(per_token_loss, mask, aggregation,
+                              max_completion_length=self.max_completion_length) / self._accumulation()
+
+    def _log_loss_metrics(self, mask, entropies, per_token_kl, loss_metrics: dict) -> None:
+        """The training metrics stock GRPOTrainer logs (entropy, kl) and the policy loss's own
+        (clip ratios), each a masked mean over all processes' tokens (or sequences, for (B, 1))."""
         def global_masked_mean(x):
-            totals = self.accelerator.reduce(torch.stack([(x * mask).sum(), mask.sum().float()]), reduction="sum")
+            if x.shape[1] == 1:  # one value per sequence
+                local = torch.stack([x.sum(), x.new_tensor(float(x.shape[0]))])
+            else:
+                local = torch.stack([(x * mask).sum(), mask.sum().float()])
+            totals = self.accelerator.reduce(local, reduction="sum")
             return (totals[0] / totals[1].clamp(min=1.0)).item()
 
-        mode = self._mode()
-        self._metrics[mode]["entropy"].append(global_masked_mean(entropies))
+        metrics = self._metrics[self._mode()]
+        metrics["entropy"].append(global_masked_mean(entropies))
         if per_token_kl is not None:
-            self._metrics[mode]["kl"].append(global_masked_mean(per_token_kl))
-        advantages = inputs["advantages"]
-        advantages = advantages.unsqueeze(1) if advantages.dim() == 1 else advantages
-        low = eps_low.unsqueeze(1) if torch.is_tensor(eps_low) else eps_low
-        high = eps_high.unsqueeze(1) if torch.is_tensor(eps_high) else eps_high
-        ratio = torch.exp(logps.detach() - old)
-        is_low = (ratio < 1 - low) & (advantages < 0)
-        is_high = (ratio > 1 + high) & (advantages > 0)
-        self._metrics[mode]["clip_ratio/low_mean"].append(global_masked_mean(is_low.float()))
-        self._metrics[mode]["clip_ratio/high_mean"].append(global_masked_mean(is_high.float()))
-        self._metrics[mode]["clip_ratio/region_mean"].append(global_masked_mean((is_low | is_high).float()))
+            metrics["kl"].append(global_masked_mean(per_token_kl))
+        for name, value in loss_metrics.items():
+            metrics[name].append(global_masked_mean(value.detach()))
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
