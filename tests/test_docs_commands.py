@@ -63,3 +63,19 @@ def test_a_command_the_docs_print_parses_and_its_recipe_loads(where, command):
         from radrl.recipe import load_recipe
 
         load_recipe(recipe, getattr(args, "tiny", False), [*getattr(args, "overrides", []), *extra])
+
+
+def test_every_source_path_and_module_the_docs_name_exists():
+    """`radrl/...` paths and `python -m radrl....` modules named in the README and docs/ exist."""
+    missing = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for path in re.findall(r"`(radrl/[\w/.]+)`", text):
+            if not (ROOT / "src" / path.rstrip("/.")).exists():
+                missing.append(f"{doc.name}: {path}")
+        for module in re.findall(r"python -m (radrl[\w.]*)", text):
+            parts = module.split(".")
+            base = ROOT / "src" / Path(*parts)
+            if not (base.with_suffix(".py").is_file() or (base / "__main__.py").is_file()):
+                missing.append(f"{doc.name}: python -m {module}")
+    assert not missing, "; ".join(missing)

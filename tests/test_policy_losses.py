@@ -121,3 +121,30 @@ def test_a_dotted_path_imports_user_code_and_a_bad_one_says_why(tmp_path, monkey
         for name in ("my_losses_test:half_pg", "my_short_name_test"):
             POLICY_LOSSES.unregister(name)
         sys.modules.pop("my_losses_test", None)
+
+
+def test_an_installed_plugin_registers_through_the_radrl_plugins_entry_point(tmp_path, monkeypatch):
+    """A package that declares ``[project.entry-points."radrl.plugins"]`` has its module imported
+    the first time a name is not found; its registrations then work as short names."""
+    from radrl import registry
+
+    dist = tmp_path / "radrl_plugin_test-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: radrl-plugin-test\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[radrl.plugins]\nmine = radrl_plugin_mod_test\n")
+    (tmp_path / "radrl_plugin_mod_test.py").write_text(
+        "from radrl.algorithms import ADVANTAGES\n"
+        "@ADVANTAGES.register('centred_test')\n"
+        "def centred(rewards, group_size):\n"
+        "    g = rewards.view(-1, group_size)\n"
+        "    return (g - g.mean(1, keepdim=True)).reshape(-1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry, "_plugin_errors", [])
+    try:
+        assert "centred_test" in ADVANTAGES
+        torch.testing.assert_close(ADVANTAGES.get("centred_test")(torch.tensor([1.0, 3.0]), 2),
+                                   torch.tensor([-1.0, 1.0]))
+    finally:
+        ADVANTAGES.unregister("centred_test")
+        sys.modules.pop("radrl_plugin_mod_test", None)

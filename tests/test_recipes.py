@@ -251,28 +251,20 @@ def test_every_shipped_recipe_has_a_snapshot():
         n + suffix for n in recipe_names() for suffix in ("", "-tiny"))
 
 
-def test_radrl_0_1_rl_flags_still_load_as_the_algorithm_section(tmp_path):
-    """The old keys keep working for one release: a FutureWarning names each rename, and the
-    recipe resolves exactly as its algorithm: form."""
-    old = RL_RECIPE.replace("algorithm:\n  clip:\n    type: capo\n    critical_factor: 0.25\n",
-                            "").replace("  num_generations: 4\n", "  num_generations: 4\n  capo: true\n"
-                                        "  capo_critical_factor: 0.25\n  token_weighting: tfidf\n  tfidf_alpha: 2\n"
-                                        "  skip_failed_rewards: false\n")
+def test_rl_flags_of_the_drafts_are_refused_with_where_they_went(tmp_path):
+    """``rl.capo: true`` and friends (pre-release drafts) name the algorithm: entry that replaced
+    them, with the file and line."""
+    old = RL_RECIPE.replace("  num_generations: 4\n", "  num_generations: 4\n  capo: true\n  tfidf_alpha: 2\n")
     path = tmp_path / "old.yaml"
     path.write_text(old)
-    with pytest.warns(FutureWarning) as caught:
-        recipe = load_recipe(path)
-    message = str(caught[0].message)
-    for rename in ("rl.capo -> algorithm.clip", "rl.capo_critical_factor -> algorithm.clip.critical_factor",
-                   "rl.token_weighting -> algorithm.token_weights", "rl.tfidf_alpha -> algorithm.token_weights.alpha",
-                   "rl.skip_failed_rewards -> algorithm.skip_failed_rewards"):
-        assert rename in message, message
-    assert recipe.algorithm.clip.type == "capo" and recipe.algorithm.clip.params == {"critical_factor": 0.25}
-    assert recipe.algorithm.token_weights.type == "tfidf" and recipe.algorithm.token_weights.params == {"alpha": 2.0}
-    assert recipe.algorithm.skip_failed_rewards is False
-    assert not any(k in recipe.rl.settings for k in ("capo", "token_weighting", "tfidf_alpha"))
+    with pytest.raises(ConfigError) as caught:
+        load_recipe(path)
+    message = str(caught.value)
+    line = old.splitlines().index("  capo: true") + 1
+    assert f"line {line}" in message and "rl.capo: is an algorithm: setting" in message, message
+    assert "rl.tfidf_alpha: is an algorithm: setting" in message and "clip: capo" in message
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the shipped recipes are in the new form: no warning
+        warnings.simplefilter("error")  # the shipped recipes load with no warning
         for name in recipe_names():
             load_recipe(name, tiny=True)
 
@@ -298,11 +290,11 @@ def test_a_resolved_recipe_loads_again_unchanged(tmp_path):
 # ------------------------------------------------------------------------------------ the snapshot
 def test_the_grpo_field_snapshot_matches_the_installed_trl():
     """``rl:`` keys are checked against a snapshot of GRPOConfig's fields (TRL takes seconds to
-    import). Regenerate it after a TRL upgrade: python -m radrl.recipe.rl_fields"""
+    import). Regenerate it after a TRL upgrade: python -m radrl.config.rl_fields"""
     from radrl.config.rl_fields import SNAPSHOT, installed_versions, live_grpo_specs
 
     snap = json.loads(SNAPSHOT.read_text())
-    assert snap["versions"] == installed_versions(), "stale snapshot: run python -m radrl.recipe.rl_fields"
+    assert snap["versions"] == installed_versions(), "stale snapshot: run python -m radrl.config.rl_fields"
     assert snap["fields"] == live_grpo_specs()
 
 
@@ -472,11 +464,12 @@ def test_one_prompt_per_recipe_for_training_selection_and_evaluation(tmp_path):
         load_recipe("deer", tiny=True, overrides=["instruction=A.", "evaluate.generation.instruction=B."])
 
 
-def test_radrl_0_1_select_generation_keys_still_load(tmp_path):
+def test_select_decoding_keys_belong_to_select_generation(tmp_path):
     path = tmp_path / "old.yaml"
-    path.write_text(RL_RECIPE.replace("  fraction: 0.2\n", "  fraction: 0.2\n  max_new_tokens: 32\n  top_p: 0.8\n"))
-    with pytest.warns(FutureWarning, match=r"select.max_new_tokens -> select.generation.max_new_tokens"):
-        recipe = load_recipe(path)
-    assert (recipe.select.generation.max_new_tokens, recipe.select.generation.top_p) == (32, 0.8)
+    path.write_text(RL_RECIPE.replace("  fraction: 0.2\n", "  fraction: 0.2\n  max_new_tokens: 32\n"))
+    with pytest.raises(ConfigError, match="select.max_new_tokens"):
+        load_recipe(path)
+    recipe = load_recipe("deer", tiny=True, overrides=["select.generation.max_new_tokens=32"])
+    assert recipe.select.generation.max_new_tokens == 32
     with pytest.raises(ConfigError, match="the selection method sets the decoding mode"):
-        load_recipe(path, overrides=["select.generation.mode=beam"])
+        load_recipe("deer", tiny=True, overrides=["select.generation.mode=beam"])

@@ -18,8 +18,7 @@ recipe is built (``radrl.recipe.checks``), the way a reward's are. A user regist
 own with ``@COMPONENTS.register("name")`` (or ``register_policy_loss``) and names it here, or
 names it by dotted path (``type: my_pkg.losses:my_loss``); nothing else changes.
 
-The flags radrl 0.1 wrote under ``rl:`` (``token_weighting``, ``capo``, ``orapo``, ``orapo_*``,
-...) are translated by :func:`legacy_rl_keys` with a ``FutureWarning`` for one release.
+``rl:`` keys such as ``capo: true`` or ``orapo_kappa`` are refused with a pointer here.
 """
 
 from __future__ import annotations
@@ -94,68 +93,13 @@ class AlgorithmSection:
         return any(e.type == component_type for e in self.entries().values())
 
 
-# ----------------------------------------------------------------------------- radrl 0.1's rl: flags
-LEGACY_SWITCHES = {"token_weighting": "token_weights", "capo": "clip", "orapo": "aux_loss"}
-LEGACY_PARAMS = {
-    # old rl: key -> (slot, parameter of that slot's component)
-    "tfidf_alpha": ("token_weights", "alpha"), "tfidf_tf": ("token_weights", "tf"),
-    "saliency_beta": ("token_weights", "beta"),
-    "capo_critical_factor": ("clip", "critical_factor"),
-    "orapo_momentum": ("aux_loss", "momentum"), "orapo_lambda_min": ("aux_loss", "lambda_min"),
-    "orapo_lambda_max": ("aux_loss", "lambda_max"), "orapo_kappa": ("aux_loss", "kappa"),
-    "orapo_dpo_beta": ("aux_loss", "dpo_beta"), "orapo_zero_atol": ("aux_loss", "zero_atol"),
-}
-PARAM_OWNER = {"tfidf_alpha": "tfidf", "tfidf_tf": "tfidf", "saliency_beta": "gradient",
-               "capo_critical_factor": "capo"}
-"""Old parameters that belonged to one kind of token weights (the others ignored them)."""
-LEGACY_KEYS = (*LEGACY_SWITCHES, *LEGACY_PARAMS, "skip_failed_rewards")
+MOVED_RL_KEYS = ("token_weighting", "capo", "orapo", "skip_failed_rewards")
+MOVED_RL_PREFIXES = ("tfidf_", "saliency_", "capo_", "orapo_")
+"""``rl:`` keys of pre-release drafts whose settings are an ``algorithm:`` entry's now."""
 
 
-def legacy_rl_keys(recipe: dict) -> tuple[dict, list[str]]:
-    """A copy of a recipe mapping with radrl 0.1's ``rl:`` flags moved to ``algorithm:``, and the
-    renames made (``rl.orapo_kappa -> algorithm.aux_loss.kappa``). An old switch decides its slot
-    (``rl.orapo: false`` turns ``aux_loss`` off); a parameter the recipe also sets under
-    ``algorithm:`` keeps the ``algorithm:`` value; a parameter whose switch is off is dropped (it
-    had no effect)."""
-    rl = recipe.get("rl")
-    if not isinstance(rl, dict) or not any(k in rl for k in LEGACY_KEYS):
-        return recipe, []
-    rl = dict(rl)
-    algorithm = recipe.get("algorithm")
-    algorithm = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (algorithm or {}).items()} \
-        if isinstance(algorithm, dict) else {}
-    renamed: list[str] = []
-    switches = {key: rl.pop(key) for key in LEGACY_SWITCHES if key in rl}
-    for key, value in switches.items():
-        slot = LEGACY_SWITCHES[key]
-        kind = {"token_weighting": value if value != "none" else None, "capo": "capo" if value else None,
-                "orapo": "orapo_dpo" if value else None}[key]
-        renamed.append(f"rl.{key} -> algorithm.{slot}" + (f": {{type: {kind}}}" if kind else ": null"))
-        entry = algorithm.get(slot)
-        entry_type = entry.get("type") if isinstance(entry, dict) else entry
-        if kind is None:  # an explicit off (an override rl.orapo=false) turns the slot off
-            algorithm[slot] = None
-        elif entry_type != kind:
-            algorithm[slot] = {"type": kind}
-    for key, (slot, param) in LEGACY_PARAMS.items():
-        if key not in rl:
-            continue
-        value = rl.pop(key)
-        entry = algorithm.get(slot)
-        if isinstance(entry, str):
-            entry = algorithm[slot] = {"type": entry}
-        owner = PARAM_OWNER.get(key)
-        if not isinstance(entry, dict) or (owner and entry.get("type") != owner):
-            renamed.append(f"rl.{key} (dropped: no {owner or slot} component is on)")
-            continue
-        entry.setdefault(param, value)
-        renamed.append(f"rl.{key} -> algorithm.{slot}.{param}")
-    if "skip_failed_rewards" in rl:
-        algorithm.setdefault("skip_failed_rewards", rl.pop("skip_failed_rewards"))
-        renamed.append("rl.skip_failed_rewards -> algorithm.skip_failed_rewards")
-    out = dict(recipe)
-    out["rl"], out["algorithm"] = rl, algorithm
-    return out, renamed
+def moved_rl_key(key: str) -> bool:
+    return key in MOVED_RL_KEYS or key.startswith(MOVED_RL_PREFIXES)
 
 
 def check_slot(slot: str, component_slot: str, kind: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from radrl.config.algorithm import LEGACY_KEYS, AlgorithmSection
+from radrl.config.algorithm import AlgorithmSection, moved_rl_key
 from radrl.config.commands import MaskingOptions
 from radrl.config.fields import Problem, build, check_keys, to_plain
 from radrl.config.judge import JudgeConfig
@@ -61,10 +61,11 @@ class RLSection:
         from radrl.config.rl_fields import rl_specs
 
         before = len(problems)
-        for key in [k for k in data if k in LEGACY_KEYS]:
-            problems.append(Problem(path + (key,), "is an algorithm: setting now (radrl.config.algorithm)",
-                                    key_itself=True))
-        data = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
+        for key in [k for k in data if moved_rl_key(k)]:
+            problems.append(Problem(path + (key,), "is an algorithm: setting: name the component under algorithm: "
+                                    "(token_weights: tfidf, clip: capo, aux_loss: orapo_dpo, with its parameters; "
+                                    "radrl.config.algorithm)", key_itself=True))
+        data = {k: v for k, v in data.items() if not moved_rl_key(k)}
         values = check_keys(data, rl_specs(), path, problems, what="rl setting (GRPOConfig field)")
         if "reward_schedules" in values or "reward_weights" in values:
             key = "reward_schedules" if "reward_schedules" in values else "reward_weights"

@@ -10,7 +10,6 @@ Nothing heavy is imported: a recipe is refused in well under a second.
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import yaml
 
 from radrl.config.fields import Problem, format_problems
-from radrl.config.legacy import translate_legacy
 from radrl.config.recipes import DemoRecipe, Recipe, build_recipe
 from radrl.io import ConfigError, InputError, did_you_mean, yaml_error_message
 from radrl.recipe.checks import recipe_problems
@@ -203,7 +201,6 @@ def _resolve(data: dict, origins: _Origins, tiny: bool, overlay: dict | None, ov
         keys, _ = parse_override(text)
         data = apply_override(data, text)
         origins.overrides.append((keys, text))
-    data = _translate_legacy(data, origins)
     problems: list[Problem] = []
     recipe = build_recipe(data, problems)
     if not problems:  # the registry checks, once the recipe is built
@@ -213,18 +210,6 @@ def _resolve(data: dict, origins: _Origins, tiny: bool, overlay: dict | None, ov
     if problems:
         raise ProblemsError(format_problems(problems, origins.locate), problems, origins)
     return recipe
-
-
-def _translate_legacy(data: dict, origins: _Origins) -> dict:
-    """radrl 0.1's keys moved to their one place (:mod:`radrl.config.legacy`), with one
-    ``FutureWarning`` naming them."""
-    data, renamed = translate_legacy(data)
-    if renamed:
-        where = origins.file.name if origins.file else "recipe"
-        warnings.warn(f"{where}: these keys have moved and will be refused in the next release: "
-                      f"{'; '.join(renamed)} (radrl recipes show prints the recipe in the new form)",
-                      FutureWarning, stacklevel=4)
-    return data
 
 
 class ProblemsError(ConfigError):

@@ -198,16 +198,11 @@ def check_resume_recipe(out: Path, recipe: RLRecipe) -> None:
 
 def _normalised(recorded: dict) -> dict:
     """A recorded recipe through today's classes: a setting added since, at its default, is not a
-    change, and radrl 0.1's rl: flags read as today's algorithm: section."""
-    import warnings
-
+    change."""
     from radrl.config import build_recipe
-    from radrl.config.legacy import translate_legacy
 
     problems: list = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        recipe = build_recipe(translate_legacy(recorded)[0], problems)
+    recipe = build_recipe(recorded, problems)
     return recorded if problems or recipe is None else recipe.to_dict()  # another radrl's: as it is
 
 

@@ -425,8 +425,6 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         if os.path.exists(path):
             with open(path) as f:
                 saved = json.load(f)
-            if "zrr_ema" in saved and "components" not in saved:  # written by radrl 0.1
-                saved = {"components": {"aux_loss": {"zrr_ema": saved["zrr_ema"]}}}
         states = saved.get("components", {})
         for slot, component in self.components.items():
             if slot in states:
