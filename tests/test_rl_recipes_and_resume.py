@@ -260,3 +260,38 @@ def test_a_clip_component_with_a_loss_that_has_no_clip_range_is_refused_when_the
         load_recipe("deer_tfidf", tiny=True, overrides=["algorithm.policy_loss=sapo"])
     recipe = load_recipe("deer_tfidf", tiny=True, overrides=["rl.loss_type=cispo"])  # tfidf with CISPO: fine
     assert recipe.rl["loss_type"] == "cispo"
+
+
+def test_only_runs_exactly_the_stages_its_plan_lists(tiny_vlm, tmp_path, capsys):
+    """`--only STAGE` runs that stage and nothing else, as the plan it prints says: a benchmark it
+    lists as not run is not built behind the user's back; the stage that needs it says so."""
+    from radrl.cli import main
+
+    recipe = {
+        "model": {"path": str(tiny_vlm)},
+        "data": {"kind": "synthetic", "path": str(tmp_path / "bench"),
+                 "synthetic": {"n_train": 12, "n_val": 2, "n_test": 2, "image_size": 64}},
+        "rewards": [{"type": "example_f1"}],
+        "rl": {"per_device_train_batch_size": 4, "num_generations": 2, "max_steps": 1, "report_to": []},
+        "algorithm": {"clip": "capo"},
+    }
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(recipe))
+
+    def run(only):
+        code = main(["train", "--recipe", str(path), "-o", str(tmp_path / "run"), "--only", only])
+        captured = capsys.readouterr()
+        plan = [line.split()[0] for line in captured.out.splitlines()
+                if line.startswith("  ") and line.split()[1:2] == ["run:"]]
+        ran = [line.split()[1].rstrip(":") for line in captured.out.splitlines() if line.startswith("stage ")
+               and ": running" in line]
+        return code, plan, ran, captured
+
+    code, plan, ran, captured = run("criticality")
+    assert code == 2 and "benchmark in" in captured.err and "--only benchmark" in captured.err
+    assert plan == ["criticality"] and ran == ["criticality"] and not (tmp_path / "bench").exists()
+    code, plan, ran, _ = run("benchmark")
+    assert code == 0 and plan == ran == ["benchmark"] and (tmp_path / "bench" / "config.json").is_file()
+    code, plan, ran, _ = run("criticality")
+    assert code == 0 and plan == ran == ["criticality"]
+    assert (tmp_path / "run" / "criticality.json").is_file() and not (tmp_path / "run" / "final").exists()

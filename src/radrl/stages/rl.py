@@ -196,6 +196,9 @@ class RolloutModelStage(Stage):
 
 
 class TrainStage(Stage):
+    """The policy trained on the prepared samples into ``OUT/final`` (every process: the trainer
+    is the distributed part). The run folder was checked once, before the plan."""
+
     name, prepares = "train", False
 
     def applies(self, ctx):
@@ -204,8 +207,19 @@ class TrainStage(Stage):
     def output(self, ctx):
         return ctx.out / "final"
 
+    def run(self, ctx):
+        from radrl.training.rl import train_policy
+
+        recipe, train = ctx.recipe, training_samples(ctx)
+        critical = critical_flags(ctx.out, train) if _needs_critical(recipe) else None
+        ctx.values["trainer"] = train_policy(recipe, ctx.out, ctx.values.get("resume", False),
+                                             ctx.values.get("callbacks"), train, ctx.values.get("skipped_images"),
+                                             critical)
+
 
 class EvaluateStage(Stage):
+    """``OUT/final`` on the recipe's evaluation split (the main process), with the rewards' labeler."""
+
     name, prepares = "evaluate", False
 
     def applies(self, ctx):
@@ -213,6 +227,11 @@ class EvaluateStage(Stage):
 
     def output(self, ctx):
         return ctx.out / "eval"
+
+    def run(self, ctx):
+        from radrl.training.rl import evaluate_policy
+
+        ctx.values["metrics"], ctx.values["predictions"] = evaluate_policy(ctx.recipe, ctx.out, ctx.values["trainer"])
 
 
 RL_STAGES: tuple[Stage, ...] = (BenchmarkStage(), SubsetStage(), LabelerStage(), CriticalityStage(),
@@ -243,19 +262,21 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
     out = Path(out_dir)
     # rl.save_on_each_node: every node has its own run folder, written by its local rank 0
     with node_local_folder(bool(recipe.rl.settings.get("save_on_each_node"))), run_lock(out, writer=is_main()):
-        from radrl.training.rl import check_run_folder, train_recipe
+        from radrl.training.rl import check_run_folder
 
         check_run_folder(recipe, out, resume)
-        ctx = StageContext(recipe, out, values={"evaluate": evaluate})
+        ctx = StageContext(recipe, out, values={"evaluate": evaluate, "resume": resume, "callbacks": callbacks})
         print("radrl train: stages\n" + "\n".join(plan_lines(list(RL_STAGES), ctx, only)), flush=True)
-        for stage in RL_STAGES:
-            if stage.prepares and (only is None or stage.name == only) and stage.applies(ctx):
+        for stage in RL_STAGES:  # exactly the plan: a stage it lists as not run does not run
+            if (only is not None and stage.name != only) or not stage.applies(ctx):
+                continue
+            if stage.prepares:
                 run_stage(stage, ctx)
-        if only is not None:
-            return {"model": None, "metrics": None, "predictions": None}
-        return train_recipe(recipe, out, resume, evaluate, callbacks, training_samples(ctx),
-                            ctx.values.get("skipped_images"),
-                            critical_flags(out, training_samples(ctx)) if _needs_critical(recipe) else None)
+            else:
+                stage.run(ctx)
+        trained = "trainer" in ctx.values
+        return {"model": out / "final" if trained else None, "metrics": ctx.values.get("metrics"),
+                "predictions": ctx.values.get("predictions")}
 
 
 __all__ = ["RL_STAGES", "STAGE_NAMES", "run_rl", "training_samples"]

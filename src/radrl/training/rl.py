@@ -2,8 +2,9 @@
 
 ``radrl train --recipe deer [--tiny] [--resume] [--only STAGE] [-o OUT] [rl.learning_rate=1e-5 ...]``
 runs :func:`radrl.stages.run_rl`: the preparing stages first (benchmark, subset, labeler,
-criticality, rollout-model; :mod:`radrl.stages.rl`), then :func:`train_recipe` here, which
-builds the trainer from what they wrote and trains. Nothing here waits in a barrier: the
+criticality, rollout-model; :mod:`radrl.stages.rl`), then the train stage (:func:`train_policy`
+here, which builds the trainer from what they wrote and trains) and the evaluate stage
+(:func:`evaluate_policy`). Nothing here waits in a barrier: the
 process group only comes to life when the trainer's config is built, after the stages.
 """
 
@@ -27,22 +28,19 @@ def describes_benchmark(data: DataSection) -> bool:
 
 
 def load_split(data: DataSection, split: str, limit: int | None = None):
-    """Samples of one split of the recipe's ``data``; builds the synthetic benchmark when the
-    recipe describes one (a ``synthetic:`` block) or the folder has none yet."""
+    """Samples of one split of the recipe's ``data``, read as they are: a synthetic benchmark that
+    the recipe describes is the benchmark stage's to build, and is refused here until it is."""
     from radrl.data.registry import load_dataset
 
-    path = data.path
-    if describes_benchmark(data):  # build (or reuse, when the config matches) the benchmark stage's output
-        from radrl.data.synthetic import SyntheticConfig, build_synthetic
+    if describes_benchmark(data):
+        from radrl.config import SyntheticConfig
         from radrl.data.synthetic.build import synthetic_ready
-        from radrl.distributed import is_main, wait_for
 
-        config = data.synthetic or SyntheticConfig()
-        if is_main():  # one writer; the other ranks wait on the file, not in a collective
-            path = build_synthetic(path, config)
-        else:
-            wait_for(lambda: synthetic_ready(path, config), f"the synthetic benchmark in {path} (rank 0 builds it)")
-    return load_dataset(data.kind, path, split=split, limit=limit, **data.options)
+        if not synthetic_ready(data.path, data.synthetic or SyntheticConfig()):
+            raise InputError(f"the synthetic benchmark in {data.path} is not built (or was built with other "
+                             "settings): the benchmark stage builds it (radrl train --recipe ... --only benchmark, "
+                             "or a run without --only)")
+    return load_dataset(data.kind, data.path, split=split, limit=limit, **data.options)
 
 
 def rl_config(recipe: RLRecipe, out: Path):
@@ -138,6 +136,7 @@ def build_trainer(recipe: RLRecipe, out: Path, train: list, callbacks: list | No
                            processing_class=processor, components=components, **chosen,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
     trainer.skipped_images = skipped_images if skipped_images is not None else SkippedImages("training data")
+    trainer.labeler = labeler  # the evaluate stage scores with the same one
     engine = engine_mismatch(trainer)
     if engine:
         warnings.warn(engine, stacklevel=2)
@@ -215,36 +214,36 @@ def check_run_folder(recipe: RLRecipe, out: Path, resume: bool) -> None:
         check_resume_recipe(out, recipe)
 
 
-def train_recipe(recipe: RLRecipe, out: Path, resume: bool, evaluate: bool, callbacks: list | None, train: list,
-                 skipped_images=None, critical: list[bool] | None = None) -> dict:
-    """The train and evaluate stages: build the trainer, train (resuming from the newest complete
-    checkpoint when ``resume``), save ``OUT/final``, evaluate on the recipe's evaluation split."""
+def train_policy(recipe: RLRecipe, out: Path, resume: bool, callbacks: list | None, train: list,
+                 skipped_images=None, critical: list[bool] | None = None):
+    """The train stage: build the trainer, train (resuming from the newest complete checkpoint
+    when ``resume``), save ``OUT/final``. Returns the trainer (its ``labeler`` is the rewards')."""
     from radrl.training.checkpoints import latest_checkpoint
     from radrl.training.saving import save_final_model
 
-    check_run_folder(recipe, out, resume)
     checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
     atomic_write_json(out / "recipe.json", recipe.to_dict())
     trainer = build_trainer(recipe, out, train, callbacks, critical, skipped_images)
     if checkpoint:
         print(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-
-    final = out / "final"
-    save_final_model(trainer, final, recipe.model.save_dtype, "radrl_rl.json",
+    save_final_model(trainer, out / "final", recipe.model.save_dtype, "radrl_rl.json",
                      {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history,
                       "components": trainer.component_state(), "zrr_ema": trainer.zrr_ema,
                       "skipped_images": trainer.skipped_images.summary()})
     if trainer.skipped_images.count:  # the end-of-run summary (the warning was at the start)
         print(trainer.skipped_images.message())
-    result = {"model": final, "metrics": None, "predictions": None}
-    ev = recipe.evaluate
-    if evaluate and ev is not None and trainer.accelerator.is_main_process:
-        from radrl.evaluation import evaluate_model
+    return trainer
 
-        samples = load_split(recipe.data, ev.split, ev.limit)
-        labeler = build_labeler(recipe.labeler, device=trainer.args.device)  # the recipe's, as the rewards used
-        result["metrics"], result["predictions"] = evaluate_model(final, samples, out / "eval", ev.generation,
-                                                                  meteor=ev.meteor, labeler=labeler,
-                                                                  model_kwargs=recipe.model.inference_kwargs())
-    return result
+
+def evaluate_policy(recipe: RLRecipe, out: Path, trainer) -> tuple[dict | None, Path | None]:
+    """The evaluate stage, on the main process: ``OUT/final`` on the recipe's evaluation split,
+    scored with the labeler the rewards used (built once, by the trainer's build)."""
+    ev = recipe.evaluate
+    if ev is None or not trainer.accelerator.is_main_process:
+        return None, None
+    from radrl.evaluation import evaluate_model
+
+    samples = load_split(recipe.data, ev.split, ev.limit)
+    return evaluate_model(out / "final", samples, out / "eval", ev.generation, meteor=ev.meteor,
+                          labeler=trainer.labeler, model_kwargs=recipe.model.inference_kwargs())
