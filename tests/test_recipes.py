@@ -43,8 +43,6 @@ labeler:
 judge:
   base_url: http://127.0.0.1:8000/v1
   model: m
-critical:
-  judge: true
 rewards:
   - type: example_f1
   - type: mccs
@@ -56,6 +54,7 @@ algorithm:
   clip:
     type: capo
     critical_factor: 0.25
+    judge: true
 evaluate:
   split: test
   generation:
@@ -94,7 +93,7 @@ CASES = [
     ("select", RL_RECIPE, "  fraction: 0.2", "  fractoin: 0.2", "did you mean fraction?"),
     ("labeler", RL_RECIPE, "  name: rule", "  nmae: rule", "did you mean name?"),
     ("judge", RL_RECIPE, "  model: m", "  modle: m", "did you mean model?"),
-    ("critical", RL_RECIPE, "  judge: true", "  jugde: true", "did you mean judge?"),
+    ("algorithm.clip", RL_RECIPE, "    judge: true", "    jugde: true", "did you mean judge?"),
     ("rewards", RL_RECIPE, "    margin: 0.1", "    margn: 0.1", "did you mean margin?"),
     ("rl", RL_RECIPE, "  learning_rate: 1.0e-4", "  learning_rat: 1.0e-4", "did you mean learning_rate?"),
     ("evaluate", RL_RECIPE, "  split: test", "  splt: test", "did you mean split?"),
@@ -112,7 +111,7 @@ CASES = [
     ("data", RL_RECIPE, "  kind: synthetic", "  kind: synthetc", "did you mean synthetic?"),
     ("select", RL_RECIPE, "  fraction: 0.2", "  fraction: a fifth", "is not a number"),
     ("labeler", RL_RECIPE, "  name: rule", "  name: [rule]", "is not a string"),
-    ("critical", RL_RECIPE, "  judge: true", "  judge: 3", "is not true or false"),
+    ("algorithm.clip", RL_RECIPE, "    judge: true", "    judge: 3", "is not true or false"),
     ("rewards", RL_RECIPE, "  - type: example_f1", "  - type: example_f2", "did you mean example_f1?"),
     ("rl", RL_RECIPE, "  num_generations: 4", "  num_generations: four", "is not a whole number"),
     ("algorithm", RL_RECIPE, "    type: capo", "    type: capoo", "did you mean capo?"),
@@ -168,7 +167,7 @@ OVERRIDES = [
     ("labeler.wieghts=x", "did you mean weights?"),
     ("labeler=chexbrt", "did you mean chexbert?"),
     ("judge={base_url: http://x, modl: m}", "did you mean model?"),
-    ("critical.count_uncertan=false", "did you mean count_uncertain?"),
+    ("algorithm.token_weights.bet=2", "did you mean beta?"),
     ("rewards.0.uncertian=positive", "did you mean uncertain?"),
     ("rewards.1.weight=heavy", "is not a number"),
     ("rewards.0.mode=llm", None),  # example_f1 has no mode: refused as unknown
@@ -224,8 +223,8 @@ def test_every_problem_is_reported_at_once(tmp_path):
 def test_cross_section_checks():
     with pytest.raises(ConfigError, match="gradient needs a chexbert labeler"):
         load_recipe("deer_tfidf", tiny=True, overrides=["algorithm.token_weights={type: gradient}"])
-    with pytest.raises(ConfigError, match="critical.judge: true needs the recipe's judge"):
-        load_recipe("radflow", tiny=True, overrides=["critical.judge=true"])
+    with pytest.raises(ConfigError, match="capo judge: True asks the LLM judge"):
+        load_recipe("radflow", tiny=True, overrides=["algorithm.clip.judge=true"])
     with pytest.raises(ConfigError, match="asks the LLM judge"):
         load_recipe("orapo", tiny=True, overrides=["rewards.0.mode=llm"])
     with pytest.raises(ConfigError, match="set data.subset"):

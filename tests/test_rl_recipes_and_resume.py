@@ -117,7 +117,8 @@ def test_sigkill_mid_training_then_resume_gives_the_same_model(tiny_vlm, tiny_be
         assert (a[key] == b[key]).all(), key  # bitwise on CPU
     state_a = json.loads((tmp_path / "straight" / "final" / "radrl_rl.json").read_text())
     state_b = json.loads((tmp_path / "killed" / "final" / "radrl_rl.json").read_text())
-    assert state_a["zrr_ema"] == state_b["zrr_ema"]
+    assert state_a["components"]["aux_loss"]["zrr_ema"] == state_b["components"]["aux_loss"]["zrr_ema"]
+    assert state_a["components"]["aux_loss"]["zrr_ema"]  # OraPO's EMA was kept, and resumed
     logs_a = [json.loads(x) for x in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
     logs_b = [json.loads(x) for x in (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()]
     steps_b = [r["step"] for r in logs_b if "loss" in r]

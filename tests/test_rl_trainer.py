@@ -174,7 +174,7 @@ def test_ditpo_capo_orapo_train_and_log_diagnostics(tiny_vlm, rl_data, tmp_path)
         assert key in logs[0], key
     assert logs[0]["token_weights/max"] >= logs[0]["token_weights/mean"] >= 1.0
     assert 0.05 <= logs[0]["orapo/lambda_mean"] <= 0.5
-    assert set(trainer.zrr_ema) <= {s.id for s in samples} and trainer.zrr_ema
+    assert set(trainer.components["aux_loss"].zrr_ema) <= {s.id for s in samples} and trainer.components["aux_loss"].zrr_ema
     # OraPO's reference is the initial checkpoint, loaded afresh as TRL loads its reference model
     # (a deepcopy would copy one rank's shards under ZeRO-3), frozen while the policy moved
     start = load_policy(str(tiny_vlm))[0].state_dict()
@@ -461,10 +461,10 @@ def test_capo_critical_rows_get_a_quarter_of_epsilon_and_the_zrr_ema_evolves(tin
     assert torch.allclose(high[critical], torch.full_like(high[critical], trainer.epsilon_high / 4))
     # OraPO's EMA per prompt: all-zero groups twice -> the EMA stays 1 (first visit starts at the rate)
     key = str(batch[0]["id"])
-    assert trainer.zrr_ema[key] == 1.0 and torch.allclose(out["orapo_lambda"], torch.full((8,), 0.5))
-    trainer.zrr_ema[key] = 0.5  # as after earlier visits with signal
+    assert trainer.components["aux_loss"].zrr_ema[key] == 1.0 and torch.allclose(out["orapo_lambda"], torch.full((8,), 0.5))
+    trainer.components["aux_loss"].zrr_ema[key] = 0.5  # as after earlier visits with signal
     out = trainer._generate_and_score_completions(copy.deepcopy(batch))
-    assert trainer.zrr_ema[key] == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)  # z <- mu z + (1 - mu) zrr
+    assert trainer.components["aux_loss"].zrr_ema[key] == pytest.approx(0.9 * 0.5 + 0.1 * 1.0)  # z <- mu z + (1 - mu) zrr
     want = 0.05 + (0.5 - 0.05) * (0.9 * 0.5 + 0.1) ** 2
     assert float(out["orapo_lambda"][0]) == pytest.approx(want, rel=1e-5)
 

@@ -180,3 +180,34 @@ def test_sft_config_keeps_activation_checkpointing_off_unless_asked(tmp_path):
     assert sft_config(SFTSettings(gradient_checkpointing=True), tmp_path).gradient_checkpointing is True
     cfg = sft_config(SFTSettings(), tmp_path)
     assert cfg.completion_only_loss is True and cfg.max_length is None and cfg.remove_unused_columns is False
+
+
+def test_the_demo_reuses_its_labeler_only_when_settings_and_reports_match(tmp_path, monkeypatch):
+    """Reuse is decided by a fingerprint of the labeler's training settings and reports, not by the
+    weights file being there: a changed setting or corpus trains it again."""
+    from dataclasses import replace
+
+    from radrl import demo
+    from radrl.config.recipes import DemoLabelerStage
+    from radrl.training import labeler as labeler_module
+
+    calls = []
+
+    def fake_train(reports, out, settings, progress=False):
+        calls.append((len(reports), settings.epochs))
+        (out / "labeler").mkdir(parents=True, exist_ok=True)
+        (out / "labeler" / "model.safetensors").write_bytes(b"weights")
+        agreement = {"per_label": {}, "macro_f1": 0.9, "macro_positive_f1": 0.8, "exact": 0.5, "n": 4}
+        card = {"agreement": agreement, "train_seconds": 1.0, "parameters": 10}
+        (out / "labeler" / "labeler_card.json").write_text(json.dumps(card))
+        (out / "agreement.json").write_text(json.dumps(agreement))
+        return card
+
+    monkeypatch.setattr(labeler_module, "train_labeler", fake_train)
+    train = [type("S", (), {"report": f"report {i}"})() for i in range(4)]
+    stage = DemoLabelerStage(masking_prompts=0)
+    out = tmp_path / "labeler"
+    for settings, samples in ((stage, train), (stage, train), (replace(stage, train=replace(stage.train, epochs=2.0)),
+                                                               train), (stage, train[:3])):
+        demo.run_labeler_stage(settings, samples, [], out)
+    assert calls == [(4, 30.0), (4, 2.0), (3, 30.0)]  # the second run reused the first's labeler

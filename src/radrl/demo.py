@@ -24,11 +24,13 @@ Every stage resumes from what an interrupted run left in the folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
 
 from radrl.assets import TINY_SFT
+from radrl.config.fields import to_plain
 from radrl.data.synthetic.build import SyntheticConfig
 from radrl.io import atomic_write_json
 from radrl.recipe import DemoLabelerStage, DemoRecipe, DemoRLStage, RLRecipe
@@ -233,13 +235,18 @@ def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:
     from radrl.metrics.agreement import format_agreement
     from radrl.training.labeler import train_labeler
 
-    agreement_file = out / "agreement.json"
-    if (out / "labeler" / "model.safetensors").is_file() and agreement_file.is_file():
+    agreement_file, record = out / "agreement.json", out / "labeler.fingerprint.json"
+    reports = [s.report for s in train]
+    fingerprint = {"train": json.loads(json.dumps(to_plain(stage.train), default=str)),
+                   "reports": hashlib.sha256("\n".join(reports).encode()).hexdigest()}
+    reuse = ((out / "labeler" / "model.safetensors").is_file() and agreement_file.is_file() and record.is_file()
+             and json.loads(record.read_text()) == fingerprint)  # the same settings on the same reports
+    if reuse:
         card = json.loads((out / "labeler" / "labeler_card.json").read_text())
         card["agreement"] = json.loads(agreement_file.read_text())
     else:
-        card = train_labeler([s.report for s in train], out, stage.train,
-                             progress=False)
+        card = train_labeler(reports, out, stage.train, progress=False)
+        atomic_write_json(record, fingerprint)  # last: a labeler without it is trained again
     print(format_agreement(card["agreement"]))
     print(f"trained in {card['train_seconds']:.0f} s ({card['parameters']:,} parameters)")
     masking = None

@@ -21,14 +21,19 @@ def capo_clip_range(critical: torch.Tensor, epsilon: float, critical_factor: flo
 @COMPONENTS.register("capo")
 class CapoClipRange(ClipRange):
     """Critical-aware clipping (RadFlow Eq. 9). Reads the ``critical`` column, which the
-    criticality stage writes before training (LLM judge, or the offline label rule)."""
+    criticality stage writes before training: the recipe's judge when ``judge`` is true, else the
+    ground-truth labels (or the rule labeler's), a finding counting when positive (or uncertain,
+    with ``count_uncertain``)."""
 
     columns = ("critical",)
+    column_stages = {"critical": "criticality"}
+    judge_modes = {"judge": True}
 
-    def __init__(self, critical_factor: float = 0.25):
+    def __init__(self, critical_factor: float = 0.25, judge: bool = False, count_uncertain: bool = True):
         if not 0.0 < critical_factor <= 1.0:
             raise FieldError("critical_factor", "critical_factor (eps_critical / eps) must lie in (0, 1]")
         self.critical_factor = float(critical_factor)
+        self.judge, self.count_uncertain = bool(judge), bool(count_uncertain)
 
     def setup(self, ctx) -> None:
         args = ctx.settings

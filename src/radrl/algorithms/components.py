@@ -62,6 +62,11 @@ class Component:
     slot: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ()
     """Per-sample dataset columns the component reads (the trainer refuses a dataset without them)."""
+    column_stages: ClassVar[dict[str, str]] = {}
+    """Column -> the ``radrl train`` stage that writes it (CAPO's ``critical``: ``criticality``); a
+    recipe with the component runs that stage, one without it does not."""
+    judge_modes: ClassVar[dict[str, Any]] = {}
+    """Parameter values that ask the recipe's LLM judge (CAPO's ``judge: true``), as rewards declare."""
     needs_reference_model: ClassVar[bool] = False
     """The trainer keeps a frozen copy of the initial policy (or LoRA's disabled adapters) for it."""
     needs_labeler: ClassVar[bool] = False

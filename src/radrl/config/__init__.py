@@ -29,7 +29,6 @@ from radrl.config.recipes import (
 )
 from radrl.config.sections import (
     DEFAULT_INSTRUCTION,
-    CriticalSection,
     DataSection,
     EvaluateSection,
     GenerationSettings,
@@ -46,7 +45,7 @@ from radrl.config.sections import (
 from radrl.config.synthetic import SyntheticConfig
 
 __all__ = [
-    "DEFAULT_INSTRUCTION", "SLOTS", "STAGES", "AlgorithmSection", "ComponentEntry", "CriticalSection", "DataSection",
+    "DEFAULT_INSTRUCTION", "SLOTS", "STAGES", "AlgorithmSection", "ComponentEntry", "DataSection",
     "DemoLabelerStage", "DemoRLStage", "DemoRecipe", "EvaluateSection", "GenerationSettings", "JudgeConfig",
     "LabelerSection", "LabelerTrainSettings", "LoraSettings", "ModelSection", "PipelineRecipe", "RLRecipe",
     "RLSection", "Recipe", "RewardEntry", "SFTSettings", "SelectionSettings", "SyntheticConfig", "TinyVLMConfig",

@@ -22,7 +22,6 @@ from radrl.config.commands import MaskingOptions
 from radrl.config.fields import Problem, build, check_keys, to_plain
 from radrl.config.judge import JudgeConfig
 from radrl.config.sections import (
-    CriticalSection,
     DataSection,
     EvaluateSection,
     LabelerSection,
@@ -106,7 +105,6 @@ class RLRecipe:
         "write data.subset first when it is missing"))
     labeler: LabelerSection = field(default_factory=LabelerSection)
     judge: JudgeConfig | None = None
-    critical: CriticalSection = field(default_factory=CriticalSection)
     evaluate: EvaluateSection | None = None
     instruction: str | None = field(default=None, metadata=_help(
         "the prompt of training, selection and evaluation (default: radrl's); written once, here"))
@@ -119,8 +117,6 @@ class RLRecipe:
         names = [r.params.get("name") or r.type for r in self.rewards]
         if len(set(names)) != len(names):
             raise FieldError("rewards", f"reward names must be distinct (give one a name:), got {names}")
-        if self.critical.judge and self.judge is None:
-            raise FieldError("critical", "critical.judge: true needs the recipe's judge: section")
         if self.select is not None and not self.data.subset:
             raise FieldError("select", "select: writes the file named by data.subset; set data.subset")
 

@@ -18,7 +18,6 @@ section                class
 ``select``             :class:`SelectionSettings`
 ``labeler``            :class:`LabelerSection` (``train``: :class:`LabelerTrainSettings`)
 ``judge``              ``radrl.config.judge.JudgeConfig``
-``critical``           :class:`CriticalSection`
 ``evaluate``           :class:`EvaluateSection` (``generation``: :class:`GenerationSettings`)
 ``sft``                :class:`SFTSettings`
 ``tiny_model``         :class:`TinyVLMConfig`
@@ -337,14 +336,6 @@ class LabelerSection:
     def options(self) -> dict:
         """Keyword arguments for ``get_labeler`` besides name and weights."""
         return {k: v for k, v in (("vocab", self.vocab), ("batch_size", self.batch_size)) if v is not None}
-
-
-@dataclass
-class CriticalSection:
-    """RadFlow's CAPO: which training references are critical (annotated once before training)."""
-
-    judge: bool = field(default=False, metadata=_help("ask the recipe's judge (else the label rule)"))
-    count_uncertain: bool = field(default=True, metadata=_help("an uncertain finding is critical too"))
 
 
 # ------------------------------------------------------------------------------ SFT and the tiny model

@@ -14,7 +14,6 @@ classes are re-exported here for convenience.
 from radrl.config import (
     AlgorithmSection,
     ComponentEntry,
-    CriticalSection,
     DataSection,
     DemoLabelerStage,
     DemoRecipe,
@@ -54,7 +53,7 @@ from radrl.recipe.loading import (
 )
 
 __all__ = [
-    "RECIPES_DIR", "AlgorithmSection", "ComponentEntry", "ConfigError", "CriticalSection", "DataSection",
+    "RECIPES_DIR", "AlgorithmSection", "ComponentEntry", "ConfigError", "DataSection",
     "DemoLabelerStage", "DemoRLStage", "DemoRecipe", "EvaluateSection", "GenerationSettings", "JudgeConfig",
     "LabelerSection", "LabelerTrainSettings", "LoraSettings", "ModelSection", "PipelineRecipe", "RLRecipe",
     "RLSection", "Recipe", "RewardEntry", "SFTSettings", "SelectionSettings", "SyntheticConfig", "TinyVLMConfig",

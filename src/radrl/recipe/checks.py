@@ -123,9 +123,9 @@ def _trl_loss_name(rl: dict) -> str:
 
 
 def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,
-                       path: tuple = ("algorithm",)) -> list[Problem]:
+                       path: tuple = ("algorithm",), has_judge: bool = True) -> list[Problem]:
     """Each slot's component: registered, in its own slot, its parameters those of its constructor,
-    its own range checks, and the labeler it needs."""
+    its own range checks, the labeler it needs, and a judge: section when a parameter asks one."""
     from radrl.algorithms import COMPONENTS
 
     problems: list[Problem] = []
@@ -151,6 +151,10 @@ def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,
                                     f"{' or '.join(cls.labelers)} labeler (labeler: {{name: {cls.labelers[0]}, "
                                     "weights: ...}})"))
             continue
+        for param, mode in cls.judge_modes.items():
+            if params.get(param) == mode and not has_judge:
+                problems.append(Problem(where + (param,), f"{entry.type} {param}: {mode} asks the LLM judge; add a "
+                                        "judge: section (radrl.config.JudgeConfig) or leave it off"))
         try:
             cls.check_params(**params)
         except (ValueError, TypeError) as err:
@@ -191,7 +195,7 @@ def rl_recipe_problems(recipe: RLRecipe) -> list[Problem]:
         problems += selection_problems(recipe.select)
     if problems:
         return problems
-    problems += algorithm_problems(recipe.algorithm, recipe.labeler)
+    problems += algorithm_problems(recipe.algorithm, recipe.labeler, has_judge=recipe.judge is not None)
     problems += loss_problems(recipe.algorithm, recipe.rl.settings)
     for i, entry in enumerate(recipe.rewards):
         for param, mode in REWARDS.get(entry.type).judge_modes.items():

@@ -136,15 +136,26 @@ class LabelerStage(Stage):
         print(f"labeler agreement with the rule labeler (held-out): macro F1 {card['agreement']['macro_f1']:.3f}")
 
 
-def _needs_critical(recipe: RLRecipe) -> bool:
+def _column_filler(recipe: RLRecipe, stage: str):
+    """The recipe's component whose column ``stage`` writes (CAPO's ``critical``), as (entry, its
+    class), or None: the stage runs only for a recipe with such a component."""
     from radrl.algorithms import COMPONENTS
 
-    return any("critical" in COMPONENTS.get(e.type).columns for e in recipe.algorithm.entries().values())
+    for entry in recipe.algorithm.entries().values():
+        cls = COMPONENTS.get(entry.type)
+        if stage in cls.column_stages.values():
+            return entry, cls
+    return None
+
+
+def _needs_critical(recipe: RLRecipe) -> bool:
+    return _column_filler(recipe, "criticality") is not None
 
 
 class CriticalityStage(Stage):
-    """Which training references are critical (CAPO), annotated once: the judge's answers
-    (``critical.judge``), else the ground-truth labels, else the rule labeler."""
+    """Which training references are critical (the column CAPO reads), annotated once with the
+    component's settings: the judge's answers (``judge: true``), else the ground-truth labels,
+    else the rule labeler."""
 
     name = "criticality"
 
@@ -154,18 +165,26 @@ class CriticalityStage(Stage):
     def output(self, ctx):
         return ctx.out / "criticality.json"
 
+    def _settings(self, ctx) -> tuple[bool, bool]:
+        entry, cls = _column_filler(ctx.recipe, self.name)
+        component = cls(**entry.params)  # its constructor's defaults decide the unset ones
+        return bool(getattr(component, "judge", False)), bool(getattr(component, "count_uncertain", True))
+
     def fingerprint(self, ctx):
         recipe = ctx.recipe
-        judge = {"base_url": recipe.judge.base_url, "model": recipe.judge.model} if recipe.critical.judge else None
-        return {"critical": to_plain(recipe.critical), "judge": judge, "data": _source(recipe)}
+        use_judge, count_uncertain = self._settings(ctx)
+        judge = {"base_url": recipe.judge.base_url, "model": recipe.judge.model} if use_judge else None
+        return {"critical": {"judge": use_judge, "count_uncertain": count_uncertain}, "judge": judge,
+                "data": _source(recipe)}
 
     def run(self, ctx):
         from radrl.judges import JudgeClient
         from radrl.training.criticality import annotate_criticality
 
         recipe, train = ctx.recipe, training_samples(ctx)
-        judge = JudgeClient(recipe.judge) if recipe.critical.judge else None
-        flags = annotate_criticality(train, judge=judge, count_uncertain=recipe.critical.count_uncertain)
+        use_judge, count_uncertain = self._settings(ctx)
+        judge = JudgeClient(recipe.judge) if use_judge else None
+        flags = annotate_criticality(train, judge=judge, count_uncertain=count_uncertain)
         atomic_write_json(self.output(ctx), {"ids": [s.id for s in train], "critical": [bool(f) for f in flags]})
         print(f"{sum(flags)} of {len(flags)} training references are critical")
 

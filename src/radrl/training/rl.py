@@ -68,7 +68,6 @@ def rl_config(recipe: RLRecipe, out: Path):
     schedules = [r.schedule for r in recipe.rewards]
     cfg["reward_weights"] = [r.weight for r in recipe.rewards]
     cfg["reward_schedules"] = schedules if any(schedules) else None
-    cfg["skip_failed_rewards"] = recipe.algorithm.skip_failed_rewards
     try:
         return RadRLConfig(**cfg)
     except (TypeError, ValueError) as err:  # TRL's and transformers' own checks
@@ -134,6 +133,7 @@ def build_trainer(recipe: RLRecipe, out: Path, train: list, callbacks: list | No
               if (entry := getattr(algorithm, name)) is not None}
     trainer = RadRLTrainer(model=model, reward_funcs=rewards.functions, args=args, train_dataset=dataset,
                            processing_class=processor, components=components, **chosen,
+                           skip_failed_rewards=algorithm.skip_failed_rewards,
                            callbacks=[MetricsLogCallback(out), *(callbacks or [])])
     trainer.skipped_images = skipped_images if skipped_images is not None else SkippedImages("training data")
     trainer.labeler = labeler  # the evaluate stage scores with the same one
@@ -229,7 +229,7 @@ def train_policy(recipe: RLRecipe, out: Path, resume: bool, callbacks: list | No
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     save_final_model(trainer, out / "final", recipe.model.save_dtype, "radrl_rl.json",
                      {"recipe": recipe.to_dict(), "log_history": trainer.state.log_history,
-                      "components": trainer.component_state(), "zrr_ema": trainer.zrr_ema,
+                      "components": trainer.component_state(),
                       "skipped_images": trainer.skipped_images.summary()})
     if trainer.skipped_images.count:  # the end-of-run summary (the warning was at the start)
         print(trainer.skipped_images.message())

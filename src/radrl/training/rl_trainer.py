@@ -82,8 +82,6 @@ class RadRLConfig(GRPOConfig):
 
     reward_schedules: list | None = field(default=None, metadata={"help": (
         "per reward function, None or [[from_step, weight], ...] (set from rewards[i].schedule).")})
-    skip_failed_rewards: bool = field(default=True, metadata={"help": (
-        "a sample with any failed (NaN) reward component gets advantage 0 and leaves its group's statistics.")})
 
 
 class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
@@ -94,10 +92,14 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
     _tag_names = ["trl", "grpo", "radrl"]
 
     def __init__(self, *args, components: list[Component] | tuple = (), policy_loss: tuple[str, dict] | None = None,
-                 advantage: tuple[str, dict] | None = None, **kwargs):
+                 advantage: tuple[str, dict] | None = None, skip_failed_rewards: bool = True, **kwargs):
         """``policy_loss`` / ``advantage``: (registered name, parameters); None takes TRL's settings
-        (``loss_type``, ``importance_sampling_level``, ``scale_rewards``)."""
+        (``loss_type``, ``importance_sampling_level``, ``scale_rewards``). ``skip_failed_rewards``
+        (a recipe's ``algorithm.skip_failed_rewards``): a sample with any failed (NaN) reward
+        component gets advantage 0 and leaves its group's statistics; False: only one whose every
+        component failed."""
         super().__init__(*args, **kwargs)
+        self.skip_failed_rewards = skip_failed_rewards
         cfg = self.args
         if not isinstance(cfg, RadRLConfig):
             raise TypeError("RadRLTrainer needs a RadRLConfig")
@@ -167,14 +169,9 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         for component in self.components.values():
             missing = [c for c in component.columns if c not in columns]
             if missing:
-                hint = (" (the criticality stage adds it: radrl.training.criticality.annotate_criticality)"
-                        if "critical" in missing else "")
+                stages = sorted({component.column_stages[c] for c in missing if c in component.column_stages})
+                hint = f" (radrl train's {', '.join(stages)} stage writes it)" if stages else ""
                 raise ValueError(f"{type(component).__name__} needs the dataset column(s) {', '.join(missing)}{hint}")
-
-    @property
-    def zrr_ema(self) -> dict[str, float]:
-        """OraPO's per-prompt zero-reward EMA when an ``orapo_dpo`` component runs (else empty)."""
-        return getattr(self.components.get("aux_loss"), "zrr_ema", {})
 
     def component_state(self) -> dict[str, dict]:
         return {slot: c.state_dict() for slot, c in self.components.items()}
@@ -297,7 +294,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             # transformers 5 deprecated: a FutureWarning on every step that no user can act on
             warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
             output = super()._generate_and_score_completions(inputs)
-        cfg, mode = self.args, self._mode()
+        mode = self._mode()
         group_size = self.num_generations if mode == "train" else self.num_generations_eval
         n_local = len(inputs)
         local = slice(self.accelerator.process_index * n_local, (self.accelerator.process_index + 1) * n_local)
@@ -305,7 +302,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         # Group advantages from the gathered rewards (same numbers as TRL's; failed samples skipped).
         per_func = self._last_rewards_per_func
         rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
-        failed = torch.isnan(per_func).any(dim=1) if cfg.skip_failed_rewards else torch.isnan(per_func).all(dim=1)
+        failed = torch.isnan(per_func).any(dim=1) if self.skip_failed_rewards else torch.isnan(per_func).all(dim=1)
         rewards[failed] = torch.nan
         advantages = self.advantage_fn(rewards, group_size, **self.advantage_params)
         seq_advantages = advantages[local]
