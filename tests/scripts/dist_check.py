@@ -1,28 +1,45 @@
 """Run under ``accelerate launch --num_processes 2 --cpu``: RadRLTrainer on 2 processes.
 
 One GRPO group of 8 rollouts spans both processes (4 each). Every step checks, on every rank,
-that the rewards were gathered from both processes, that the local advantages are the group
-advantages of the gathered rewards, and that the DiTPO weights are those of the whole group.
-Rank 0 writes OUT/dist_check.json.
+that the rewards were gathered from both processes, and that the local token advantages equal
+A_i * w_i^t computed here in plain Python from the whole group's raw completions (their texts
+for LengthReward, their token ids for TF-IDF): none of radrl's functions computes the expected
+value. Rank 0 writes OUT/dist_check.json.
 """
 
 import gc
 import json
+import math
 import sys
 from pathlib import Path
 
 import torch
+from accelerate.utils import gather_object
 from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared helpers
 from helpers import LengthReward  # noqa: E402
 
-from radrl.algorithms import TfidfTokenWeights, group_advantages, tfidf_token_weights, token_level_advantages
+from radrl.algorithms import TfidfTokenWeights
 from radrl.data.synthetic import load_synthetic
 from radrl.distributed import shutdown_process_group
 from radrl.models import load_policy
 from radrl.training.datasets import to_trl_dataset
 from radrl.training.rl_trainer import RadRLConfig, RadRLTrainer
+
+
+def group_advantages_by_hand(rewards: list[float]) -> list[float]:
+    """(r - mean) / (sample std + 1e-4) over one group, as GRPO (and TRL) define it."""
+    mean = sum(rewards) / len(rewards)
+    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (len(rewards) - 1))
+    return [(r - mean) / (std + 1e-4) for r in rewards]
+
+
+def tfidf_by_hand(reports: list[list[int]], alpha: float = 4.0) -> list[list[float]]:
+    """DEER Eq. 7-8 over one group: w = 1 + alpha * (count in o_i / |o_i|) * log(N / df)."""
+    n = len(reports)
+    df = {tok: sum(tok in set(r) for r in reports) for tok in {t for r in reports for t in r}}
+    return [[1 + alpha * (r.count(t) / len(r)) * math.log(n / df[t]) for t in r] for r in reports]
 
 
 class CheckedTrainer(RadRLTrainer):
@@ -31,20 +48,26 @@ class CheckedTrainer(RadRLTrainer):
     def _generate_and_score_completions(self, inputs):
         out = super()._generate_and_score_completions(inputs)
         acc = self.accelerator
-        rewards = self._last_rewards_per_func[:, 0]
         n = len(inputs)
-        local = slice(acc.process_index * n, (acc.process_index + 1) * n)
-        seq_adv = group_advantages(rewards, self.num_generations)[local]
-        ids = acc.gather(acc.pad_across_processes(out["completion_ids"], dim=1, pad_index=self._tokenizer.pad_token_id))
-        mask = acc.gather(acc.pad_across_processes(out["completion_mask"], dim=1, pad_index=0))
-        weights = tfidf_token_weights(ids, mask, self.num_generations)[local, : out["completion_ids"].size(1)]
-        expected = token_level_advantages(seq_adv, weights)
+        texts = self.processing_class.batch_decode(out["completion_ids"], skip_special_tokens=True)
+        reports = [row[: int(m.sum())].tolist() for row, m in zip(out["completion_ids"], out["completion_mask"])]
+        everything = gather_object([(texts, reports)])
+        all_texts = [t for chunk_texts, _ in everything for t in chunk_texts]
+        all_reports = [r for _, chunk_reports in everything for r in chunk_reports]
+        advantages = group_advantages_by_hand([len(t) / 100 for t in all_texts])  # LengthReward, from the texts
+        weights = tfidf_by_hand(all_reports)
+        start = acc.process_index * n
+        expected = torch.ones(out["advantages"].shape)
+        for row in range(n):
+            expected[row] = advantages[start + row]
+            expected[row, : len(weights[start + row])] *= torch.tensor(weights[start + row])
+        rewards = self._last_rewards_per_func[:, 0]
         prompts = [x["id"] for x in inputs]
         all_prompts = [p for chunk in acc.gather_for_metrics([prompts], use_gather_object=True) for p in chunk]
         self.checks.append({
             "rank": acc.process_index, "n_local": n, "n_gathered_rewards": int(rewards.numel()),
             "one_prompt_across_ranks": len(set(all_prompts)) == 1,
-            "advantages_match": bool(torch.allclose(out["advantages"], expected)),
+            "advantages_match": bool(torch.allclose(out["advantages"].float(), expected, rtol=1e-4, atol=1e-5)),
             "group_has_signal": bool(rewards.std() > 0),
         })
         return out

@@ -60,10 +60,8 @@ class GradientTokenWeights(TokenWeights):
         if self.weigher is None:
             raise ValueError("the gradient token weights need the run's CheXbert labeler: build them with "
                              "build_components(..., labeler=..., tokenizer=...)")
-        ids, inputs = rollouts.completion_ids, rollouts.inputs
-        texts = ctx.tokenizer.batch_decode(ids, skip_special_tokens=True)
-        return self.weigher(texts, ids, rollouts.completion_mask, [x.get("reference") for x in inputs],
-                            [x.get("gt_labels") for x in inputs])
+        return self.weigher(rollouts.completion_ids, rollouts.completion_mask,
+                            [x.get("reference") for x in rollouts.inputs])
 
 
 __all__ = ["GradientTokenWeights", "TfidfTokenWeights"]

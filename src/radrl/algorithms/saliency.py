@@ -94,7 +94,8 @@ class GradientTokenWeigher:
         has_target = torch.tensor([bool(t) for t in targets])
         return aligned.to(completion_ids.device), has_target.to(completion_ids.device)
 
-    def __call__(self, texts, completion_ids, completion_mask, references, gt_labels=None) -> torch.Tensor:
+    def __call__(self, completion_ids, completion_mask, references) -> torch.Tensor:
+        """(B, T) weights w = 1 + beta * s~ of each completion against its reference."""
         aligned, has_target = self.scores(completion_ids, completion_mask, references)
         return saliency_token_weights(aligned, completion_mask, has_target, beta=self.beta)
 
