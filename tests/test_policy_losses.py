@@ -148,3 +148,11 @@ def test_an_installed_plugin_registers_through_the_radrl_plugins_entry_point(tmp
     finally:
         ADVANTAGES.unregister("centred_test")
         sys.modules.pop("radrl_plugin_mod_test", None)
+
+
+def test_the_clip_slot_takes_per_token_ranges():
+    # r = e^0.3 = 1.35 on both tokens, A = 1: eps 0.5 leaves token 0 unclipped, eps 0.1 clips token 1 to 1.1
+    x = _inputs([[0.3, 0.3]], [[0.0, 0.0]], [[1.0]], low=torch.tensor([[0.5, 0.1]]), high=torch.tensor([[0.5, 0.1]]))
+    out = POLICY_LOSSES.get("grpo")(x)
+    torch.testing.assert_close(out.per_token_loss, torch.tensor([[-math.exp(0.3), -1.1]]))
+    assert out.metrics["clip_ratio/high_mean"].tolist() == [[0.0, 1.0]]

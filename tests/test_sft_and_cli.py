@@ -211,3 +211,31 @@ def test_the_demo_reuses_its_labeler_only_when_settings_and_reports_match(tmp_pa
                                                                train), (stage, train[:3])):
         demo.run_labeler_stage(settings, samples, [], out)
     assert calls == [(4, 30.0), (4, 2.0), (3, 30.0)]  # the second run reused the first's labeler
+
+
+def test_the_pipeline_reuses_its_initial_model_only_when_its_settings_match(tmp_path, monkeypatch):
+    """RUN/tiny-init is reused by its recorded fingerprint; built with other tiny_model settings
+    it is refused (the SFT checkpoints in RUN grew from it), never silently reused."""
+    from radrl.io import ConfigError
+    from radrl.pipeline import run_pipeline
+    from radrl.recipe import load_recipe
+    from radrl.training import sft
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop  # the SFT is not what is under test
+
+    monkeypatch.setattr(sft, "run_sft", stop)
+    small = ["synthetic.n_train=12", "synthetic.n_val=2", "synthetic.n_test=2", "synthetic.image_size=64",
+             "tiny_model.image_size=64", "tiny_model.vocab_size=300", "vision_pretrain=null"]
+    weights = tmp_path / "tiny-init" / "model.safetensors"
+    with pytest.raises(Stop):
+        run_pipeline(load_recipe("tiny_sft", overrides=small), tmp_path)
+    first = weights.stat().st_mtime_ns
+    with pytest.raises(Stop):
+        run_pipeline(load_recipe("tiny_sft", overrides=small), tmp_path)
+    assert weights.stat().st_mtime_ns == first  # reused, not rebuilt
+    with pytest.raises(ConfigError, match="built with other tiny_model settings"):
+        run_pipeline(load_recipe("tiny_sft", overrides=[*small, "tiny_model.hidden_size=64"]), tmp_path)

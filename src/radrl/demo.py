@@ -32,7 +32,7 @@ from pathlib import Path
 from radrl.assets import TINY_SFT
 from radrl.config.fields import to_plain
 from radrl.data.synthetic.build import SyntheticConfig
-from radrl.io import atomic_write_json
+from radrl.io import atomic_write_json, output_state, write_output_record
 from radrl.recipe import DemoLabelerStage, DemoRecipe, DemoRLStage, RLRecipe
 
 COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
@@ -235,18 +235,15 @@ def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:
     from radrl.metrics.agreement import format_agreement
     from radrl.training.labeler import train_labeler
 
-    agreement_file, record = out / "agreement.json", out / "labeler.fingerprint.json"
+    agreement_file, weights = out / "agreement.json", out / "labeler" / "model.safetensors"
     reports = [s.report for s in train]
-    fingerprint = {"train": json.loads(json.dumps(to_plain(stage.train), default=str)),
-                   "reports": hashlib.sha256("\n".join(reports).encode()).hexdigest()}
-    reuse = ((out / "labeler" / "model.safetensors").is_file() and agreement_file.is_file() and record.is_file()
-             and json.loads(record.read_text()) == fingerprint)  # the same settings on the same reports
-    if reuse:
+    fingerprint = {"train": to_plain(stage.train), "reports": hashlib.sha256("\n".join(reports).encode()).hexdigest()}
+    if output_state(weights, fingerprint) == "done" and agreement_file.is_file():  # same settings, same reports
         card = json.loads((out / "labeler" / "labeler_card.json").read_text())
         card["agreement"] = json.loads(agreement_file.read_text())
-    else:
+    else:  # missing, made with other settings, or unrecorded: the demo's own folder, trained again
         card = train_labeler(reports, out, stage.train, progress=False)
-        atomic_write_json(record, fingerprint)  # last: a labeler without it is trained again
+        write_output_record(weights, "demo labeler", fingerprint)  # last: a labeler without it is trained again
     print(format_agreement(card["agreement"]))
     print(f"trained in {card['train_seconds']:.0f} s ({card['parameters']:,} parameters)")
     masking = None

@@ -314,3 +314,33 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ reuse by fingerprint
+def output_record(output: str | os.PathLike) -> Path:
+    """Where the record of how ``output`` was made lives: ``OUTPUT.stage.json`` beside it."""
+    return Path(str(output) + ".stage.json")
+
+
+def _plain_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def output_state(output: str | os.PathLike, fingerprint: Any) -> str:
+    """Whether ``output`` can be reused: ``done`` (it exists and its record has this fingerprint),
+    ``stale`` (a record of other settings), ``present`` (an output radrl did not record: used as
+    it is), or ``missing``. Every reuse decision (the stages of ``radrl train``, the pipeline's,
+    the demo's) is this one, never the file's existence alone."""
+    output, record = Path(output), output_record(output)
+    if record.is_file():
+        try:
+            saved = json.loads(record.read_text())
+        except (json.JSONDecodeError, OSError):
+            return "stale"
+        return "done" if saved.get("fingerprint") == _plain_json(fingerprint) and output.exists() else "stale"
+    return "present" if output.exists() else "missing"
+
+
+def write_output_record(output: str | os.PathLike, stage: str, fingerprint: Any, **extra: Any) -> None:
+    """Record (atomically, last) that ``output`` was made by ``stage`` with ``fingerprint``."""
+    atomic_write_json(output_record(output), {"stage": stage, "fingerprint": _plain_json(fingerprint), **extra})

@@ -2,18 +2,21 @@
 generate → evaluate.
 
 ``radrl pipeline tiny_sft -o RUN`` runs it (a :class:`PipelineRecipe`, ``stage: sft_pipeline``);
-every stage reuses what an earlier, interrupted run left in ``RUN`` (the benchmark when its
-config matches, the initial model, the last finished pretraining epoch, the newest SFT checkpoint), so running the command again
-continues where it stopped.
+every stage reuses what an earlier, interrupted run left in ``RUN`` when it was made with the same
+settings (the benchmark when its config matches, the initial model by its recorded fingerprint,
+the last finished pretraining epoch, the newest SFT checkpoint), so running the command again
+continues where it stopped; a part made with other settings is refused, not reused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
-from radrl.io import ConfigError, atomic_write_json
+from radrl.config.fields import to_plain
+from radrl.io import ConfigError, atomic_write_json, output_record, output_state, write_output_record
 from radrl.recipe import PipelineRecipe
 
 
@@ -32,13 +35,22 @@ def run_pipeline(recipe: PipelineRecipe, run_dir: str | Path, meteor: bool = Tru
     init = run / "tiny-init"
     if recipe.vision_pretrain is not None and recipe.vision_tower:
         raise ConfigError("vision_pretrain and vision_tower both give the tiny VLM a vision tower: keep one")
-    if not (init / "model.safetensors").is_file():
-        build_tiny_vlm(init, [s.report for s in train], recipe.tiny_model)
+    reports = [s.report for s in train]
+    fingerprint = {"tiny_model": to_plain(recipe.tiny_model), "vision_tower": recipe.vision_tower,
+                   "reports": hashlib.sha256("\n".join(reports).encode()).hexdigest()}
+    state = output_state(init, fingerprint)
+    if state == "stale":  # the SFT checkpoints in RUN/sft grew from that model: never swap it under them
+        raise ConfigError(f"{init} was built with other tiny_model settings or reports ({output_record(init)}); "
+                          "use another run folder, or delete the run's tiny-init and sft to start again")
+    if state == "missing":
+        build_tiny_vlm(init, reports, recipe.tiny_model)
     if recipe.vision_tower:  # idempotent: a run interrupted after building init gets it too
         from radrl.assets import resolve_model_path
         from radrl.models.vision_pretrain import transplant_vision_tower
 
         transplant_vision_tower(resolve_model_path(recipe.vision_tower), init)
+    if state == "missing":
+        write_output_record(init, "tiny-init", fingerprint)
     start = init if recipe.vision_pretrain is None else pretrained_vision(recipe, init, run)
     final = run_sft(str(start), train, run / "sft", recipe.sft)
     if (start / "vision_pretrain.json").is_file():  # the checkpoint carries how its tower was made

@@ -17,14 +17,13 @@ sets ``all_ranks``: every rank runs it, rank 0 writes the output, the others wai
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from radrl.distributed import alone, folder_ranks, is_main, wait_for
-from radrl.io import InputError, atomic_write_json
+from radrl.io import InputError, output_record, output_state, write_output_record
 
 
 @dataclass
@@ -67,29 +66,16 @@ class Stage:
         return str(self.output(ctx))
 
 
-def record_path(output: Path) -> Path:
-    return Path(str(output) + ".stage.json")
+record_path = output_record
 
 
 def stage_state(stage: Stage, ctx: StageContext) -> str:
     """``done`` (output and a matching record), ``stale`` (a record of other settings), ``present``
-    (an output radrl did not record: used as it is), or ``missing``."""
-    output = stage.output(ctx)
+    (an output radrl did not record: used as it is), or ``missing`` (:func:`radrl.io.output_state`)."""
     current = stage.current(ctx)
     if current is not None:
         return "done" if current else "missing"
-    record = record_path(output)
-    if record.is_file():
-        try:
-            saved = json.loads(record.read_text())
-        except (json.JSONDecodeError, OSError):
-            return "stale"
-        return "done" if saved.get("fingerprint") == _plain(stage.fingerprint(ctx)) and output.exists() else "stale"
-    return "present" if output.exists() else "missing"
-
-
-def _plain(value):
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    return output_state(stage.output(ctx), stage.fingerprint(ctx))
 
 
 def run_stage(stage: Stage, ctx: StageContext) -> bool:
@@ -113,8 +99,7 @@ def run_stage(stage: Stage, ctx: StageContext) -> bool:
         with alone():  # a one-process job: nothing it builds waits for the other ranks
             stage.run(ctx)
     if is_main():
-        atomic_write_json(record_path(output), {"stage": stage.name, "fingerprint": _plain(stage.fingerprint(ctx)),
-                                                "seconds": round(time.monotonic() - start, 1)})
+        write_output_record(output, stage.name, stage.fingerprint(ctx), seconds=round(time.monotonic() - start, 1))
     else:
         wait_for(lambda: stage_state(stage, ctx) == "done", f"{output} (rank 0 finishes the {stage.name} stage)")
     return True
