@@ -45,6 +45,7 @@ import argparse
 import base64
 import html
 import json
+import re
 import statistics
 import sys
 import time
@@ -528,6 +529,42 @@ def diversity_table(results: dict) -> str:
                       "all-zero groups | mean reward |", "| --- | --- | --- | --- | --- | --- | --- |", *lines])
 
 
+TABLE_PAGES = ("README.md", "docs/rl.md")
+"""The pages whose papers tables ``--report`` writes from the results JSON (and a test checks)."""
+TABLE_BLOCK = re.compile(r"(<!-- bench-papers:(\w+)[^>]*-->\n)(.*?)(\n<!-- /bench-papers:\2 -->)", re.S)
+
+
+def rendered_tables(results: dict) -> dict[str, str]:
+    """Each marked block's markdown, from the results JSON: ``verdicts`` and ``diversity``."""
+    return {"verdicts": markdown_table(results), "diversity": diversity_table(results)}
+
+
+def with_tables(page: str, results: dict) -> str:
+    """``page`` with every ``<!-- bench-papers:NAME -->`` block rewritten from ``results``."""
+    tables = rendered_tables(results)
+
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in tables:
+            raise ValueError(f"unknown bench-papers block {name!r}; known: {', '.join(tables)}")
+        return match.group(1) + tables[name] + match.group(4)
+
+    return TABLE_BLOCK.sub(fill, page)
+
+
+def write_report(results: dict, root: Path) -> list[Path]:
+    """Rewrite the papers tables of :data:`TABLE_PAGES` under ``root``; returns the pages changed."""
+    changed = []
+    for name in TABLE_PAGES:
+        path = root / name
+        before = path.read_text()
+        after = with_tables(before, results)
+        if after != before:
+            atomic_write_text(path, after)
+            changed.append(path)
+    return changed
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -539,6 +576,8 @@ def main() -> None:
     p.add_argument("--model", default="tiny-sft", help="the SFT model every arm starts from")
     p.add_argument("--test-size", type=int, help="a smaller test set (smoke tests only; its hash differs)")
     p.add_argument("--table", action="store_true", help="print the verdicts of the results JSON as markdown; run nothing")
+    p.add_argument("--report", action="store_true", help="write the README's and docs/rl.md's papers tables from "
+                   "the results JSON (tests/test_bench_papers.py checks they match it); run nothing")
     p.add_argument("--why", action="store_true", help="recompute the why figures (group shares, token weights, "
                    "subset diversity) from the run folders in --out into the results JSON, and print them; run nothing")
     a = p.parse_args()
@@ -549,6 +588,10 @@ def main() -> None:
             record["why"] = why_figures(record, out / name)
         atomic_write_json(results_file, results)
         print(why_lines(results))
+        return
+    if a.report:
+        changed = write_report(json.loads(results_file.read_text()), Path(__file__).resolve().parents[1])
+        print("rewrote " + ", ".join(map(str, changed)) if changed else "the tables already match the JSON")
         return
     if a.table:
         results = json.loads(results_file.read_text())

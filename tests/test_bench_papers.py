@@ -176,3 +176,25 @@ def test_runs_from_another_sft_model_or_test_set_are_not_mixed_in(papers, tmp_pa
     other = {**test_set, "ids_reports_labels_sha256": "b" * 64}
     with pytest.raises(SystemExit, match="another test_set_sha256"):
         papers.load_results(path, papers.origin_of(model, 80, [], other), [0], 80, other)
+
+
+def test_the_readme_and_rl_md_papers_tables_are_what_the_results_json_renders(papers):
+    """One source for the results tables: each marked block on each page equals what
+    `python bench/papers.py --report` writes from docs/results/bench-papers.json."""
+    results = json.loads(papers.RESULTS.read_text())
+    root = SCRIPT.parents[1]
+    for name in papers.TABLE_PAGES:
+        page = (root / name).read_text()
+        blocks = papers.TABLE_BLOCK.findall(page)
+        assert {b[1] for b in blocks} == {"verdicts", "diversity"}, f"{name} lost a bench-papers block"
+        assert papers.with_tables(page, results) == page, f"{name}: run python bench/papers.py --report"
+
+
+def test_report_rewrites_a_stale_table(papers, tmp_path):
+    results = json.loads(papers.RESULTS.read_text())
+    stale = "intro\n<!-- bench-papers:verdicts -->\n| old | table |\n<!-- /bench-papers:verdicts -->\nend\n"
+    fresh = papers.with_tables(stale, results)
+    assert "| old | table |" not in fresh and papers.markdown_table(results) in fresh
+    assert fresh.startswith("intro\n") and fresh.endswith("end\n")
+    with pytest.raises(ValueError, match="unknown bench-papers block"):
+        papers.with_tables("<!-- bench-papers:nope -->\nx\n<!-- /bench-papers:nope -->", results)
