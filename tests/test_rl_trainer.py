@@ -99,14 +99,16 @@ def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_da
 
 @pytest.mark.parametrize("loss_type, settings, beta", TRL_LOSSES,
                          ids=[f"{t}-{s.get('importance_sampling_level', 'token')}" for t, s, _ in TRL_LOSSES])
-def test_every_policy_loss_trains_with_tfidf_token_weights(tiny_vlm, rl_data, tmp_path, loss_type, settings, beta):
+def test_every_policy_loss_trains_with_tfidf_token_weights_and_orapo(tiny_vlm, rl_data, tmp_path, loss_type, settings, beta):
     _, dataset = rl_data
     trainer = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, [LengthReward()],
-                       components=[TfidfTokenWeights(alpha=4.0)], loss_type=loss_type, beta=beta, **settings)
+                       components=[TfidfTokenWeights(alpha=4.0), OrapoDpoLoss()], loss_type=loss_type, beta=beta,
+                       **settings)
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
     trainer.train()
     log = trainer.state.log_history[0]
     assert math.isfinite(log["loss"]) and log["token_weights/mean"] > 1.0  # the weights were on
+    assert log["orapo/lambda_mean"] > 0 and "orapo/dpo_loss" in log  # and OraPO's scale and DPO term
     moved = [n for n, p in trainer.model.named_parameters() if p.requires_grad and not torch.equal(p, before[n])]
     assert moved  # the step changed the policy
 
@@ -302,6 +304,14 @@ def test_bad_components_are_refused(tiny_vlm, rl_data, tmp_path):
         _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[TfidfTokenWeights()] * 2)
     with pytest.raises(TypeError, match="not a radrl.algorithms component"):
         _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[object()])
+    with pytest.raises(ValueError, match="absolute cap on the ratio"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[CapoClipRange()],
+                 loss_type="cispo")
+    with pytest.raises(ValueError, match="do not combine with TRL's top_entropy_quantile"):
+        _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, components=[TfidfTokenWeights()],
+                 top_entropy_quantile=0.5)
+    stock = _trainer(RadRLTrainer, RadRLConfig, tiny_vlm, dataset, tmp_path, top_entropy_quantile=0.5)
+    assert not stock._radrl_loss and stock.policy_loss_fn is None  # no algorithm entry: TRL's own loss runs
 
 
 class ZeroReward(RewardFunction):

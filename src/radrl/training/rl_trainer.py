@@ -137,6 +137,14 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         if not self._radrl_loss and (self.components or policy_loss or advantage):
             raise ValueError(f"radrl's components, policy losses and advantages do not combine with TRL's {TRL_ONLY}; "
                              "turn those off, or use no algorithm: entries (then the trainer is stock TRL's)")
+        name, params = advantage or ("grpo", {})
+        self.advantage_name, self.advantage_params = name, dict(params)
+        if name == "grpo":
+            self.advantage_params.setdefault("scale", self.scale_rewards)
+        self.advantage_fn = ADVANTAGES.get(name)
+        if not self._radrl_loss:  # stock TRL's _compute_loss runs: its loss_type is the name
+            self.policy_loss_name, self.policy_loss_params, self.policy_loss_fn = self.loss_type, {}, None
+            return
         name, params = policy_loss or trl_policy_loss(self.args)
         self.policy_loss_name, self.policy_loss_params = name, dict(params)
         self.policy_loss_fn = POLICY_LOSSES.get(name)
@@ -144,11 +152,6 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         problem = pairing_problem(name, self.policy_loss_fn, None if clip is None else type(clip).__name__)
         if problem:
             raise ValueError(problem)
-        name, params = advantage or ("grpo", {})
-        self.advantage_name, self.advantage_params = name, dict(params)
-        if name == "grpo":
-            self.advantage_params.setdefault("scale", self.scale_rewards)
-        self.advantage_fn = ADVANTAGES.get(name)
 
     @staticmethod
     def _slot_components(components) -> dict[str, Component]:
