@@ -198,3 +198,54 @@ def test_report_rewrites_a_stale_table(papers, tmp_path):
     assert fresh.startswith("intro\n") and fresh.endswith("end\n")
     with pytest.raises(ValueError, match="unknown bench-papers block"):
         papers.with_tables("<!-- bench-papers:nope -->\nx\n<!-- /bench-papers:nope -->", results)
+
+
+@pytest.fixture(scope="module")
+def regimes(papers):
+    spec = importlib.util.spec_from_file_location("bench_regimes", SCRIPT.parent / "regimes.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_regimes"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(steps, share):
+    return {"sft_steps": steps, "step0": {"all_zero_share": share}, "weights_sha256": f"h{steps}"}
+
+
+def test_a_regime_start_is_the_weakest_candidate_in_range_else_the_closest(regimes):
+    regime = regimes.Regime("x", "orapo", paper="p", target=(0.25, 0.40), candidates=(10, 30, 50))
+    chosen, reached = regimes.choose(regime, [_row(10, 0.55), _row(30, 0.31), _row(50, 0.27)])
+    assert (chosen["sft_steps"], reached) == (30, True)
+    chosen, reached = regimes.choose(regime, [_row(10, 0.12), _row(30, 0.20)])
+    assert (chosen["sft_steps"], reached) == (30, False)
+    block = regimes.regime_block(regime, [_row(10, 0.12), _row(30, 0.20)])
+    assert not block["reached"] and "closest: 0.200 at 30 SFT steps" in block["note"]
+
+
+def test_the_test_read_refuses_without_the_block_or_with_another_start(regimes, tmp_path):
+    from radrl.io import InputError
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    digest = regimes.weights_sha256(model)
+    with pytest.raises(InputError, match="no regime block"):
+        regimes.require_block({}, "orapo", model)
+    results = {"regimes": {"orapo": {"paper": {"start": {"weights_sha256": digest}}}}}
+    assert regimes.require_block(results, "orapo", model)["start"]["weights_sha256"] == digest
+    (model / "model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(InputError, match="is not the start the regime block declares"):
+        regimes.require_block(results, "orapo", model)
+
+
+def test_a_regime_start_is_a_radrl_command_on_the_recipes_own_benchmark(regimes, tmp_path):
+    from radrl.cli import build_parser
+    from radrl.recipe import load_recipe
+
+    command = regimes.start_command(regimes.REGIMES["orapo"], 50, tmp_path)
+    args, extra = build_parser().parse_known_args(command)  # as radrl's main parses a command line
+    assert args.command == "pipeline" and "sft.max_steps=50" in extra and "evaluate.split=val" in extra
+    recipe = load_recipe("tiny_sft", overrides=[c for c in command if "=" in c])  # the overrides all load
+    assert recipe.synthetic == load_recipe("orapo", tiny=True).data.synthetic
+    assert recipe.sft.max_steps == 50 and recipe.evaluate.split == "val" and recipe.vision_pretrain is None

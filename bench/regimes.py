@@ -1,0 +1,182 @@
+"""bench-papers v2's starting regimes: each comparison starts where its paper starts.
+
+Each :class:`Regime` names its start, cites the paper's section or figure for it, and makes the
+start with radrl's own commands (``radrl pipeline`` here: what a user could run). The knob that
+sets how weak the start is (SFT steps) is chosen on validation: the first candidate whose
+step-0 figure lies in the paper's range, else the closest, and the block says so. The regime
+block (the start's weights SHA-256, its validation F1, the step-0 share of all-zero-reward and
+zero-variance groups, every candidate tried) goes into ``docs/results/bench-papers.json`` under
+``regimes.<comparison>.paper``, to be committed before that comparison's first test read;
+:func:`require_block` refuses a test read without it, or with another start.
+
+    python bench/regimes.py --comparison orapo            # build the candidates, measure, choose, write
+
+Run alone: each candidate is an SFT run and a sampling pass on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from papers import RESULTS  # noqa: E402  (bench/papers.py: the results JSON the blocks go into)
+
+from radrl.io import InputError, atomic_write_json  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A comparison's start: ``radrl pipeline tiny_sft`` (a fresh tiny VLM with the committed vision
+    tower, SFT on the RL recipe's own training benchmark) stopped after ``candidates[k]`` steps."""
+
+    comparison: str
+    recipe: str
+    """The RL recipe (tiny variant) whose data, reward, group size and temperature the step-0 figures use."""
+    paper: str
+    """What the paper reports of its start, and where."""
+    target: tuple[float, float]
+    """The range of the step-0 all-zero-reward group share the start must reach."""
+    candidates: tuple[int, ...]
+    """SFT steps tried, weakest first."""
+
+
+REGIMES = {
+    "orapo": Regime(
+        "orapo", "orapo",
+        paper="OraPO (arXiv:2509.18600) Fig. 2: about 30 % of GRPO groups get zero reward in the first 50 steps, "
+              "from a base VLM with little radiology knowledge; Table 1: macro F1 0.089 (base)",
+        target=(0.25, 0.40), candidates=(30, 50, 80)),
+}
+SFT_SETTINGS = ["sft.batch_size=16", "sft.learning_rate=0.002", "sft.warmup_steps=10", "sft.freeze=vision",
+                "sft.seed=0", "vision_pretrain=null", "vision_tower=tiny-sft", "evaluate.split=val",
+                "evaluate.meteor=false"]
+"""demo_full's short SFT (recipes/demo_full.yaml), evaluated on validation, never on test."""
+
+
+def start_command(regime: Regime, steps: int, folder: Path) -> list[str]:
+    """The ``radrl`` command line that makes the start with ``steps`` SFT steps, on the RL recipe's
+    own synthetic benchmark (its ``synthetic:`` block, key by key)."""
+    from radrl.config.fields import to_plain
+    from radrl.recipe import load_recipe
+
+    synthetic = to_plain(load_recipe(regime.recipe, tiny=True).data.synthetic)
+    data = [f"synthetic.{k}={json.dumps(v, separators=(',', ':'))}" for k, v in synthetic.items()]
+    return ["pipeline", "tiny_sft", "-o", str(folder / f"sft-{steps}"), "--no-meteor", *data, *SFT_SETTINGS,
+            f"sft.max_steps={steps}"]
+
+
+def weights_sha256(model: Path) -> str:
+    digest = hashlib.sha256()
+    with open(model / "model.safetensors", "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def step0_groups(regime: Regime, model: Path, data: Path, n_prompts: int) -> dict:
+    """The RL recipe's reward over groups of its group size, sampled at its temperature from
+    ``model`` on the first ``n_prompts`` validation studies of ``data`` (the pipeline's copy of the
+    recipe's benchmark: the same config, so the same studies): what GRPO's step 0 would see."""
+    from radrl.analysis.reward_diversity import reward_diversity, sample_groups
+    from radrl.data.synthetic import load_synthetic
+    from radrl.recipe import load_recipe
+    from radrl.rewards import build_rewards
+
+    recipe = load_recipe(regime.recipe, tiny=True)
+    samples = load_synthetic(data, "val")[:n_prompts]
+    rl = recipe.rl.settings
+    groups = sample_groups(str(model), samples, rl["num_generations"], rl.get("temperature", 1.0),
+                           max_new_tokens=rl.get("max_completion_length", 160), progress=False)
+    reward = build_rewards(recipe.rewards).functions[0] if len(recipe.rewards) == 1 else None
+    if reward is None:
+        raise InputError(f"{regime.recipe}: a regime's step-0 figures need a recipe with one reward")
+    return reward_diversity(groups, [s.report for s in samples], reward, [s.labels for s in samples])
+
+
+def measure(regime: Regime, steps: int, folder: Path, n_prompts: int) -> dict:
+    """Build the candidate (resuming a finished one), then its validation F1 and step-0 figures."""
+    from radrl.cli import main as radrl
+
+    command = start_command(regime, steps, folder)
+    start = time.monotonic()
+    if radrl(command) != 0:
+        raise SystemExit(f"radrl {' '.join(command)} failed")
+    built = time.monotonic() - start
+    run = folder / f"sft-{steps}"
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    groups = step0_groups(regime, run / "sft" / "final", run / "data", n_prompts)
+    return {"sft_steps": steps, "command": "radrl " + " ".join(command), "model": str(run / "sft" / "final"),
+            "weights_sha256": weights_sha256(run / "sft" / "final"), "build_seconds": round(built, 1),
+            "val": {"example_f1": metrics["clinical"]["example"]["f1"], "macro_f1": metrics["clinical"]["macro"]["f1"],
+                    "n": metrics.get("n")},
+            "step0": {"n_prompts": n_prompts, **{k: groups[k] for k in ("all_zero_share", "zero_std_share",
+                                                                        "unique_per_group", "mean_reward",
+                                                                        "group_size")}}}
+
+
+def choose(regime: Regime, tried: list[dict]) -> tuple[dict, bool]:
+    """The first candidate (weakest first) whose step-0 all-zero share lies in the target range,
+    else the closest one; and whether the range was reached."""
+    low, high = regime.target
+    for row in tried:
+        if low <= row["step0"]["all_zero_share"] <= high:
+            return row, True
+    return min(tried, key=lambda r: min(abs(r["step0"]["all_zero_share"] - low),
+                                        abs(r["step0"]["all_zero_share"] - high))), False
+
+
+def regime_block(regime: Regime, tried: list[dict]) -> dict:
+    chosen, reached = choose(regime, tried)
+    low, high = regime.target
+    note = (f"chosen on validation: the first candidate with a step-0 all-zero share in [{low:.2f}, {high:.2f}]"
+            if reached else f"no candidate reached [{low:.2f}, {high:.2f}] on the tiny model; the closest: "
+            f"{chosen['step0']['all_zero_share']:.3f} at {chosen['sft_steps']} SFT steps")
+    return {"paper": regime.paper, "target_all_zero_share": [low, high], "reached": reached, "note": note,
+            "start": chosen, "candidates": tried}
+
+
+def require_block(results: dict, comparison: str, model: Path) -> dict:
+    """The regime block a test read needs: present, and made from exactly this start."""
+    block = results.get("regimes", {}).get(comparison, {}).get("paper")
+    if block is None:
+        raise InputError(f"{comparison}: no regime block in the results JSON: run python bench/regimes.py "
+                         f"--comparison {comparison} and commit it before the first test read")
+    if block["start"]["weights_sha256"] != weights_sha256(model):
+        raise InputError(f"{comparison}: {model} is not the start the regime block declares "
+                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...)")
+    return block
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--comparison", choices=list(REGIMES), required=True)
+    p.add_argument("--n-prompts", type=int, default=64, help="validation prompts for the step-0 figures")
+    p.add_argument("--out", default="runs/bench-papers-v2/regimes", help="the candidates' run folders")
+    p.add_argument("--results", default=str(RESULTS))
+    a = p.parse_args()
+    regime, folder = REGIMES[a.comparison], Path(a.out) / a.comparison
+    tried = []
+    for steps in regime.candidates:
+        tried.append(measure(regime, steps, folder, a.n_prompts))
+        row = tried[-1]
+        print(f"{regime.comparison}: {steps} SFT steps: val example F1 {row['val']['example_f1']:.3f}, macro F1 "
+              f"{row['val']['macro_f1']:.3f}; step 0: all-zero groups {row['step0']['all_zero_share']:.1%}, "
+              f"zero-variance {row['step0']['zero_std_share']:.1%}", flush=True)
+        if choose(regime, tried)[1]:
+            break  # weakest first: the first one in range is the start
+    results_file = Path(a.results)
+    results = json.loads(results_file.read_text())
+    results.setdefault("regimes", {}).setdefault(regime.comparison, {})["paper"] = regime_block(regime, tried)
+    atomic_write_json(results_file, results)
+    print(f"-> {results_file}: regimes.{regime.comparison}.paper ({results['regimes'][regime.comparison]['paper']['note']})")
+
+
+if __name__ == "__main__":
+    main()
