@@ -45,6 +45,10 @@ class Regime:
     """The range of the step-0 all-zero-reward group share the start must reach."""
     candidates: tuple[int, ...]
     """SFT steps tried, weakest first."""
+    start: str = "weak-sft"
+    """The candidates' folder: comparisons whose starts are made by the same commands share it."""
+    reward: tuple = (("type", "facts"), ("beta", 2.0), ("mode", "rule"))
+    """The reward the step-0 figures are measured with: FactS, the issue's yardstick of a weak start."""
 
 
 REGIMES = {
@@ -52,6 +56,11 @@ REGIMES = {
         "orapo", "orapo",
         paper="OraPO (arXiv:2509.18600) Fig. 2: about 30 % of GRPO groups get zero reward in the first 50 steps, "
               "from a base VLM with little radiology knowledge; Table 1: macro F1 0.089 (base)",
+        target=(0.25, 0.40), candidates=(30, 50, 80)),
+    "mrg_r1": Regime(
+        "mrg_r1", "mrg_r1",
+        paper="MRG-R1 (arXiv:2512.16145) Table II: RL from a zero-shot base model, where SFT does not raise CE; "
+              "a weak start with as many all-zero FactS groups as OraPO's",
         target=(0.25, 0.40), candidates=(30, 50, 80)),
 }
 SFT_SETTINGS = ["sft.batch_size=16", "sft.learning_rate=0.002", "sft.warmup_steps=10", "sft.freeze=vision",
@@ -68,7 +77,7 @@ def start_command(regime: Regime, steps: int, folder: Path) -> list[str]:
 
     synthetic = to_plain(load_recipe(regime.recipe, tiny=True).data.synthetic)
     data = [f"synthetic.{k}={json.dumps(v, separators=(',', ':'))}" for k, v in synthetic.items()]
-    return ["pipeline", "tiny_sft", "-o", str(folder / f"sft-{steps}"), "--no-meteor", *data, *SFT_SETTINGS,
+    return ["pipeline", "tiny_sft", "-o", str(folder / regime.start / f"sft-{steps}"), "--no-meteor", *data, *SFT_SETTINGS,
             f"sft.max_steps={steps}"]
 
 
@@ -94,10 +103,11 @@ def step0_groups(regime: Regime, model: Path, data: Path, n_prompts: int) -> dic
     rl = recipe.rl.settings
     groups = sample_groups(str(model), samples, rl["num_generations"], rl.get("temperature", 1.0),
                            max_new_tokens=rl.get("max_completion_length", 160), progress=False)
-    reward = build_rewards(recipe.rewards).functions[0] if len(recipe.rewards) == 1 else None
-    if reward is None:
-        raise InputError(f"{regime.recipe}: a regime's step-0 figures need a recipe with one reward")
+    reward = build_rewards([dict(regime.reward)]).functions[0]
     return reward_diversity(groups, [s.report for s in samples], reward, [s.labels for s in samples])
+
+
+STEP0_KEYS = ("all_zero_share", "zero_std_share", "unique_per_group", "mean_reward", "group_size")
 
 
 def measure(regime: Regime, steps: int, folder: Path, n_prompts: int) -> dict:
@@ -109,16 +119,15 @@ def measure(regime: Regime, steps: int, folder: Path, n_prompts: int) -> dict:
     if radrl(command) != 0:
         raise SystemExit(f"radrl {' '.join(command)} failed")
     built = time.monotonic() - start
-    run = folder / f"sft-{steps}"
+    run = folder / regime.start / f"sft-{steps}"
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     groups = step0_groups(regime, run / "sft" / "final", run / "data", n_prompts)
     return {"sft_steps": steps, "command": "radrl " + " ".join(command), "model": str(run / "sft" / "final"),
             "weights_sha256": weights_sha256(run / "sft" / "final"), "build_seconds": round(built, 1),
             "val": {"example_f1": metrics["clinical"]["example"]["f1"], "macro_f1": metrics["clinical"]["macro"]["f1"],
                     "n": metrics.get("n")},
-            "step0": {"n_prompts": n_prompts, **{k: groups[k] for k in ("all_zero_share", "zero_std_share",
-                                                                        "unique_per_group", "mean_reward",
-                                                                        "group_size")}}}
+            "step0": {"n_prompts": n_prompts, "reward": dict(regime.reward),
+                      **{k: groups[k] for k in STEP0_KEYS}}}
 
 
 def choose(regime: Regime, tried: list[dict]) -> tuple[dict, bool]:
@@ -161,7 +170,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/bench-papers-v2/regimes", help="the candidates' run folders")
     p.add_argument("--results", default=str(RESULTS))
     a = p.parse_args()
-    regime, folder = REGIMES[a.comparison], Path(a.out) / a.comparison
+    regime, folder = REGIMES[a.comparison], Path(a.out)
     tried = []
     for steps in regime.candidates:
         tried.append(measure(regime, steps, folder, a.n_prompts))

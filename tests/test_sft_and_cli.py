@@ -29,6 +29,11 @@ def test_sft_one_epoch_then_resume(tiny_vlm, tiny_bench, tmp_path):
     final = run_sft(str(tiny_vlm), train, tmp_path, settings)
     steps = [h["step"] for h in json.loads((final / "radrl_sft.json").read_text())["log_history"] if "loss" in h]
     assert steps == [1, 2, 3]
+    # the same command once more: the finished run is reused, not trained a step further
+    weights = (final / "model.safetensors").read_bytes()
+    final = run_sft(str(tiny_vlm), train, tmp_path, settings)
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "checkpoint-3"
+    assert (final / "model.safetensors").read_bytes() == weights
 
 
 def test_sft_freeze_lm_changes_only_vision(tiny_vlm, tiny_bench, tmp_path):

@@ -9,6 +9,7 @@ renamed, so ``final`` is either complete or absent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -18,7 +19,8 @@ import torch
 
 from radrl.config.sections import SFTSettings
 from radrl.data.sample import Sample
-from radrl.io import run_lock
+from radrl.distributed import is_main
+from radrl.io import output_state, run_lock, write_output_record
 from radrl.models.policy import load_policy, trainable_summary
 from radrl.training.checkpoints import NativeLayoutCheckpoints, latest_checkpoint
 from radrl.training.datasets import to_trl_dataset
@@ -69,7 +71,9 @@ def sft_config(settings: SFTSettings, output_dir: Path):
 def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, settings: SFTSettings | None = None,
             resume: bool = True, trust_remote_code: bool = False, callbacks: list | None = None) -> Path:
     """Train, save ``OUT/final`` and return its path. Resumes from ``OUT/checkpoints`` when
-    ``resume`` and a complete checkpoint exists."""
+    ``resume`` and a complete checkpoint exists; a finished run (``OUT/final`` recorded with the
+    same model, data and settings) is returned as it is: resuming a finished run from its last
+    checkpoint would train one step more (transformers checks ``max_steps`` after a step)."""
     from trl import SFTTrainer
 
     class RadSFTTrainer(NativeLayoutCheckpoints, SFTTrainer):
@@ -78,6 +82,11 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
     settings = settings or SFTSettings()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    fingerprint = {"model": str(model_path), "settings": _jsonable(asdict(settings)),
+                   "train": hashlib.sha256("\n".join(f"{s.id}\t{s.report}" for s in train).encode()).hexdigest()}
+    if resume and output_state(out / "final", fingerprint) == "done":
+        print(f"SFT: {out / 'final'} is finished with these settings: reused")
+        return out / "final"
     with run_lock(out):  # a second SFT run into the same folder is refused
         from radrl.data.images import drop_unreadable
         from radrl.io import InputError
@@ -102,6 +111,8 @@ def run_sft(model_path: str, train: Sequence[Sample], output_dir: str | Path, se
                           "settings": _jsonable(asdict(settings)), "log_history": trainer.state.log_history})
         if skipped.count:
             print(skipped.message())
+        if is_main():
+            write_output_record(final, "sft", fingerprint)
     return final
 
 
