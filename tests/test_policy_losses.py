@@ -156,3 +156,13 @@ def test_the_clip_slot_takes_per_token_ranges():
     out = POLICY_LOSSES.get("grpo")(x)
     torch.testing.assert_close(out.per_token_loss, torch.tensor([[-math.exp(0.3), -1.1]]))
     assert out.metrics["clip_ratio/high_mean"].tolist() == [[0.0, 1.0]]
+
+
+def test_a_policy_loss_must_declare_its_aggregation():
+    from radrl.algorithms import aggregation_problem
+
+    def undeclared(x):
+        return x
+
+    assert "declares no aggregation" in aggregation_problem("undeclared", undeclared)
+    assert aggregation_problem("grpo", POLICY_LOSSES.get("grpo")) is None

@@ -40,6 +40,16 @@ def _trainer(cls, config_cls, tiny_vlm, dataset, tmp_path, rewards=None, compone
                processing_class=processor, **extra)
 
 
+def _rollout_logps(trainer, batch):
+    """The policy's per-token log-probs of the batch's completions: one plain forward over
+    prompt + completion (TRL's own per-token function), no gradient."""
+    with torch.no_grad():
+        ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
+        attn = torch.cat([batch["prompt_mask"], batch["completion_mask"]], 1)
+        return trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, batch["completion_ids"].size(1),
+                                                          **forward_kwargs(batch))[0]
+
+
 TRL_LOSSES = [  # every TRL 1.16 loss_type, and GSPO (grpo at sequence level); beta > 0 puts the KL term in
     ("grpo", {}, 0.0), ("dapo", {}, 0.04), ("dr_grpo", {}, 0.0), ("bnpo", {}, 0.04),
     ("luspo", {"importance_sampling_level": "sequence"}, 0.0), ("cispo", {"epsilon_high": 1.1}, 0.04),
@@ -75,12 +85,7 @@ def test_extensions_off_give_stock_loss_advantages_and_gradients(tiny_vlm, rl_da
     # as if the policy had moved since sampling: ratios away from 1, so the clips, caps and gates act
     generator = torch.Generator().manual_seed(1)
     noise = 0.3 * torch.randn(outputs[0]["completion_mask"].shape, generator=generator)
-    with torch.no_grad():
-        ids = torch.cat([outputs[0]["prompt_ids"], outputs[0]["completion_ids"]], 1)
-        attn = torch.cat([outputs[0]["prompt_mask"], outputs[0]["completion_mask"]], 1)
-        logps = stock._get_per_token_logps_and_entropies(stock.model, ids, attn, outputs[0]["completion_ids"].size(1),
-                                                         **forward_kwargs(outputs[0]))[0]
-    outputs[0]["old_per_token_logps"] = logps + noise
+    outputs[0]["old_per_token_logps"] = _rollout_logps(stock, outputs[0]) + noise
 
     grads = []
     for trainer in (stock, ours):
@@ -137,11 +142,7 @@ def test_a_registered_policy_loss_and_rloo_advantages_reach_the_trainer(tiny_vlm
         torch.testing.assert_close(out["advantages"], rloo.reshape(-1), rtol=1e-5, atol=1e-6)
         trainer.current_gradient_accumulation_steps = 1
         loss = trainer._compute_loss(trainer.model, out)
-        with torch.no_grad():
-            ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
-            attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
-            logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
-                                                               **forward_kwargs(out))[0]
+        logps = _rollout_logps(trainer, out)
         want = (-2.0 * out["advantages"].unsqueeze(1) * logps * mask).sum() / mask.sum()
         torch.testing.assert_close(loss.detach(), want, rtol=1e-5, atol=1e-6)
     finally:
@@ -498,11 +499,7 @@ def test_capo_with_two_iterations_changes_the_loss_exactly_on_critical_cases(tin
     trainer.current_gradient_accumulation_steps = 1
     loss = trainer._compute_loss(trainer.model, out)
 
-    with torch.no_grad():
-        ids = torch.cat([out["prompt_ids"], out["completion_ids"]], 1)
-        attn = torch.cat([out["prompt_mask"], out["completion_mask"]], 1)
-        logps = trainer._get_per_token_logps_and_entropies(trainer.model, ids, attn, out["completion_ids"].size(1),
-                                                           **forward_kwargs(out))[0]
+    logps = _rollout_logps(trainer, out)
     mask = out["completion_mask"].float()
     ratio, adv = torch.exp(logps - out["old_per_token_logps"]), out["advantages"].unsqueeze(1)
     critical = torch.tensor([x["critical"] for x in batch])

@@ -41,13 +41,16 @@ from radrl.algorithms.orapo import OrapoDpoLoss
 from radrl.algorithms.policy_loss import (
     AGGREGATIONS,
     POLICY_LOSSES,
+    TRL_LOSS_TYPES,
     PolicyLossInputs,
     PolicyLossOutput,
     aggregate_loss,
+    aggregation_problem,
     clipped_surrogate,
     kl_k3,
     pairing_problem,
     register_policy_loss,
+    trl_loss_name,
 )
 from radrl.algorithms.token_weights import (
     align_scores_by_offsets,
@@ -58,7 +61,8 @@ from radrl.algorithms.token_weights import (
 from radrl.algorithms.zero_reward import ema_update, mixing_weight, zero_reward_groups
 
 __all__ = [
-    "ADVANTAGES", "AGGREGATIONS", "POLICY_LOSSES", "ComponentContext", "PolicyLossInputs", "PolicyLossOutput",
+    "ADVANTAGES", "AGGREGATIONS", "POLICY_LOSSES", "TRL_LOSS_TYPES", "aggregation_problem", "trl_loss_name",
+    "ComponentContext", "PolicyLossInputs", "PolicyLossOutput",
     "Rollouts", "TrainerSettings", "pairing_problem", "register_policy_loss", "rloo_advantages",
     "COMPONENTS", "SLOTS", "AuxiliaryLoss", "CapoClipRange", "ClipRange", "Component", "GradientTokenWeights",
     "OrapoDpoLoss", "TfidfTokenWeights", "TokenWeights", "build_components", "aggregate_loss",

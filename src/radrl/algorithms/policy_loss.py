@@ -250,6 +250,25 @@ def aggregate_loss(per_token_loss: torch.Tensor, mask: torch.Tensor, aggregation
     raise ValueError(f"unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}")
 
 
+TRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo", "cispo", "sapo", "vespo")
+"""TRL 1.16's ``loss_type`` values; each is the registered loss of the same name."""
+
+
+def trl_loss_name(loss_type: str, importance_sampling_level: str = "token") -> str:
+    """The registered loss that TRL's ``loss_type`` names at that ratio level (grpo at sequence level
+    is GSPO)."""
+    return "gspo" if loss_type == "grpo" and importance_sampling_level == "sequence" else loss_type
+
+
+def aggregation_problem(name: str, loss_fn: Callable) -> str | None:
+    """Why ``loss_fn`` cannot be aggregated, or None: a policy loss declares its ``aggregation``
+    (``register_policy_loss`` sets it); the trainer never guesses one."""
+    if getattr(loss_fn, "aggregation", None) in AGGREGATIONS:
+        return None
+    return (f"policy loss {name} declares no aggregation: decorate it with register_policy_loss(name, "
+            f"aggregation=...) or set its .aggregation to one of {', '.join(AGGREGATIONS)}")
+
+
 def pairing_problem(loss_name: str, loss_fn: Callable, clip_component: str | None) -> str | None:
     """Why a policy loss cannot take a ``clip`` component's ranges, or None when it can: a
     component's range is one around 1, which only ``clip == "range"`` losses read that way."""
@@ -264,6 +283,7 @@ def pairing_problem(loss_name: str, loss_fn: Callable, clip_component: str | Non
             "use a PPO-clip loss (grpo, bnpo, dr_grpo, dapo, gspo, luspo) or drop algorithm.clip")
 
 
-__all__ = ["AGGREGATIONS", "POLICY_LOSSES", "PolicyLossInputs", "PolicyLossOutput", "aggregate_loss", "bnpo",
+__all__ = ["AGGREGATIONS", "POLICY_LOSSES", "TRL_LOSS_TYPES", "aggregation_problem", "trl_loss_name",
+           "PolicyLossInputs", "PolicyLossOutput", "aggregate_loss", "bnpo",
            "cispo", "clipped_surrogate", "dapo", "dr_grpo", "grpo", "gspo", "kl_k3", "log_importance_weights",
            "luspo", "pairing_problem", "register_policy_loss", "sapo", "vespo"]

@@ -56,7 +56,6 @@ def selection_problems(select: SelectionSettings, path: tuple = ("select",)) -> 
     return [problem] if problem else []
 
 
-TRL_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo", "cispo", "sapo", "vespo")
 TRL_ONLY_SETTINGS = {"top_entropy_quantile": 1.0, "off_policy_mask_threshold": None, "entropy_coef": 0.0,
                      "use_adaptive_entropy": False}
 """TRL settings (and the values that turn them off) that radrl's own loss does not reproduce."""
@@ -84,12 +83,23 @@ def loss_problems(algorithm: AlgorithmSection, rl: dict, path: tuple = ("algorit
     """The policy loss and advantage estimator: registered, their parameters theirs, one way of
     naming the loss (``algorithm.policy_loss`` or ``rl.loss_type``), a clip component only with
     a loss that reads a clip range, and none of TRL's own loss features beside radrl's parts."""
-    from radrl.algorithms import ADVANTAGES, COMPONENTS, POLICY_LOSSES, pairing_problem
+    from radrl.algorithms import (
+        ADVANTAGES,
+        COMPONENTS,
+        POLICY_LOSSES,
+        TRL_LOSS_TYPES,
+        aggregation_problem,
+        pairing_problem,
+        trl_loss_name,
+    )
 
     problems: list[Problem] = []
     loss = algorithm.policy_loss
     if loss is not None:
         problems += _function_problems(POLICY_LOSSES, loss, path + ("policy_loss",), ("x",), "policy loss")
+        problem = None if problems else aggregation_problem(loss.type, POLICY_LOSSES.get(loss.type))
+        if problem:
+            problems.append(Problem(path + ("policy_loss", "type"), problem))
         if "loss_type" in rl and rl["loss_type"] != loss.type:
             problems.append(Problem(("rl", "loss_type"), f"algorithm.policy_loss ({loss.type}) decides the loss: "
                                     "remove rl.loss_type, or set one of the two"))
@@ -108,18 +118,13 @@ def loss_problems(algorithm: AlgorithmSection, rl: dict, path: tuple = ("algorit
                                 f"{', '.join(on)}: turn it off, or use no algorithm: entries (stock TRL)"))
     clip = algorithm.clip
     if clip is not None and clip.type in COMPONENTS:
-        name = loss.type if loss is not None else _trl_loss_name(rl)
+        name = loss.type if loss is not None else trl_loss_name(rl.get("loss_type", "dapo"),  # TRL's default
+                                                                rl.get("importance_sampling_level", "token"))
         if name in POLICY_LOSSES:
             problem = pairing_problem(name, POLICY_LOSSES.get(name), clip.type)
             if problem:
                 problems.append(Problem(path + ("clip",), problem))
     return problems
-
-
-def _trl_loss_name(rl: dict) -> str:
-    """The registered loss that ``rl.loss_type`` (and ``importance_sampling_level``) name."""
-    loss_type = rl.get("loss_type", "dapo")  # TRL 1.16's default
-    return "gspo" if loss_type == "grpo" and rl.get("importance_sampling_level") == "sequence" else loss_type
 
 
 def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,

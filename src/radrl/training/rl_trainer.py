@@ -39,10 +39,12 @@ from radrl.algorithms import (
     PolicyLossInputs,
     Rollouts,
     aggregate_loss,
+    aggregation_problem,
     group_reward_stats,
     kl_k3,
     pairing_problem,
     token_level_advantages,
+    trl_loss_name,
 )
 from radrl.io import atomic_write_json
 from radrl.rewards.schedule import weight_at
@@ -60,8 +62,7 @@ def trl_policy_loss(args) -> tuple[str, dict]:
     sapo / vespo parameters."""
     loss_type, level = args.loss_type, args.importance_sampling_level
     if loss_type in ("grpo", "bnpo", "dr_grpo", "dapo", "luspo"):
-        name = "gspo" if loss_type == "grpo" and level == "sequence" else loss_type
-        return name, {"level": level, "delta": args.delta}
+        return trl_loss_name(loss_type, level), {"level": level, "delta": args.delta}
     if loss_type == "cispo":
         return "cispo", {"level": level}
     if loss_type == "sapo":
@@ -148,6 +149,9 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         name, params = policy_loss or trl_policy_loss(self.args)
         self.policy_loss_name, self.policy_loss_params = name, dict(params)
         self.policy_loss_fn = POLICY_LOSSES.get(name)
+        problem = aggregation_problem(name, self.policy_loss_fn)
+        if problem:
+            raise ValueError(problem)
         clip = self.components.get("clip")
         problem = pairing_problem(name, self.policy_loss_fn, None if clip is None else type(clip).__name__)
         if problem:
@@ -368,8 +372,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         if scale is not None:  # e.g. OraPO Eq. 4: (1 - lambda) * L_GRPO, with the KL term inside L_GRPO
             per_token_loss = per_token_loss * scale.unsqueeze(1)
 
-        loss = self._aggregate(per_token_loss, mask, getattr(fn, "aggregation", "token_mean"),
-                               inputs.get("num_items_in_batch"))
+        loss = self._aggregate(per_token_loss, mask, fn.aggregation, inputs.get("num_items_in_batch"))
         if aux is not None:
             loss = loss + aux.loss(self.component_context, model, inputs, per_token_logps, mask) / self._accumulation()
         self._log_loss_metrics(mask, entropies, per_token_kl, out.metrics)
