@@ -247,15 +247,15 @@ def _commit() -> str | None:
         return None
 
 
-def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int]) -> dict:
-    """Mean and 95 % CI per arm, split and metric; each claim's paired difference and verdict;
-    each arm's seconds per step and its ratio to the baseline arm's. Only seeds every arm has."""
+def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int], metrics: tuple[str, ...] = METRICS) -> dict:
+    """Mean and 95 % CI per arm, split and metric (``metrics``); each claim's paired difference and
+    verdict; each arm's seconds per step and its ratio to the baseline arm's. Only seeds every arm has."""
     complete = [s for s in seeds if all(str(s) in a["runs"] for a in arms.values())]
     out = {"seeds_complete": complete, "claims": [], "cost": {}}
     if not complete:
         return out
     for arm in arms.values():
-        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in METRICS}
+        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in metrics}
                           for split in ("val", "test")}
     base_cost = _mean([arms[comp.baseline]["runs"][str(s)]["seconds_per_step"] for s in complete])
     for name, arm in arms.items():

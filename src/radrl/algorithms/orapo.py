@@ -67,6 +67,8 @@ class OrapoDpoLoss(AuxiliaryLoss):
         lam = torch.tensor(lambdas, device=ctx.device).repeat_interleave(rollouts.group_size)
         output["orapo_lambda"] = lam[rollouts.local]
         ctx.log("orapo/lambda_mean", float(lam.mean()))
+        # prompts whose zero-reward EMA is above 0: DPO weighs more than its floor lambda_min there
+        ctx.log("orapo/lambda_above_min_share", sum(x > self.lambda_min + 1e-9 for x in lambdas) / max(len(lambdas), 1))
         ctx.log("orapo/zrr_ema_mean", sum(self.zrr_ema.values()) / max(len(self.zrr_ema), 1))
         self._add_ground_truth(ctx, inputs, output, keys)
 

@@ -1,0 +1,295 @@
+"""bench-papers v2's runs: each comparison's arms trained from its paper's start (bench/regimes.py),
+for one step budget chosen on validation, read once on a new declared test set (issue 36).
+
+    python bench/regime_runs.py budget --comparison orapo          # validation only: the step budget
+    git commit docs/results/bench-papers.json                       # the block, before any test read
+    python bench/regime_runs.py run --comparison orapo --data 400 --seeds 0 1 2 3 4
+
+Order of work, each step's output in ``regimes.<comparison>.paper`` of the results JSON:
+
+1. ``python bench/regimes.py`` made the start and wrote the block's ``start`` (its SHA-256, its
+   validation F1, its step-0 share of all-zero and zero-variance groups).
+2. ``budget`` trains the comparison's GRPO arm (seed 0, the first data row) for up to
+   ``max_steps`` with a constant learning rate and scores it every ``every`` steps on the
+   **validation curve set** (:data:`CURVE_SET`, 500 studies of synthetic seed 5, never test). The
+   budget is the first step whose validation score is within ``tolerance`` of the curve's best
+   (:func:`choose_budget`). A constant learning rate makes the run's first B steps the B-step run
+   (a decaying one would differ), so the curve says what the budget buys.
+3. ``run`` trains every arm and seed for that budget, with the same validation curve, and reads
+   the **declared test set** (:data:`TEST_SET`: 2,000 studies of synthetic seed 4, declared here
+   before it was first built or read) once per run. It refuses unless the block, with its start
+   and budget, is in the results JSON *as committed* (``git show HEAD:...``) and the start on disk
+   has the block's hash.
+
+Each run records its test scores, its validation curve (example and macro F1, macro recall, each
+label's F1), its per-step group shares, OraPO's lambda, its seconds per step and commit. Claims,
+verdicts and cost ratios are :func:`papers.summarize`'s, on the comparison's headline metric.
+Run alone: every run is a CPU training job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from papers import COMPARISONS, RESULTS, Comparison, _commit, _curve, _mean, _run_dir, summarize  # noqa: E402
+from regimes import REGIMES, weights_sha256  # noqa: E402
+
+from radrl.io import InputError, atomic_write_json  # noqa: E402
+
+TEST_SET = {"seed": 4, "n_train": 0, "n_val": 0, "n_test": 2000}
+"""v2's declared test set, on the recipe's own synthetic distribution: synthetic seed 4 was never
+built by radrl before this declaration (v1's test set, seed 3, was read while v1 was designed)."""
+CURVE_SET = {"seed": 5, "n_train": 0, "n_val": 500, "n_test": 0}
+"""The validation curve set (budget choice, curves, every choice v2 makes): seed 5, never test."""
+METRICS = ("example_f1", "macro_f1", "macro_recall")
+RARE = ("Pleural Other", "Fracture")
+"""The testbed's two rarest classes (prevalence 3 % and 4 %, the recipes' ``synthetic.prevalence``)."""
+
+
+@dataclass(frozen=True)
+class V2Comparison:
+    """A comparison in its paper's regime: v1's arms (``papers.COMPARISONS``), the paper's headline
+    metric as the claims' metric, and the data rows the paper reports."""
+
+    name: str
+    headline: str
+    data: dict[str, list[str]]
+    """row -> overrides (the training pool); the first row is the one the budget is chosen on."""
+    common: list[str] = field(default_factory=list)
+    max_steps: int = 240
+    every: int = 20
+    tolerance: float = 0.01
+
+    @property
+    def v1(self) -> Comparison:
+        return COMPARISONS[self.name]
+
+    def comparison(self) -> Comparison:
+        """v1's comparison with its claims on the headline metric (and example F1 beside it)."""
+        claims = [(b, w, m) for b, w, _ in self.v1.claims for m in dict.fromkeys((self.headline, "example_f1"))]
+        return Comparison(self.v1.title, self.v1.recipe, self.v1.arms, claims, self.v1.baseline)
+
+
+V2 = {
+    "orapo": V2Comparison(
+        "orapo", headline="macro_f1",  # OraPO Table 1 reports macro F1 (and recall)
+        data={"400": ["select.size=400", "data.subset={out}/subset-balanced-400.json"],
+              "1K": ["select.size=1000", "data.subset={out}/subset-balanced-1000.json"]}),
+}
+
+
+def synthetic_set(recipe, config: dict, out: Path, split: str) -> tuple[list, dict]:
+    """``config`` (seed and sizes) on the recipe's own synthetic distribution: its samples of
+    ``split`` and a record with the SHA-256 of their ids, reports and labels."""
+    import hashlib
+
+    from radrl.config.fields import to_plain
+    from radrl.config.synthetic import SyntheticConfig
+    from radrl.data.synthetic import build_synthetic, load_synthetic
+
+    full = {**to_plain(recipe.data.synthetic), "train_start": 0, **config}
+    root = build_synthetic(out / f"{split}-seed{config['seed']}-{config['n_' + split]}", SyntheticConfig(**full),
+                           progress=False)
+    samples = load_synthetic(root, split)
+    rows = [json.dumps([s.id, s.report, s.labels], sort_keys=True) for s in samples]
+    return samples, {"config": full, "split": split, "n": len(samples),
+                     "ids_reports_labels_sha256": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
+
+
+def choose_budget(curve: list[dict], metric: str, tolerance: float) -> int:
+    """The first step (after step 0) whose ``metric`` is within ``tolerance`` of the best on the
+    curve: where the validation curve has flattened."""
+    scored = [r for r in curve if r["step"] > 0]
+    if not scored:
+        raise ValueError("the validation curve has no step after 0")
+    best = max(r[metric] for r in scored)
+    return next(r["step"] for r in scored if r[metric] >= best - tolerance)
+
+
+def committed_block(results_file: Path, comparison: str) -> dict | None:
+    """``regimes.<comparison>.paper`` as the results JSON holds it in git's HEAD, or None."""
+    rel = results_file.resolve().relative_to(ROOT)
+    shown = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    return json.loads(shown.stdout).get("regimes", {}).get(comparison, {}).get("paper")
+
+
+def require_committed(results: dict, results_file: Path, comparison: str, model: Path) -> dict:
+    """The block a test read needs: in the JSON, committed with the same start and budget, and
+    naming exactly the start on disk."""
+    block = results.get("regimes", {}).get(comparison, {}).get("paper")
+    if not block or "budget" not in block:
+        raise InputError(f"{comparison}: no regime block with a budget in {results_file}: run python "
+                         f"bench/regime_runs.py budget --comparison {comparison} and commit it first")
+    head = committed_block(results_file, comparison)
+    if not head or head.get("start", {}).get("weights_sha256") != block["start"]["weights_sha256"] \
+            or head.get("budget", {}).get("steps") != block["budget"]["steps"]:
+        raise InputError(f"{comparison}: the regime block (start and budget) is not committed as it stands in "
+                         f"{results_file}: commit it before the first test read")
+    if weights_sha256(model) != block["start"]["weights_sha256"]:
+        raise InputError(f"{comparison}: {model} is not the start the regime block declares "
+                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...)")
+    return block
+
+
+def base_recipe(v2: V2Comparison, row: str, steps: int, folder: Path, model: Path):
+    from radrl.recipe import load_recipe
+
+    return load_recipe(v2.v1.recipe, tiny=True, overrides=[
+        f"model.path={model}", f"rl.max_steps={steps}", "rl.lr_scheduler_type=constant", "evaluate.meteor=false",
+        *(o.replace("{out}", str(folder)) for o in (*v2.v1.common, *v2.common, *v2.data[row]))])
+
+
+def train_arm(base, arm_overrides: list[str], seed: int, run_dir: Path, curve_set: list, every: int):
+    """One seed of one arm, with its validation curve; resumes a crashed run."""
+    from radrl.recipe import with_overrides
+    from radrl.stages import run_rl
+    from radrl.training.validation_curve import ValidationCurveCallback
+
+    recipe = with_overrides(base, *(o.replace("{out}", str(run_dir.parents[1])) for o in arm_overrides),
+                            f"rl.seed={seed}")
+    callback = ValidationCurveCallback(curve_set, run_dir, every, base.evaluate.generation)
+    t0 = time.perf_counter()
+    res = run_rl(recipe, run_dir, resume=(run_dir / "checkpoints").is_dir(), evaluate=False, callbacks=[callback])
+    return res["model"], time.perf_counter() - t0
+
+
+def curves(run_dir: Path) -> dict:
+    """What a run keeps of its logs: the validation curve and the per-step figures."""
+    from radrl.training.validation_curve import CURVE_FILE, read_curve
+
+    val = [{k: r[k] for k in ("step", *METRICS)} | {"rare_f1": {c: r["per_label_f1"].get(c) for c in RARE}}
+           for r in read_curve(run_dir / CURVE_FILE)]
+    keys = {"zero_reward_share": "diagnostics/all_zero_share", "zero_std_share": "diagnostics/zero_std_share",
+            "orapo_lambda_mean": "orapo/lambda_mean", "orapo_lambda_above_min_share": "orapo/lambda_above_min_share",
+            "clipped_token_share": "clip_ratio/region_mean"}
+    return {"val": val, **{name: c for name, key in keys.items() if (c := _curve(run_dir, key))}}
+
+
+def test_scores(metrics: dict) -> dict:
+    clinical = metrics["clinical"]
+    return {"example_f1": clinical["example"]["f1"], "macro_f1": clinical["macro"]["f1"],
+            "macro_recall": clinical["macro"]["recall"], "bleu_4": metrics["nlg"]["bleu_4"],
+            "rare_f1": {c: clinical["per_label"][c]["f1"] for c in RARE},
+            "conventions_f1": {f"{u}.{k}": v["f1"] for u, block in clinical["conventions"].items()
+                               for k, v in block.items()}}
+
+
+def load(results_file: Path) -> dict:
+    return json.loads(results_file.read_text())
+
+
+def paper_block(results: dict, name: str) -> dict:
+    block = results.get("regimes", {}).get(name, {}).get("paper")
+    if not block:
+        raise InputError(f"{name}: no regime block yet: run python bench/regimes.py --comparison {name}")
+    return block
+
+
+def budget(v2: V2Comparison, out: Path, results_file: Path) -> dict:
+    """Step 2 of the module doc: the GRPO arm's validation curve and the budget chosen on it."""
+    results = load(results_file)
+    block = paper_block(results, v2.name)
+    model = Path(block["start"]["model"])
+    row = next(iter(v2.data))
+    folder = out / v2.name / "budget"
+    base = base_recipe(v2, row, v2.max_steps, folder, model)
+    curve_set, curve_record = synthetic_set(base, CURVE_SET, out, "val")
+    arm = v2.v1.baseline
+    run_dir = _run_dir(folder, arm, 0)
+    _, seconds = train_arm(base, v2.v1.arms[arm], 0, run_dir, curve_set, v2.every)
+    val = curves(run_dir)["val"]
+    steps = choose_budget(val, "example_f1", v2.tolerance)
+    block["budget"] = {
+        "steps": steps, "arm": arm, "seed": 0, "data": row, "max_steps": v2.max_steps, "every": v2.every,
+        "metric": "example_f1", "tolerance": v2.tolerance, "learning_rate_schedule": "constant",
+        "rule": f"the first step whose validation example F1 is within {v2.tolerance} of the best of the curve",
+        "curve_set": curve_record, "curve": val, "seconds": round(seconds, 1), "commit": _commit(),
+        "command": f"python bench/regime_runs.py budget --comparison {v2.name}"}
+    atomic_write_json(results_file, results)
+    print(f"{v2.name}: budget {steps} steps (validation example F1 "
+          + ", ".join(f"{r['step']}: {r['example_f1']:.3f}" for r in val) + ")", flush=True)
+    return block["budget"]
+
+
+def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: Path) -> dict:
+    """Step 3 of the module doc, resumed run by run from the results JSON."""
+    from radrl.evaluation import evaluate_model
+
+    results = load(results_file)
+    block = paper_block(results, v2.name)
+    model = Path(block["start"]["model"])
+    require_committed(results, results_file, v2.name, model)
+    steps, every = block["budget"]["steps"], block["budget"]["every"]
+    folder = out / v2.name / row
+    base = base_recipe(v2, row, steps, folder, model)
+    curve_set, _ = synthetic_set(base, CURVE_SET, out, "val")
+    test, test_record = synthetic_set(base, TEST_SET, out, "test")
+    record = block.setdefault("results", {}).setdefault(row, {})
+    if record.setdefault("test_set", test_record) != test_record:
+        raise InputError(f"{v2.name} / {row}: the recorded runs were read on another test set")
+    record.update(steps=steps, data=v2.data[row], headline=v2.headline)
+    arms = record.setdefault("arms", {})
+    comparison = v2.comparison()
+    for arm, overrides in comparison.arms.items():
+        runs = arms.setdefault(arm, {"overrides": overrides, "runs": {}})["runs"]
+        for seed in seeds:
+            if str(seed) in runs:
+                continue
+            run_dir = _run_dir(folder, arm, seed)
+            final, seconds = train_arm(base, overrides, seed, run_dir, curve_set, every)
+            require_committed(load(results_file), results_file, v2.name, model)  # nothing moved while it trained
+            metrics, _ = evaluate_model(final, test, run_dir / "eval-test", base.evaluate.generation, meteor=False)
+            kept = curves(run_dir)
+            step_times = _curve(run_dir, "step_time")
+            runs[str(seed)] = {
+                "test": test_scores(metrics), "val": kept["val"][-1], "curves": kept,
+                "seconds_per_step": round(_mean(step_times) if step_times else seconds / steps, 3),
+                "clipped_token_share": _mean(kept.get("clipped_token_share", [])),
+                "rl_stage_seconds": round(seconds, 1), "commit": _commit(),
+                "command": f"python bench/regime_runs.py run --comparison {v2.name} --data {row} --seeds {seed}"}
+            record.update(summarize(comparison, arms, sorted(int(s) for s in runs), METRICS))
+            atomic_write_json(results_file, results)
+            print(f"{v2.name} / {row} / {arm} / seed {seed}: test macro F1 {runs[str(seed)]['test']['macro_f1']:.4f}, "
+                  f"example F1 {runs[str(seed)]['test']['example_f1']:.4f} ({seconds / 60:.1f} min)", flush=True)
+    all_seeds = sorted({int(s) for a in arms.values() for s in a["runs"]})
+    record.update(summarize(comparison, arms, all_seeds, METRICS))
+    atomic_write_json(results_file, results)
+    return record
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("what", choices=("budget", "run"))
+    p.add_argument("--comparison", choices=list(V2), required=True)
+    p.add_argument("--data", help="the data row (run): " + "; ".join(f"{k}: {', '.join(v.data)}" for k, v in V2.items()))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--out", default="runs/bench-papers-v2", help="the run folders")
+    p.add_argument("--results", default=str(RESULTS))
+    a = p.parse_args()
+    v2, out, results_file = V2[a.comparison], Path(a.out), Path(a.results)
+    if a.comparison not in REGIMES:
+        sys.exit(f"{a.comparison}: no regime declared in bench/regimes.py")
+    if a.what == "budget":
+        budget(v2, out, results_file)
+        return
+    row = a.data or next(iter(v2.data))
+    if row not in v2.data:
+        sys.exit(f"--data {row}: {a.comparison} has the rows {', '.join(v2.data)}")
+    record = run(v2, row, a.seeds, out, results_file)
+    for c in record.get("claims", []):
+        print(f"{a.comparison} / {row}: {c['claim']}: test {c['test']['diff']['mean']:+.4f} "
+              f"[{c['test']['diff']['ci95'][0]:+.4f}, {c['test']['diff']['ci95'][1]:+.4f}] -> {c['test']['verdict']}")
+
+
+if __name__ == "__main__":
+    main()
