@@ -9,12 +9,14 @@ Order of work, each step's output in ``regimes.<comparison>.paper`` of the resul
 
 1. ``python bench/regimes.py`` made the start and wrote the block's ``start`` (its SHA-256, its
    validation F1, its step-0 share of all-zero and zero-variance groups).
-2. ``budget`` trains the comparison's GRPO arm (seed 0, the first data row) for up to
-   ``max_steps`` with a constant learning rate and scores it every ``every`` steps on the
+2. ``budget`` trains the comparison's GRPO arm (seed 0, the first data row) for ``max_steps``
+   at each candidate learning rate (constant) and scores it every ``every`` steps on the
    **validation curve set** (:data:`CURVE_SET`, 500 studies of synthetic seed 5, never test). The
-   budget is the first step whose validation score is within ``tolerance`` of the curve's best
-   (:func:`choose_budget`). A constant learning rate makes the run's first B steps the B-step run
-   (a decaying one would differ), so the curve says what the budget buys.
+   rate is the one whose curve gets highest (:func:`choose_learning_rate`); the budget is the
+   first step whose validation score is within ``tolerance`` of that curve's best
+   (:func:`choose_budget`), or ``max_steps`` when no rate moved the curve from its start. A
+   constant rate makes the run's first B steps the B-step run (a decaying one would differ), so
+   the curve says what the budget buys.
 3. ``run`` trains every arm and seed for that budget, with the same validation curve, and reads
    the **declared test set** (:data:`TEST_SET`: 2,000 studies of synthetic seed 4, declared here
    before it was first built or read) once per run. It refuses unless the block, with its start
@@ -67,6 +69,8 @@ class V2Comparison:
     max_steps: int = 240
     every: int = 20
     tolerance: float = 0.01
+    learning_rates: tuple[float, ...] = (1e-4, 1e-3)
+    """Candidates for every arm's rate, chosen on the GRPO arm's validation curve: the recipe's, then 10x."""
 
     @property
     def v1(self) -> Comparison:
@@ -115,9 +119,10 @@ def choose_budget(curve: list[dict], metric: str, tolerance: float) -> int:
 
 
 def committed_block(results_file: Path, comparison: str) -> dict | None:
-    """``regimes.<comparison>.paper`` as the results JSON holds it in git's HEAD, or None."""
-    rel = results_file.resolve().relative_to(ROOT)
-    shown = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=ROOT, capture_output=True, text=True)
+    """``regimes.<comparison>.paper`` as the results JSON holds it in git's HEAD (of the repository
+    the file is in), or None."""
+    folder = results_file.resolve().parent
+    shown = subprocess.run(["git", "show", f"HEAD:./{results_file.name}"], cwd=folder, capture_output=True, text=True)
     if shown.returncode != 0:
         return None
     return json.loads(shown.stdout).get("regimes", {}).get(comparison, {}).get("paper")
@@ -141,11 +146,12 @@ def require_committed(results: dict, results_file: Path, comparison: str, model:
     return block
 
 
-def base_recipe(v2: V2Comparison, row: str, steps: int, folder: Path, model: Path):
+def base_recipe(v2: V2Comparison, row: str, steps: int, folder: Path, model: Path, learning_rate: float):
     from radrl.recipe import load_recipe
 
     return load_recipe(v2.v1.recipe, tiny=True, overrides=[
-        f"model.path={model}", f"rl.max_steps={steps}", "rl.lr_scheduler_type=constant", "evaluate.meteor=false",
+        f"model.path={model}", f"rl.max_steps={steps}", f"rl.learning_rate={learning_rate}",
+        "rl.lr_scheduler_type=constant", "evaluate.meteor=false",
         *(o.replace("{out}", str(folder)) for o in (*v2.v1.common, *v2.common, *v2.data[row]))])
 
 
@@ -195,29 +201,53 @@ def paper_block(results: dict, name: str) -> dict:
     return block
 
 
+def finished(run_dir: Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a finished run of ``steps`` steps with its curve up to the end."""
+    from radrl.training.validation_curve import CURVE_FILE, read_curve
+
+    rows = read_curve(run_dir / CURVE_FILE)
+    return (run_dir / "final").is_dir() and bool(rows) and rows[-1]["step"] == steps
+
+
+def choose_learning_rate(tried: list[dict], metric: str) -> dict:
+    """The candidate whose validation curve reaches the highest ``metric`` after step 0 (the first
+    on ties: the recipe's own rate comes first)."""
+    return max(tried, key=lambda t: (max(r[metric] for r in t["curve"] if r["step"] > 0), -tried.index(t)))
+
+
 def budget(v2: V2Comparison, out: Path, results_file: Path) -> dict:
-    """Step 2 of the module doc: the GRPO arm's validation curve and the budget chosen on it."""
+    """Step 2 of the module doc: the GRPO arm's validation curve at each candidate learning rate,
+    the rate and the budget chosen on them (a finished candidate is reused, not rerun)."""
     results = load(results_file)
     block = paper_block(results, v2.name)
     model = Path(block["start"]["model"])
-    row = next(iter(v2.data))
-    folder = out / v2.name / "budget"
-    base = base_recipe(v2, row, v2.max_steps, folder, model)
-    curve_set, curve_record = synthetic_set(base, CURVE_SET, out, "val")
-    arm = v2.v1.baseline
-    run_dir = _run_dir(folder, arm, 0)
-    _, seconds = train_arm(base, v2.v1.arms[arm], 0, run_dir, curve_set, v2.every)
-    val = curves(run_dir)["val"]
-    steps = choose_budget(val, "example_f1", v2.tolerance)
+    row, arm, metric = next(iter(v2.data)), v2.v1.baseline, "example_f1"
+    tried = []
+    for lr in v2.learning_rates:
+        folder = out / v2.name / "budget" / f"lr-{lr:g}"
+        base = base_recipe(v2, row, v2.max_steps, folder, model, lr)
+        curve_set, curve_record = synthetic_set(base, CURVE_SET, out, "val")
+        run_dir = _run_dir(folder, arm, 0)
+        if not finished(run_dir, v2.max_steps):
+            train_arm(base, v2.v1.arms[arm], 0, run_dir, curve_set, v2.every)
+        val = curves(run_dir)["val"]
+        tried.append({"learning_rate": lr, "curve": val, "train_seconds": _mean(_curve(run_dir, "train_runtime")),
+                      "best": max(r[metric] for r in val if r["step"] > 0), "start": val[0][metric]})
+        print(f"{v2.name}: lr {lr:g}: validation {metric} " + ", ".join(f"{r['step']}: {r[metric]:.3f}" for r in val),
+              flush=True)
+    chosen = choose_learning_rate(tried, metric)
+    moved = chosen["best"] > chosen["start"] + v2.tolerance
+    steps = choose_budget(chosen["curve"], metric, v2.tolerance) if moved else v2.max_steps
+    note = (f"the first step whose validation {metric} is within {v2.tolerance} of the best of the chosen curve"
+            if moved else f"no candidate rate moved the {arm} arm's validation {metric} by more than {v2.tolerance} "
+            f"from its start in {v2.max_steps} steps; the budget is the most steps tried")
     block["budget"] = {
-        "steps": steps, "arm": arm, "seed": 0, "data": row, "max_steps": v2.max_steps, "every": v2.every,
-        "metric": "example_f1", "tolerance": v2.tolerance, "learning_rate_schedule": "constant",
-        "rule": f"the first step whose validation example F1 is within {v2.tolerance} of the best of the curve",
-        "curve_set": curve_record, "curve": val, "seconds": round(seconds, 1), "commit": _commit(),
-        "command": f"python bench/regime_runs.py budget --comparison {v2.name}"}
+        "steps": steps, "learning_rate": chosen["learning_rate"], "moved": moved, "rule": note,
+        "arm": arm, "seed": 0, "data": row, "max_steps": v2.max_steps, "every": v2.every, "metric": metric,
+        "tolerance": v2.tolerance, "learning_rate_schedule": "constant", "curve_set": curve_record,
+        "candidates": tried, "commit": _commit(), "command": f"python bench/regime_runs.py budget --comparison {v2.name}"}
     atomic_write_json(results_file, results)
-    print(f"{v2.name}: budget {steps} steps (validation example F1 "
-          + ", ".join(f"{r['step']}: {r['example_f1']:.3f}" for r in val) + ")", flush=True)
+    print(f"{v2.name}: learning rate {chosen['learning_rate']:g}, budget {steps} steps ({note})", flush=True)
     return block["budget"]
 
 
@@ -231,7 +261,7 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     require_committed(results, results_file, v2.name, model)
     steps, every = block["budget"]["steps"], block["budget"]["every"]
     folder = out / v2.name / row
-    base = base_recipe(v2, row, steps, folder, model)
+    base = base_recipe(v2, row, steps, folder, model, block["budget"]["learning_rate"])
     curve_set, _ = synthetic_set(base, CURVE_SET, out, "val")
     test, test_record = synthetic_set(base, TEST_SET, out, "test")
     record = block.setdefault("results", {}).setdefault(row, {})

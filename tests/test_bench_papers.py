@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import subprocess
@@ -249,3 +250,65 @@ def test_a_regime_start_is_a_radrl_command_on_the_recipes_own_benchmark(regimes,
     recipe = load_recipe("tiny_sft", overrides=[c for c in command if "=" in c])  # the overrides all load
     assert recipe.synthetic == load_recipe("orapo", tiny=True).data.synthetic
     assert recipe.sft.max_steps == 50 and recipe.evaluate.split == "val" and recipe.vision_pretrain is None
+
+
+@pytest.fixture(scope="module")
+def regime_runs(regimes):
+    spec = importlib.util.spec_from_file_location("bench_regime_runs", SCRIPT.parent / "regime_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_regime_runs"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_step_budget_is_where_the_validation_curve_flattens(regime_runs):
+    curve = [{"step": 0, "f": 0.90}, {"step": 20, "f": 0.40}, {"step": 40, "f": 0.52}, {"step": 60, "f": 0.555},
+             {"step": 80, "f": 0.56}, {"step": 100, "f": 0.55}]
+    # best after step 0: 0.56 (step 80); within 0.01 of it: 0.555 (step 60) is the first. Step 0 never counts.
+    assert regime_runs.choose_budget(curve, "f", 0.01) == 60
+    assert regime_runs.choose_budget(curve, "f", 0.0) == 80
+    assert regime_runs.choose_budget(curve, "f", 0.2) == 20
+    with pytest.raises(ValueError, match="no step after 0"):
+        regime_runs.choose_budget(curve[:1], "f", 0.01)
+
+
+def test_v2_claims_are_on_the_papers_headline_metric(regime_runs):
+    orapo = regime_runs.V2["orapo"].comparison()
+    assert orapo.claims == [("OraPO", "Dr.GRPO", "macro_f1"), ("OraPO", "Dr.GRPO", "example_f1")]
+    assert orapo.baseline == "Dr.GRPO" and set(orapo.arms) == {"OraPO", "Dr.GRPO"}
+    assert list(regime_runs.V2["orapo"].data) == ["400", "1K"]  # OraPO's two training-set sizes
+
+
+def test_the_v2_test_read_needs_the_block_committed_as_it_stands(regime_runs, tmp_path):
+    from radrl.io import InputError
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    path = tmp_path / "results.json"
+    block = {"start": {"weights_sha256": digest}}
+    path.write_text(json.dumps({"regimes": {"orapo": {"paper": block}}}))
+    git("init", "-q")
+    git("add", "results.json")
+    git("commit", "-qm", "start only")
+    results = json.loads(path.read_text())
+    with pytest.raises(InputError, match="no regime block with a budget"):
+        regime_runs.require_committed(results, path, "orapo", model)
+    results["regimes"]["orapo"]["paper"]["budget"] = {"steps": 120}
+    path.write_text(json.dumps(results))
+    with pytest.raises(InputError, match="is not committed as it stands"):  # written, not committed
+        regime_runs.require_committed(results, path, "orapo", model)
+    git("commit", "-qam", "budget")
+    assert regime_runs.require_committed(results, path, "orapo", model)["budget"]["steps"] == 120
+    results["regimes"]["orapo"]["paper"]["budget"]["steps"] = 200  # changed after the commit
+    with pytest.raises(InputError, match="is not committed as it stands"):
+        regime_runs.require_committed(results, path, "orapo", model)
+    results["regimes"]["orapo"]["paper"]["budget"]["steps"] = 120
+    (model / "model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(InputError, match="is not the start the regime block declares"):
+        regime_runs.require_committed(results, path, "orapo", model)

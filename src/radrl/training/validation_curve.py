@@ -47,7 +47,12 @@ class ValidationCurveCallback(TrainerCallback):
             raise ValueError(f"every must be a positive number of steps, got {every}")
         if not samples or not all(s.labels for s in samples):
             raise ValueError("the validation curve needs samples with ground-truth labels")
-        self.samples, self.every, self.generation = list(samples), every, generation
+        from radrl.config.fields import build_checked
+        from radrl.config.sections import GenerationSettings
+
+        self.samples, self.every = list(samples), every
+        self.generation = generation if isinstance(generation, GenerationSettings) else build_checked(
+            GenerationSettings, generation or {}, ("generation",))
         self.path = Path(out_dir) / CURVE_FILE
 
     def on_train_begin(self, args, state, control, **kwargs):
