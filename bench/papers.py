@@ -490,27 +490,46 @@ def load_results(path: Path, origin: dict, seeds: list[int], steps: int, test_se
             "command": "make bench-papers (python bench/papers.py)", "comparisons": {}}
 
 
-def markdown_table(results: dict) -> str:
-    """The verdicts as markdown rows (README, docs/rl.md): claim, validation and test differences,
-    verdict, seeds, each arm's cost ratio; straight from the results JSON."""
+def _regime_cell(block: dict | None, label: str) -> str:
+    """``label (start F1 x; step-0 all-zero groups y %)`` from a regime block's ``start``."""
+    start = (block or {}).get("start")
+    if not start:
+        return label
+    return (f"{label} (start F1 {start['val']['example_f1']:.3f}; step-0 all-zero groups "
+            f"{100 * start['step0']['all_zero_share']:.1f} %)")
+
+
+def _claim_rows(name: str, regime: str, r: dict) -> list[str]:
     def fmt(ci: dict) -> str:
         return f"{ci['mean']:+.3f} [{ci['ci95'][0]:+.3f}, {ci['ci95'][1]:+.3f}]"
 
+    costs = ", ".join(f"{arm} {next(v for k, v in c.items() if k.startswith('ratio_to_')):.2f}x"
+                      + (f" ({100 * c['clipped_token_share']:.3f} % of tokens clipped)" if name == "capo" else "")
+                      for arm, c in r["cost"].items())
+    return [f"| `{name}`: {c['better']} > {c['worse']} ({c['metric'].replace('_', ' ')}) | {regime} | "
+            f"{fmt(c['val']['diff'])} | {fmt(c['test']['diff'])} | **{c['test']['verdict']}** | "
+            f"{len(r['seeds_complete'])} | {costs if k == 0 else 'as above'} |" for k, c in enumerate(r["claims"])]
+
+
+def markdown_table(results: dict) -> str:
+    """The verdicts as markdown rows (README, docs/rl.md): claim, regime, validation and test
+    differences, verdict, seeds, each arm's cost ratio; straight from the results JSON. Each
+    comparison has its ``converged_sft`` rows (v1) and, once run, its ``paper`` regime's rows."""
     n = results["test_set"]["n"]
-    lines = [f"| claim (example F1) | validation difference | test difference ({n:,} studies) | verdict | seeds | "
-             "cost per step |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [f"| claim | regime | validation difference | test difference ({n:,} studies) | verdict | seeds | "
+             "cost per step |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in COMPARISONS:
         r = results["comparisons"].get(name, {})
+        regimes = results.get("regimes", {}).get(name, {})
+        converged = _regime_cell(regimes.get("converged_sft"), "converged SFT")
         if not r.get("seeds_complete"):
-            lines.append(f"| `{name}`: {COMPARISONS[name].title} | not finished yet | | | | |")
-            continue
-        costs = ", ".join(f"{arm} {next(v for k, v in c.items() if k.startswith('ratio_to_')):.2f}x"
-                          + (f" ({100 * c['clipped_token_share']:.3f} % of tokens clipped)" if name == "capo" else "")
-                          for arm, c in r["cost"].items())
-        for k, c in enumerate(r["claims"]):
-            lines.append(f"| `{name}`: {c['better']} > {c['worse']} | {fmt(c['val']['diff'])} | "
-                         f"{fmt(c['test']['diff'])} | **{c['test']['verdict']}** | {len(r['seeds_complete'])} | "
-                         f"{costs if k == 0 else 'as above'} |")
+            lines.append(f"| `{name}`: {COMPARISONS[name].title} | {converged} | not finished yet | | | | |")
+        else:
+            lines += _claim_rows(name, converged, r)
+        paper = regimes.get("paper") or {}
+        for row, record in (paper.get("results") or {}).items():
+            if record.get("seeds_complete"):
+                lines += _claim_rows(name, _regime_cell(paper, f"paper: weak SFT, {row} studies"), record)
     return "\n".join(lines)
 
 

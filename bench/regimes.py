@@ -163,13 +163,49 @@ def require_block(results: dict, comparison: str, model: Path) -> dict:
     return block
 
 
+def converged_blocks(results: dict, n_prompts: int) -> dict:
+    """v1's start as the ``converged_sft`` regime of every v1 comparison: the committed checkpoint
+    (its SHA-256 as v1 recorded it), its validation F1 as v1's SFT arm measured it, and its step-0
+    groups measured as :func:`step0_groups` measures a paper start's (every recipe samples 8
+    rollouts at temperature 0.7 on the same validation studies, so one measurement serves all)."""
+    from radrl.assets import tiny_sft_checkpoint
+    from radrl.recipe import load_recipe
+
+    model = tiny_sft_checkpoint()
+    if weights_sha256(model) != results["origin"]["sft_model_sha256"]:
+        raise InputError(f"{model} is not the checkpoint v1's runs started from")
+    data = Path(load_recipe("orapo", tiny=True).data.path)
+    groups = step0_groups(REGIMES["orapo"], model, data, n_prompts)
+    sft_val = results["comparisons"]["deer_weights"]["arms"]["SFT"]["evaluation"]["val"]
+    start = {"model": "tiny-sft", "weights_sha256": results["origin"]["sft_model_sha256"],
+             "val": {"example_f1": sft_val["example_f1"], "macro_f1": sft_val["macro_f1"], "n": 100},
+             "step0": {"n_prompts": n_prompts, "reward": dict(REGIMES["orapo"].reward),
+                       **{k: groups[k] for k in STEP0_KEYS}}}
+    for name in results["comparisons"]:
+        results.setdefault("regimes", {}).setdefault(name, {})["converged_sft"] = {
+            "start": start, "results": f"comparisons.{name}", "steps": results["steps"], "seeds": results["seeds"],
+            "test_set": results["test_set"]}
+    return start
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--comparison", choices=list(REGIMES), required=True)
+    p.add_argument("--comparison", choices=list(REGIMES))
+    p.add_argument("--converged", action="store_true", help="write every comparison's converged_sft block "
+                   "(v1's start, its step-0 groups measured) instead")
     p.add_argument("--n-prompts", type=int, default=64, help="validation prompts for the step-0 figures")
     p.add_argument("--out", default="runs/bench-papers-v2/regimes", help="the candidates' run folders")
     p.add_argument("--results", default=str(RESULTS))
     a = p.parse_args()
+    if a.converged:
+        results = json.loads(Path(a.results).read_text())
+        start = converged_blocks(results, a.n_prompts)
+        atomic_write_json(Path(a.results), results)
+        print(f"converged_sft: step-0 all-zero groups {start['step0']['all_zero_share']:.1%}, zero-variance "
+              f"{start['step0']['zero_std_share']:.1%} -> regimes.*.converged_sft")
+        return
+    if not a.comparison:
+        p.error("--comparison or --converged")
     regime, folder = REGIMES[a.comparison], Path(a.out)
     tried = []
     for steps in regime.candidates:

@@ -80,7 +80,8 @@ def test_page_lists_every_comparison_and_verdict(papers, tmp_path):
     assert all((tmp_path / "figures" / f).is_file() for f in figures["orapo"])
     papers.write_page(results, tmp_path / "index.html", figures, tmp_path / "figures")
     table = papers.markdown_table(results)
-    assert "| `orapo`: OraPO > Dr.GRPO | +0.000 [+0.000, +0.000] | -0.100 [-0.100, -0.100] | **does not reproduce** | 1 |" in table
+    assert ("| `orapo`: OraPO > Dr.GRPO (example f1) | converged SFT | +0.000 [+0.000, +0.000] | -0.100 [-0.100, -0.100] "
+            "| **does not reproduce** | 1 |") in table
     page = (tmp_path / "index.html").read_text()
     assert "OraPO Fig. 2" in page and "does not reproduce" in page
     assert page.count("data:image/png;base64,") == 2  # the bars and the zero-reward curves
@@ -312,3 +313,20 @@ def test_the_v2_test_read_needs_the_block_committed_as_it_stands(regime_runs, tm
     (model / "model.safetensors").write_bytes(b"other weights")
     with pytest.raises(InputError, match="is not the start the regime block declares"):
         regime_runs.require_committed(results, path, "orapo", model)
+
+
+def test_the_table_gives_each_rows_regime_converged_and_paper(papers):
+    ci = {"mean": 0.02, "ci95": [0.01, 0.03]}
+    claim = {"better": "OraPO", "worse": "Dr.GRPO", "metric": "macro_f1",
+             "val": {"diff": ci}, "test": {"diff": ci, "verdict": "reproduces"}}
+    record = {"seeds_complete": [0, 1], "claims": [claim], "cost": {"OraPO": {"ratio_to_Dr.GRPO": 1.1}}}
+    start = {"val": {"example_f1": 0.3233}, "step0": {"all_zero_share": 0.390625}}
+    results = {"test_set": {"n": 2000}, "comparisons": {"orapo": record},
+               "regimes": {"orapo": {"converged_sft": {"start": {**start, "val": {"example_f1": 0.829}}},
+                                     "paper": {"start": start, "results": {"400": record, "1K": {}}}}}}
+    rows = [line for line in papers.markdown_table(results).splitlines() if line.startswith("| `orapo`")]
+    assert rows == [
+        "| `orapo`: OraPO > Dr.GRPO (macro f1) | converged SFT (start F1 0.829; step-0 all-zero groups 39.1 %) | "
+        "+0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |",
+        "| `orapo`: OraPO > Dr.GRPO (macro f1) | paper: weak SFT, 400 studies (start F1 0.323; step-0 all-zero "
+        "groups 39.1 %) | +0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |"]
