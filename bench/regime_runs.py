@@ -270,15 +270,24 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     record.update(steps=steps, data=v2.data[row], headline=v2.headline)
     arms = record.setdefault("arms", {})
     comparison = v2.comparison()
+    for arm, overrides in comparison.arms.items():  # every arm first: summaries wait for the seeds all arms have
+        arms.setdefault(arm, {"overrides": overrides, "runs": {}})
     for arm, overrides in comparison.arms.items():
-        runs = arms.setdefault(arm, {"overrides": overrides, "runs": {}})["runs"]
+        runs = arms[arm]["runs"]
         for seed in seeds:
             if str(seed) in runs:
                 continue
             run_dir = _run_dir(folder, arm, seed)
-            final, seconds = train_arm(base, overrides, seed, run_dir, curve_set, every)
+            if finished(run_dir, steps):  # trained (and maybe read) before a crash: not trained again
+                final, seconds = run_dir / "final", _mean(_curve(run_dir, "train_runtime"))
+            else:
+                final, seconds = train_arm(base, overrides, seed, run_dir, curve_set, every)
             require_committed(load(results_file), results_file, v2.name, model)  # nothing moved while it trained
-            metrics, _ = evaluate_model(final, test, run_dir / "eval-test", base.evaluate.generation, meteor=False)
+            read = run_dir / "eval-test" / "metrics.json"
+            if read.is_file() and json.loads(read.read_text()).get("model") == str(final):
+                metrics = json.loads(read.read_text())  # the one test read, made before a crash
+            else:
+                metrics, _ = evaluate_model(final, test, run_dir / "eval-test", base.evaluate.generation, meteor=False)
             kept = curves(run_dir)
             step_times = _curve(run_dir, "step_time")
             runs[str(seed)] = {
@@ -295,6 +304,50 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     record.update(summarize(comparison, arms, all_seeds, METRICS))
     atomic_write_json(results_file, results)
     return record
+
+
+def mechanism_figure(record: dict, title: str, path: Path) -> bool:
+    """OraPO's mechanism at work (Fig. 2), mean over each arm's seeds: the all-zero-reward share
+    per step, lambda per step and the share of prompts whose lambda is above its floor, and the
+    validation F1 of the two rarest classes over steps. False when no run is there yet."""
+    import statistics
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from papers import _save
+
+    panels = [("zero_reward_share", "all-zero-reward groups"), ("orapo_lambda_mean", "OraPO lambda (mean)"),
+              ("orapo_lambda_above_min_share", "prompts with lambda above its floor"), ("rare", "validation F1")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.2))
+    drew = False
+    for arm, entry in record.get("arms", {}).items():
+        runs = list(entry["runs"].values())
+        if not runs:
+            continue
+        drew = True
+        for ax, (key, label) in zip(axes, panels):
+            if key == "rare":
+                steps = [r["step"] for r in runs[0]["curves"]["val"]]
+                for cls, style in zip(RARE, ("-", "--")):
+                    ys = [statistics.mean(run["curves"]["val"][i]["rare_f1"][cls] or 0.0 for run in runs)
+                          for i in range(len(steps))]
+                    ax.plot(steps, ys, style, label=f"{arm}: {cls}")
+            elif all(key in run["curves"] for run in runs):
+                n = min(len(run["curves"][key]) for run in runs)
+                ax.plot(range(1, n + 1), [statistics.mean(run["curves"][key][i] for run in runs) for i in range(n)],
+                        label=arm, alpha=0.8)
+            ax.set_title(label, fontsize=9)
+            ax.set_xlabel("RL step")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    if drew:
+        _save(fig, path)
+    plt.close(fig)
+    return drew
 
 
 def main() -> None:
@@ -316,6 +369,10 @@ def main() -> None:
     if row not in v2.data:
         sys.exit(f"--data {row}: {a.comparison} has the rows {', '.join(v2.data)}")
     record = run(v2, row, a.seeds, out, results_file)
+    figure = results_file.with_suffix("") / f"{a.comparison}-paper-{row}.png"
+    if mechanism_figure(record, f"{v2.v1.title}: paper regime, {row} studies, seeds "
+                        f"{record.get('seeds_complete')}", figure):
+        print(f"-> {figure}")
     for c in record.get("claims", []):
         print(f"{a.comparison} / {row}: {c['claim']}: test {c['test']['diff']['mean']:+.4f} "
               f"[{c['test']['diff']['ci95'][0]:+.4f}, {c['test']['diff']['ci95'][1]:+.4f}] -> {c['test']['verdict']}")

@@ -330,3 +330,14 @@ def test_the_table_gives_each_rows_regime_converged_and_paper(papers):
         "+0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |",
         "| `orapo`: OraPO > Dr.GRPO (macro f1) | paper: weak SFT, 400 studies (start F1 0.323; step-0 all-zero "
         "groups 39.1 %) | +0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |"]
+
+
+def test_the_orapo_mechanism_figure_draws_each_arms_curves(regime_runs, tmp_path):
+    val = [{"step": s, "rare_f1": {"Pleural Other": 0.1 * k, "Fracture": None}} for k, s in enumerate((0, 20))]
+    run = {"curves": {"val": val, "zero_reward_share": [0.5, 0.25], "orapo_lambda_mean": [0.2, 0.1],
+                      "orapo_lambda_above_min_share": [0.5, 0.5]}}
+    plain = {"curves": {"val": val, "zero_reward_share": [0.5, 0.5]}}  # Dr.GRPO logs no lambda
+    record = {"arms": {"OraPO": {"runs": {"0": run}}, "Dr.GRPO": {"runs": {"0": plain}}}}
+    assert regime_runs.mechanism_figure(record, "t", tmp_path / "f.png") and (tmp_path / "f.png").stat().st_size > 0
+    assert not regime_runs.mechanism_figure({"arms": {"OraPO": {"runs": {}}}}, "t", tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
