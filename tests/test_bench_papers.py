@@ -202,13 +202,18 @@ def test_report_rewrites_a_stale_table(papers, tmp_path):
         papers.with_tables("<!-- bench-papers:nope -->\nx\n<!-- /bench-papers:nope -->", results)
 
 
-@pytest.fixture(scope="module")
-def regimes(papers):
-    spec = importlib.util.spec_from_file_location("bench_regimes", SCRIPT.parent / "regimes.py")
+def _bench_module(name: str):
+    """bench/NAME.py as a module (bench/ is on sys.path, as `python bench/NAME.py` has it)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", SCRIPT.parent / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_regimes"] = module
+    sys.modules[f"bench_{name}"] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def regimes(papers):
+    return _bench_module("regimes")
 
 
 def _row(steps, share):
@@ -255,11 +260,7 @@ def test_a_regime_start_is_a_radrl_command_on_the_recipes_own_benchmark(regimes,
 
 @pytest.fixture(scope="module")
 def regime_runs(regimes):
-    spec = importlib.util.spec_from_file_location("bench_regime_runs", SCRIPT.parent / "regime_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_regime_runs"] = module
-    spec.loader.exec_module(module)
-    return module
+    return _bench_module("regime_runs")
 
 
 def test_the_step_budget_is_where_the_validation_curve_flattens(regime_runs):
