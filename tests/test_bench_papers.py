@@ -342,3 +342,62 @@ def test_the_orapo_mechanism_figure_draws_each_arms_curves(regime_runs, tmp_path
     assert regime_runs.mechanism_figure(record, "t", tmp_path / "f.png") and (tmp_path / "f.png").stat().st_size > 0
     assert not regime_runs.mechanism_figure({"arms": {"OraPO": {"runs": {}}}}, "t", tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_the_learning_rate_is_the_candidate_whose_validation_curve_gets_highest(regime_runs):
+    curve = lambda *fs: [{"step": 20 * i, "f": f} for i, f in enumerate(fs)]  # noqa: E731
+    tried = [{"learning_rate": 1e-4, "curve": curve(0.9, 0.30, 0.31)},  # step 0 does not count
+             {"learning_rate": 1e-3, "curve": curve(0.1, 0.35, 0.20)}]
+    assert regime_runs.choose_learning_rate(tried, "f")["learning_rate"] == 1e-3
+    tied = [{"learning_rate": 1e-4, "curve": curve(0.1, 0.3)}, {"learning_rate": 1e-3, "curve": curve(0.1, 0.3)}]
+    assert regime_runs.choose_learning_rate(tied, "f")["learning_rate"] == 1e-4  # the recipe's own rate first
+
+
+def test_a_tiny_v2_comparison_chooses_its_budget_then_runs_every_arm_once(regime_runs, regimes, tiny_vlm, tmp_path,
+                                                                          monkeypatch):
+    """The real trainer, two steps: `budget` on validation, refused test read until the block is
+    committed, `run` for both arms, and a second `run` that trains and reads nothing again."""
+    from radrl.io import InputError
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    monkeypatch.setattr(regime_runs, "CURVE_SET", {"seed": 5, "n_train": 0, "n_val": 3, "n_test": 0})
+    monkeypatch.setattr(regime_runs, "TEST_SET", {"seed": 4, "n_train": 0, "n_val": 0, "n_test": 4})
+    tiny = regime_runs.V2Comparison("orapo", headline="macro_f1", max_steps=2, every=1, learning_rates=(1e-4,),
+                                    common=[f"data.path={tmp_path / 'bench'}", "data.synthetic.n_train=24",
+                                            "data.synthetic.n_val=2", "data.synthetic.n_test=2",
+                                            "data.synthetic.image_size=112", "rl.per_device_train_batch_size=8",
+                                            "rl.num_generations=4", "rl.max_completion_length=16", "rl.save_steps=1",
+                                            "evaluate.generation.max_new_tokens=16"],
+                                    data={"8": ["select.size=8", "data.subset={out}/subset-balanced-8.json"]})
+    results_file, out = tmp_path / "results.json", tmp_path / "runs"
+    start = {"model": str(tiny_vlm), "weights_sha256": regimes.weights_sha256(tiny_vlm)}
+    results_file.write_text(json.dumps({"regimes": {"orapo": {"paper": {"start": start}}}}))
+    git("init", "-q")
+    git("add", "results.json")
+    git("commit", "-qm", "start")
+    with pytest.raises(InputError, match="no regime block with a budget"):
+        regime_runs.run(tiny, "8", [0], out, results_file)
+    chosen = regime_runs.budget(tiny, out, results_file)
+    curve = chosen["candidates"][0]["curve"]
+    assert [r["step"] for r in curve] == [0, 1, 2] and chosen["steps"] in (1, 2) and chosen["learning_rate"] == 1e-4
+    with pytest.raises(InputError, match="is not committed as it stands"):
+        regime_runs.run(tiny, "8", [0], out, results_file)
+    git("commit", "-qam", "budget")
+    record = regime_runs.run(tiny, "8", [0], out, results_file)
+    assert record["test_set"]["n"] == 4 and record["seeds_complete"] == [0] and record["headline"] == "macro_f1"
+    for arm in ("OraPO", "Dr.GRPO"):
+        run = record["arms"][arm]["runs"]["0"]
+        final = out / "orapo" / "8" / arm / "seed0" / "final"
+        predictions = [json.loads(x) for x in (final.parent / "eval-test" / "predictions.jsonl").read_text().splitlines()]
+        assert len(predictions) == 4 and 0.0 <= run["test"]["macro_f1"] <= 1.0
+        assert [r["step"] for r in run["curves"]["val"]] == list(range(chosen["steps"] + 1))
+        assert len(run["curves"]["zero_reward_share"]) == chosen["steps"] and run["seconds_per_step"] > 0
+    assert "orapo_lambda_mean" in record["arms"]["OraPO"]["runs"]["0"]["curves"]
+    assert "orapo_lambda_mean" not in record["arms"]["Dr.GRPO"]["runs"]["0"]["curves"]
+    assert {c["metric"] for c in record["claims"]} == {"macro_f1", "example_f1"}
+    stamp = (out / "orapo" / "8" / "OraPO" / "seed0" / "eval-test" / "metrics.json").stat().st_mtime_ns
+    assert regime_runs.run(tiny, "8", [0], out, results_file) == record  # nothing trained or read again
+    assert (out / "orapo" / "8" / "OraPO" / "seed0" / "eval-test" / "metrics.json").stat().st_mtime_ns == stamp

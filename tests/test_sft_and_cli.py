@@ -218,9 +218,10 @@ def test_the_demo_reuses_its_labeler_only_when_settings_and_reports_match(tmp_pa
     assert calls == [(4, 30.0), (4, 2.0), (3, 30.0)]  # the second run reused the first's labeler
 
 
-def test_the_pipeline_reuses_its_initial_model_only_when_its_settings_match(tmp_path, monkeypatch):
+def test_the_pipeline_reuses_its_initial_model_only_when_its_settings_match(tmp_path, monkeypatch, capsys):
     """RUN/tiny-init is reused by its recorded fingerprint; built with other tiny_model settings
-    it is refused (the SFT checkpoints in RUN grew from it), never silently reused."""
+    it is refused (the SFT checkpoints in RUN grew from it), never silently reused. The plan the
+    pipeline prints first says so, stage by stage."""
     from radrl.io import ConfigError
     from radrl.pipeline import run_pipeline
     from radrl.recipe import load_recipe
@@ -236,11 +237,22 @@ def test_the_pipeline_reuses_its_initial_model_only_when_its_settings_match(tmp_
     small = ["synthetic.n_train=12", "synthetic.n_val=2", "synthetic.n_test=2", "synthetic.image_size=64",
              "tiny_model.image_size=64", "tiny_model.vocab_size=300", "vision_pretrain=null"]
     weights = tmp_path / "tiny-init" / "model.safetensors"
+
+    def plan() -> dict[str, str]:
+        out = capsys.readouterr().out
+        assert "radrl pipeline: stages" in out
+        return {line.split()[0]: line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("  ")}
+
     with pytest.raises(Stop):
         run_pipeline(load_recipe("tiny_sft", overrides=small), tmp_path)
+    assert plan() == {"benchmark": "run", "tiny-init": "run", "lm-pretrain": "not", "vision-pretrain": "not", "sft": "run",
+                      "evaluate": "run"}
     first = weights.stat().st_mtime_ns
+    assert not (tmp_path / "tiny-init.partial").exists()  # built aside, then moved into place
     with pytest.raises(Stop):
         run_pipeline(load_recipe("tiny_sft", overrides=small), tmp_path)
+    assert plan() == {"benchmark": "skip", "tiny-init": "skip", "lm-pretrain": "not", "vision-pretrain": "not", "sft": "run",
+                      "evaluate": "run"}
     assert weights.stat().st_mtime_ns == first  # reused, not rebuilt
     with pytest.raises(ConfigError, match="built with other tiny_model settings"):
         run_pipeline(load_recipe("tiny_sft", overrides=[*small, "tiny_model.hidden_size=64"]), tmp_path)

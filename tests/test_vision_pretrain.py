@@ -130,12 +130,13 @@ def test_section_checks_its_fields():
 def test_pipeline_refuses_pretraining_films_from_the_benchmark_seed(tmp_path):
     from radrl.config.sections import SyntheticConfig
     from radrl.io import ConfigError
-    from radrl.pipeline import pretrained_vision
+    from radrl.pipeline import run_pipeline
     from radrl.recipe import PipelineRecipe, VisionPretrainSection
 
     recipe = PipelineRecipe(synthetic=SyntheticConfig(seed=3), vision_pretrain=VisionPretrainSection(data_seed=3))
     with pytest.raises(ConfigError, match="data_seed = synthetic.seed = 3"):
-        pretrained_vision(recipe, tmp_path / "init", tmp_path)
+        run_pipeline(recipe, tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was built
 
 
 def test_tiny_sft_recipe_pretrains_the_vision_tower():

@@ -19,7 +19,10 @@
    and diagnostics), ``sft_loss.png`` (with the short SFT), ``report.html`` (images, references,
    generated reports; the RL reports shaded by their DiTPO token weights).
 
-Every stage resumes from what an interrupted run left in the folder.
+The demo is a sequence of the stages every command runs (:mod:`radrl.stages`): the pipeline's
+(:mod:`radrl.stages.sft`; without ``sft:`` its benchmark stage alone), ``radrl train``'s for RL, and
+its labeler stage. Each reuses what an interrupted run left in the folder by its recorded
+fingerprint, never by the file being there.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ from pathlib import Path
 from radrl.assets import TINY_SFT
 from radrl.config.fields import to_plain
 from radrl.data.synthetic.build import SyntheticConfig
-from radrl.io import atomic_write_json, output_state, write_output_record
+from radrl.io import atomic_write_json
 from radrl.recipe import DemoLabelerStage, DemoRecipe, DemoRLStage, RLRecipe
+from radrl.stages.base import Stage, StageContext, run_stage, run_stages
 
 COMPARED = (("P", "clinical", "example", "precision"), ("R", "clinical", "example", "recall"),
             ("F1", "clinical", "example", "f1"), ("macro F1", "clinical", "macro", "f1"),
@@ -123,9 +127,10 @@ def _benchmark_and_short_sft(recipe: DemoRecipe, out: Path, meteor: bool
     """The benchmark, the "most frequent report" baseline and, when the recipe has an ``sft:``
     section, the short SFT of a fresh tiny VLM and its evaluation: (data folder, the baseline's
     report, systems, their reports, the SFT's log history)."""
-    from radrl.data.synthetic import build_synthetic, load_synthetic
+    from radrl.data.synthetic import load_synthetic
     from radrl.evaluation import evaluate_reports, most_frequent_report
     from radrl.pipeline import run_pipeline
+    from radrl.stages.sft import PipelineBenchmarkStage
 
     if recipe.sft is not None:
         print(f"radrl demo -> {out}\n[1-3] synthetic benchmark, tiny VLM, short SFT, generation, evaluation")
@@ -133,7 +138,8 @@ def _benchmark_and_short_sft(recipe: DemoRecipe, out: Path, meteor: bool
         data = result["data"]
     else:
         print(f"radrl demo -> {out}\n[1] synthetic benchmark")
-        data, result = build_synthetic(out / "data", recipe.synthetic), None
+        run_stages([PipelineBenchmarkStage()], StageContext(recipe, out), "radrl demo")  # the pipeline's first stage
+        data, result = out / "data", None
     test, train = load_synthetic(data, recipe.evaluate.split), load_synthetic(data, "train")
     baseline_text = most_frequent_report([s.report for s in train], [s.labels for s in train])
     systems = {"most frequent report": evaluate_reports([baseline_text] * len(test), [s.report for s in test],
@@ -227,23 +233,38 @@ def paired_gain(rl_reports: list[str], sft_reports: list[str], samples, resample
     return {"gain": m["diff"], "gain_ci95": m["ci95"], "p_value": m["p_value"], "resamples": resamples}
 
 
+class DemoLabelerTraining(Stage):
+    """The demo's tiny labeler in ``OUT/labeler/labeler``, trained on the training reports with the
+    ``labeler.train`` settings; the demo owns the folder, so other settings or reports train it again."""
+
+    name, replaces_stale = "demo-labeler", True
+
+    def applies(self, ctx):
+        return True
+
+    def output(self, ctx):
+        return ctx.out / "labeler" / "model.safetensors"
+
+    def fingerprint(self, ctx):
+        reports = "\n".join(s.report for s in ctx.values["train"])
+        return {"train": to_plain(ctx.recipe.train), "reports": hashlib.sha256(reports.encode()).hexdigest()}
+
+    def run(self, ctx):
+        from radrl.training.labeler import train_labeler
+
+        train_labeler([s.report for s in ctx.values["train"]], ctx.out, ctx.recipe.train, progress=False)
+
+
 def run_labeler_stage(stage: DemoLabelerStage, train, test, out: Path) -> dict:
-    """Train (or reuse) the tiny labeler in ``out``, then the masking table on rollouts of the
-    committed SFT checkpoint; both printed and returned."""
+    """Train (or reuse, by its fingerprint) the tiny labeler in ``out``, then the masking table on
+    rollouts of the committed SFT checkpoint; both printed and returned."""
     from radrl.analysis.masking import format_masking_table, rollout_masking
     from radrl.labelers import get_labeler
     from radrl.metrics.agreement import format_agreement
-    from radrl.training.labeler import train_labeler
 
-    agreement_file, weights = out / "agreement.json", out / "labeler" / "model.safetensors"
-    reports = [s.report for s in train]
-    fingerprint = {"train": to_plain(stage.train), "reports": hashlib.sha256("\n".join(reports).encode()).hexdigest()}
-    if output_state(weights, fingerprint) == "done" and agreement_file.is_file():  # same settings, same reports
-        card = json.loads((out / "labeler" / "labeler_card.json").read_text())
-        card["agreement"] = json.loads(agreement_file.read_text())
-    else:  # missing, made with other settings, or unrecorded: the demo's own folder, trained again
-        card = train_labeler(reports, out, stage.train, progress=False)
-        write_output_record(weights, "demo labeler", fingerprint)  # last: a labeler without it is trained again
+    run_stage(DemoLabelerTraining(), StageContext(stage, out, progress=False, values={"train": train}))
+    card = json.loads((out / "labeler" / "labeler_card.json").read_text())
+    card["agreement"] = json.loads((out / "agreement.json").read_text())
     print(format_agreement(card["agreement"]))
     print(f"trained in {card['train_seconds']:.0f} s ({card['parameters']:,} parameters)")
     masking = None

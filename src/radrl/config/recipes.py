@@ -150,6 +150,9 @@ class PipelineRecipe:
     description: str = ""
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     tiny_model: TinyVLMConfig = field(default_factory=TinyVLMConfig)
+    lm_pretrain: SFTSettings | None = field(default=None, metadata=_help(
+        "before SFT, train the tiny VLM's language model on the training reports alone (text-only SFT, no "
+        "images): a language model that already writes reports, as DEER's frozen-LM SFT (sft.freeze: lm) needs"))
     vision_pretrain: VisionPretrainSection | None = field(default=None, metadata=_help(
         "pretrain the tiny VLM's vision tower on labelled films before SFT"))
     vision_tower: str | None = field(default=None, metadata=_help(
@@ -177,8 +180,9 @@ class DemoRecipe(PipelineRecipe):
 
     def pipeline(self) -> PipelineRecipe:
         return PipelineRecipe(description=self.description, synthetic=self.synthetic, tiny_model=self.tiny_model,
-                              vision_pretrain=self.vision_pretrain, vision_tower=self.vision_tower, sft=self.sft,
-                              evaluate=self.evaluate, instruction=self.instruction)
+                              lm_pretrain=self.lm_pretrain, vision_pretrain=self.vision_pretrain,
+                              vision_tower=self.vision_tower, sft=self.sft, evaluate=self.evaluate,
+                              instruction=self.instruction)
 
 
 STAGES: dict[str, type] = {"rl": RLRecipe, "sft_pipeline": PipelineRecipe, "demo": DemoRecipe}

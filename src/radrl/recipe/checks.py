@@ -171,13 +171,13 @@ def algorithm_problems(algorithm: AlgorithmSection, labeler: LabelerSection,
 def instruction_problems(recipe) -> list[Problem]:
     """One prompt per recipe: the top-level ``instruction`` (radrl's default when unset) is the
     one every generation of the recipe uses; a section that writes another is refused, and each
-    section is set to it (``evaluate.generation``, ``select.generation``, ``sft``)."""
+    section is set to it (``evaluate.generation``, ``select.generation``, ``sft``, ``lm_pretrain``)."""
     from radrl.config import DEFAULT_INSTRUCTION
 
     prompt = recipe.instruction or DEFAULT_INSTRUCTION
     sections = {("evaluate", "generation"): getattr(recipe.evaluate, "generation", None),
                 ("select", "generation"): getattr(getattr(recipe, "select", None), "generation", None),
-                ("sft",): getattr(recipe, "sft", None)}
+                ("sft",): getattr(recipe, "sft", None), ("lm_pretrain",): getattr(recipe, "lm_pretrain", None)}
     problems = []
     for path, section in sections.items():
         if section is None:

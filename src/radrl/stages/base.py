@@ -13,6 +13,11 @@ A :class:`Stage` says whether a recipe needs it (``applies``), which file or fol
 
 A stage whose work is split over the ranks (subset selection measures one shard per rank)
 sets ``all_ranks``: every rank runs it, rank 0 writes the output, the others wait for the record.
+A stage that owns its output outright (the demo's labeler folder) sets ``replaces_stale``: an
+output of other settings is made again instead of refused.
+
+:func:`run_stages` is every command's orchestration (``radrl train``, ``radrl pipeline``, the
+demo): it prints the plan, then runs exactly the stages the plan says run.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Stage:
     prepares: ClassVar[bool] = True
     """Runs before training (``False``: train and evaluate, which run in every process)."""
     all_ranks: ClassVar[bool] = False
+    replaces_stale: ClassVar[bool] = False
 
     def applies(self, ctx: StageContext) -> bool:
         raise NotImplementedError
@@ -65,6 +71,12 @@ class Stage:
     def describe(self, ctx: StageContext) -> str:
         return str(self.output(ctx))
 
+    def refusal(self, ctx: StageContext) -> InputError:
+        """The error for an output made with other settings (a stage may say more about why)."""
+        output = self.output(ctx)
+        return InputError(f"stage {self.name}: {output} was made with other settings than this recipe's "
+                          f"({record_path(output)}); delete both to remake it, or point the recipe at another path")
+
 
 record_path = output_record
 
@@ -75,7 +87,10 @@ def stage_state(stage: Stage, ctx: StageContext) -> str:
     current = stage.current(ctx)
     if current is not None:
         return "done" if current else "missing"
-    return output_state(stage.output(ctx), stage.fingerprint(ctx))
+    output = stage.output(ctx)
+    if not record_path(output).is_file():  # no record to compare: the fingerprint (which may read an
+        return "present" if output.exists() else "missing"  # earlier stage's output) is not needed yet
+    return output_state(output, stage.fingerprint(ctx))
 
 
 def run_stage(stage: Stage, ctx: StageContext) -> bool:
@@ -85,9 +100,8 @@ def run_stage(stage: Stage, ctx: StageContext) -> bool:
     if state in ("done", "present"):
         print(f"stage {stage.name}: skipped, {output} exists" + (" and matches the recipe" if state == "done" else ""))
         return False
-    if state == "stale":
-        raise InputError(f"stage {stage.name}: {output} was made with other settings than this recipe's "
-                         f"({record_path(output)}); delete both to remake it, or point the recipe at another path")
+    if state == "stale" and not stage.replaces_stale:
+        raise stage.refusal(ctx)
     if not (is_main() or stage.all_ranks):
         wait_for(lambda: stage_state(stage, ctx) == "done", f"{output} (rank 0 runs the {stage.name} stage)")
         return False
@@ -118,9 +132,24 @@ def plan_lines(stages: list[Stage], ctx: StageContext, only: str | None = None) 
         else:
             state = stage_state(stage, ctx)
             verb = {"done": "skip (exists, matches)", "present": "skip (exists)", "missing": "run",
-                    "stale": "refused (made with other settings)"}[state]
+                    "stale": "run again (made with other settings)" if stage.replaces_stale
+                    else "refused (made with other settings)"}[state]
             lines.append(f"  {stage.name:<14} {verb}: {stage.describe(ctx)}")
     return lines
 
 
-__all__ = ["Stage", "StageContext", "plan_lines", "record_path", "run_stage", "stage_state"]
+def run_stages(stages: list[Stage] | tuple[Stage, ...], ctx: StageContext, title: str,
+               only: str | None = None) -> None:
+    """Print the plan (:func:`plan_lines`), then run exactly the stages it lists as running: a
+    preparing stage under :func:`run_stage`, training and evaluation directly."""
+    print(f"{title}: stages\n" + "\n".join(plan_lines(list(stages), ctx, only)), flush=True)
+    for stage in stages:
+        if (only is not None and stage.name != only) or not stage.applies(ctx):
+            continue
+        if stage.prepares:
+            run_stage(stage, ctx)
+        else:
+            stage.run(ctx)
+
+
+__all__ = ["Stage", "StageContext", "plan_lines", "record_path", "run_stage", "run_stages", "stage_state"]

@@ -21,7 +21,7 @@ from radrl.config import RLRecipe
 from radrl.config.fields import to_plain
 from radrl.distributed import is_main, node_local_folder
 from radrl.io import InputError, atomic_write_json, run_lock
-from radrl.stages.base import Stage, StageContext, plan_lines, run_stage
+from radrl.stages.base import Stage, StageContext, run_stages
 
 
 def _source(recipe: RLRecipe) -> dict:
@@ -57,25 +57,27 @@ class BenchmarkStage(Stage):
 
         return describes_benchmark(ctx.recipe.data)
 
+    def where(self, ctx):
+        """(the benchmark's folder, its config): the recipe's ``data`` section."""
+        from radrl.config import SyntheticConfig
+
+        return Path(ctx.recipe.data.path), ctx.recipe.data.synthetic or SyntheticConfig()
+
     def output(self, ctx):
-        return Path(ctx.recipe.data.path) / "config.json"
+        return self.where(ctx)[0] / "config.json"
 
     def fingerprint(self, ctx):
-        from radrl.config import SyntheticConfig
-
-        return (ctx.recipe.data.synthetic or SyntheticConfig()).record()
+        return self.where(ctx)[1].record()
 
     def current(self, ctx):
-        from radrl.config import SyntheticConfig
         from radrl.data.synthetic.build import synthetic_ready
 
-        return synthetic_ready(ctx.recipe.data.path, ctx.recipe.data.synthetic or SyntheticConfig())
+        return synthetic_ready(*self.where(ctx))
 
     def run(self, ctx):
-        from radrl.config import SyntheticConfig
         from radrl.data.synthetic import build_synthetic
 
-        build_synthetic(ctx.recipe.data.path, ctx.recipe.data.synthetic or SyntheticConfig(), progress=ctx.progress)
+        build_synthetic(*self.where(ctx), progress=ctx.progress)
 
 
 class SubsetStage(Stage):
@@ -285,14 +287,7 @@ def run_rl(recipe: RLRecipe, out_dir: str | Path, resume: bool = False, evaluate
 
         check_run_folder(recipe, out, resume)
         ctx = StageContext(recipe, out, values={"evaluate": evaluate, "resume": resume, "callbacks": callbacks})
-        print("radrl train: stages\n" + "\n".join(plan_lines(list(RL_STAGES), ctx, only)), flush=True)
-        for stage in RL_STAGES:  # exactly the plan: a stage it lists as not run does not run
-            if (only is not None and stage.name != only) or not stage.applies(ctx):
-                continue
-            if stage.prepares:
-                run_stage(stage, ctx)
-            else:
-                stage.run(ctx)
+        run_stages(RL_STAGES, ctx, "radrl train", only)  # exactly the plan
         trained = "trainer" in ctx.values
         return {"model": out / "final" if trained else None, "metrics": ctx.values.get("metrics"),
                 "predictions": ctx.values.get("predictions")}

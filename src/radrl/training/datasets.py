@@ -12,7 +12,8 @@ def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUC
                    with_completion: bool = True, system: str | None = None):
     """A ``datasets.Dataset`` with ``images`` (decoded from the files on access), ``prompt``,
     ``completion`` (when ``with_completion``), ``id``, ``reference``, ``gt_labels`` (JSON, empty when the sample has none),
-    ``reference_findings`` and ``reference_impression`` (empty when unknown)."""
+    ``reference_findings`` and ``reference_impression`` (empty when unknown). When no sample has an
+    image, there is no ``images`` column: TRL trains such a dataset as text (the pipeline's ``lm_pretrain``)."""
     import json
 
     from datasets import Dataset, Image
@@ -32,5 +33,8 @@ def to_trl_dataset(samples: Sequence[Sample], instruction: str = DEFAULT_INSTRUC
     }
     if with_completion:
         rows["completion"] = [completion_messages(s.report) for s in samples]
+    if not any(s.images for s in samples):
+        del rows["images"]
+        return Dataset.from_dict(rows)
     ds = Dataset.from_dict(rows)
     return ds.cast_column("images", HFSequence(Image()))
