@@ -249,7 +249,9 @@ def _commit() -> str | None:
 
 def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int], metrics: tuple[str, ...] = METRICS) -> dict:
     """Mean and 95 % CI per arm, split and metric (``metrics``); each claim's paired difference and
-    verdict; each arm's seconds per step and its ratio to the baseline arm's. Only seeds every arm has."""
+    verdict; each arm's seconds per step and its ratio to the baseline arm's. Only seeds every arm has;
+    the cost only from the seeds none of whose runs has a ``timing_void`` (why its step times do not
+    stand, e.g. another job shared the cores), listed as ``timed_seeds``."""
     complete = [s for s in seeds if all(str(s) in a["runs"] for a in arms.values())]
     out = {"seeds_complete": complete, "claims": [], "cost": {}}
     if not complete:
@@ -257,14 +259,15 @@ def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int], metrics
     for arm in arms.values():
         arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in metrics}
                           for split in ("val", "test")}
-    base_cost = _mean([arms[comp.baseline]["runs"][str(s)]["seconds_per_step"] for s in complete])
+    timed = [s for s in complete if not any(a["runs"][str(s)].get("timing_void") for a in arms.values())]
+    base_cost = _mean([arms[comp.baseline]["runs"][str(s)]["seconds_per_step"] for s in timed])
     for name, arm in arms.items():
-        per_step = [arm["runs"][str(s)].get("seconds_per_step") for s in complete]
-        if None in per_step:
-            continue  # the SFT checkpoint: no RL
+        per_step = [arm["runs"][str(s)].get("seconds_per_step") for s in timed]
+        if None in per_step or not timed:
+            continue  # the SFT checkpoint: no RL (or no seed whose timing stands)
         clipped = [arm["runs"][str(s)].get("clipped_token_share") for s in complete]
         out["cost"][name] = {"seconds_per_step": _mean(per_step), "ratio_to_" + comp.baseline: _mean(per_step) / base_cost,
-                             "clipped_token_share": _mean([c for c in clipped if c is not None])}
+                             "timed_seeds": timed, "clipped_token_share": _mean([c for c in clipped if c is not None])}
     for better, worse, metric in comp.claims:
         row = {"claim": f"{better} > {worse} ({metric})", "better": better, "worse": worse, "metric": metric}
         for split in ("val", "test"):

@@ -71,6 +71,11 @@ class V2Comparison:
     tolerance: float = 0.01
     learning_rates: tuple[float, ...] = (1e-4, 1e-3)
     """Candidates for every arm's rate, chosen on the GRPO arm's validation curve: the recipe's, then 10x."""
+    panels: tuple[tuple[str, str], ...] = (
+        ("zero_reward_share", "all-zero-reward groups"), ("orapo_lambda_mean", "OraPO lambda (mean)"),
+        ("orapo_lambda_above_min_share", "prompts with lambda above its floor"), ("rare", "validation F1"))
+    """The mechanism figure's panels: a per-step curve of :func:`curves`, ``rare`` (the two rarest
+    classes' validation F1) or ``val:<metric>`` (a validation curve)."""
 
     @property
     def v1(self) -> Comparison:
@@ -87,6 +92,11 @@ V2 = {
         "orapo", headline="macro_f1",  # OraPO Table 1 reports macro F1 (and recall)
         data={"400": ["select.size=400", "data.subset={out}/subset-balanced-400.json"],
               "1K": ["select.size=1000", "data.subset={out}/subset-balanced-1000.json"]}),
+    "deer_weights": V2Comparison(
+        "deer_weights", headline="example_f1",  # DEER Tables 1 and 5 report example-based CE-F1
+        data={"2K": []},  # v1's common overrides: the recipe's whole 2,000-study pool, no DDSampling subset
+        panels=(("zero_std_share", "zero-variance groups"), ("val:example_f1", "validation example F1"),
+                ("val:macro_f1", "validation macro F1"))),
 }
 
 
@@ -190,6 +200,22 @@ def test_scores(metrics: dict) -> dict:
                                for k, v in block.items()}}
 
 
+def start_scores(model: Path, curve_set: list, test: list, run_dir: Path, generation) -> dict:
+    """The start's scores on the validation curve set and the test set (each read once, and
+    reused after a crash), as an arm's run records them."""
+    from radrl.evaluation import evaluate_model
+
+    scores = {}
+    for split, samples in (("val", curve_set), ("test", test)):
+        read = run_dir / f"eval-{split}" / "metrics.json"
+        if read.is_file() and json.loads(read.read_text()).get("model") == str(model):
+            metrics = json.loads(read.read_text())
+        else:
+            metrics, _ = evaluate_model(model, samples, run_dir / f"eval-{split}", generation, meteor=False)
+        scores[split] = test_scores(metrics)
+    return scores
+
+
 def load(results_file: Path) -> dict:
     return json.loads(results_file.read_text())
 
@@ -272,6 +298,11 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     comparison = v2.comparison()
     for arm, overrides in comparison.arms.items():  # every arm first: summaries wait for the seeds all arms have
         arms.setdefault(arm, {"overrides": overrides, "runs": {}})
+    if v2.v1.with_sft:  # the start itself, decoded greedily: one read stands for every seed
+        if "SFT" not in arms:
+            arms["SFT"] = {"overrides": None, "runs": {},
+                           "evaluation": start_scores(model, curve_set, test, folder / "SFT", base.evaluate.generation)}
+        arms["SFT"]["runs"].update({str(s): arms["SFT"]["evaluation"] for s in seeds})
     for arm, overrides in comparison.arms.items():
         runs = arms[arm]["runs"]
         for seed in seeds:
@@ -306,9 +337,28 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     return record
 
 
-def mechanism_figure(record: dict, title: str, path: Path) -> bool:
-    """OraPO's mechanism at work (Fig. 2), mean over each arm's seeds: the all-zero-reward share
-    per step, lambda per step and the share of prompts whose lambda is above its floor, and the
+def void_timing(v2: V2Comparison, row: str, seeds: list[int], why: str, results_file: Path) -> dict:
+    """Mark the step times of ``seeds`` (every arm's run) as void, with ``why``; the cost ratio is
+    then summarized from the other seeds. Scores stay: a shared core slows a run, it does not change it."""
+    results = load(results_file)
+    record = paper_block(results, v2.name).get("results", {}).get(row)
+    if not record:
+        raise InputError(f"{v2.name} / {row}: no runs recorded")
+    for arm in record["arms"].values():
+        for seed in seeds:
+            if str(seed) not in arm["runs"]:
+                raise InputError(f"{v2.name} / {row}: seed {seed} has no run in every arm")
+            arm["runs"][str(seed)]["timing_void"] = why
+    all_seeds = sorted({int(s) for a in record["arms"].values() for s in a["runs"]})
+    record.update(summarize(v2.comparison(), record["arms"], all_seeds, METRICS))
+    atomic_write_json(results_file, results)
+    return record
+
+
+def mechanism_figure(record: dict, title: str, path: Path, panels=V2["orapo"].panels) -> bool:
+    """A mechanism at work, mean over each arm's seeds, one panel per ``panels`` entry (the
+    comparison's :attr:`V2Comparison.panels`). OraPO's (Fig. 2): the all-zero-reward share per
+    step, lambda per step and the share of prompts whose lambda is above its floor, and the
     validation F1 of the two rarest classes over steps. False when no run is there yet."""
     import statistics
 
@@ -318,14 +368,12 @@ def mechanism_figure(record: dict, title: str, path: Path) -> bool:
     import matplotlib.pyplot as plt
     from papers import _save
 
-    panels = [("zero_reward_share", "all-zero-reward groups"), ("orapo_lambda_mean", "OraPO lambda (mean)"),
-              ("orapo_lambda_above_min_share", "prompts with lambda above its floor"), ("rare", "validation F1")]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.2))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
     drew = False
     for arm, entry in record.get("arms", {}).items():
         runs = list(entry["runs"].values())
-        if not runs:
-            continue
+        if not runs or "curves" not in runs[0]:
+            continue  # the SFT start: no curves
         drew = True
         for ax, (key, label) in zip(axes, panels):
             if key == "rare":
@@ -334,6 +382,10 @@ def mechanism_figure(record: dict, title: str, path: Path) -> bool:
                     ys = [statistics.mean(run["curves"]["val"][i]["rare_f1"][cls] or 0.0 for run in runs)
                           for i in range(len(steps))]
                     ax.plot(steps, ys, style, label=f"{arm}: {cls}")
+            elif key.startswith("val:"):
+                steps = [r["step"] for r in runs[0]["curves"]["val"]]
+                ax.plot(steps, [statistics.mean(run["curves"]["val"][i][key[4:]] for run in runs)
+                                for i in range(len(steps))], label=arm)
             elif all(key in run["curves"] for run in runs):
                 n = min(len(run["curves"][key]) for run in runs)
                 ax.plot(range(1, n + 1), [statistics.mean(run["curves"][key][i] for run in runs) for i in range(n)],
@@ -352,7 +404,9 @@ def mechanism_figure(record: dict, title: str, path: Path) -> bool:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=("budget", "run"))
+    p.add_argument("what", choices=("budget", "run", "void-timing"),
+                   help="void-timing: mark --seeds' step times void (--why), the cost from the other seeds")
+    p.add_argument("--why", help="void-timing: what else used the cores")
     p.add_argument("--comparison", choices=list(V2), required=True)
     p.add_argument("--data", help="the data row (run): " + "; ".join(f"{k}: {', '.join(v.data)}" for k, v in V2.items()))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -368,10 +422,18 @@ def main() -> None:
     row = a.data or next(iter(v2.data))
     if row not in v2.data:
         sys.exit(f"--data {row}: {a.comparison} has the rows {', '.join(v2.data)}")
+    if a.what == "void-timing":
+        if not a.why:
+            sys.exit("void-timing needs --why: what else used the cores during those runs")
+        cost = void_timing(v2, row, a.seeds, a.why, results_file)["cost"]
+        for arm, c in cost.items():
+            ratio = next(v for k, v in c.items() if k.startswith("ratio_to_"))
+            print(f"{arm}: {c['seconds_per_step']:.3f} s/step, {ratio:.3f}x (seeds {c['timed_seeds']})")
+        return
     record = run(v2, row, a.seeds, out, results_file)
     figure = results_file.with_suffix("") / f"{a.comparison}-paper-{row}.png"
     if mechanism_figure(record, f"{v2.v1.title}: paper regime, {row} studies, seeds "
-                        f"{record.get('seeds_complete')}", figure):
+                        f"{record.get('seeds_complete')}", figure, v2.panels):
         print(f"-> {figure}")
     for c in record.get("claims", []):
         print(f"{a.comparison} / {row}: {c['claim']}: test {c['test']['diff']['mean']:+.4f} "

@@ -45,8 +45,8 @@ class Regime:
     """What the paper reports of its start, and where."""
     target: tuple[float, float]
     """The range of the step-0 all-zero-reward group share the start must reach."""
-    candidates: tuple[int, ...]
-    """SFT steps tried, weakest first."""
+    candidates: tuple[int | tuple[int, float], ...]
+    """SFT steps tried, weakest first; ``(steps, learning rate)`` for a rate other than :data:`SFT_SETTINGS`'."""
     start: str = "weak-sft"
     """The candidates' folder: comparisons whose starts are made by the same commands share it."""
     reward: tuple = (("type", "facts"), ("beta", 2.0), ("mode", "rule"))
@@ -78,7 +78,9 @@ REGIMES = {
               "is random, so it is first pretrained on the training reports as text (lm_pretrain)",
         # headroom as DEER's: 0.385 / 0.516 = 0.75 of the end; 0.75 x 0.823 (v1's converged start) = 0.62,
         # and well above the most-frequent-report baseline (0.28) so the images carry signal
-        target=(0.45, 0.70), candidates=(30, 100, 300), start="frozen-lm-sft",
+        # a frozen LM reads the image only through the projector's output, as a soft prompt, whose
+        # tuning wants higher rates than full SFT: the last two candidates try 10x and 50x
+        target=(0.45, 0.70), candidates=(30, 100, 300, (300, 0.02), (300, 0.1)), start="frozen-lm-sft",
         reward=(("type", "example_f1"),), target_metric="val.example_f1", label="frozen-LM SFT",
         settings=("lm_pretrain={max_steps: 300, batch_size: 16, learning_rate: 0.002, warmup_steps: 10, "
                   "freeze: vision, seed: 0}", "sft.freeze=lm")),
@@ -89,16 +91,23 @@ SFT_SETTINGS = ["sft.batch_size=16", "sft.learning_rate=0.002", "sft.warmup_step
 """demo_full's short SFT (recipes/demo_full.yaml), evaluated on validation, never on test."""
 
 
-def start_command(regime: Regime, steps: int, folder: Path) -> list[str]:
-    """The ``radrl`` command line that makes the start with ``steps`` SFT steps, on the RL recipe's
-    own synthetic benchmark (its ``synthetic:`` block, key by key)."""
+def candidate_settings(candidate: int | tuple[int, float]) -> tuple[int, float | None, str]:
+    """A candidate's SFT steps, its learning rate (None: :data:`SFT_SETTINGS`') and its folder name."""
+    steps, lr = candidate if isinstance(candidate, tuple) else (candidate, None)
+    return steps, lr, f"sft-{steps}" + (f"-lr{lr:g}" if lr is not None else "")
+
+
+def start_command(regime: Regime, candidate: int | tuple[int, float], folder: Path) -> list[str]:
+    """The ``radrl`` command line that makes the start of ``candidate`` (its SFT steps, and its
+    rate), on the RL recipe's own synthetic benchmark (its ``synthetic:`` block, key by key)."""
     from radrl.config.fields import to_plain
     from radrl.recipe import load_recipe
 
     synthetic = to_plain(load_recipe(regime.recipe, tiny=True).data.synthetic)
     data = [f"synthetic.{k}={json.dumps(v, separators=(',', ':'))}" for k, v in synthetic.items()]
-    return ["pipeline", "tiny_sft", "-o", str(folder / regime.start / f"sft-{steps}"), "--no-meteor", *data, *SFT_SETTINGS,
-            *regime.settings, f"sft.max_steps={steps}"]
+    steps, lr, name = candidate_settings(candidate)
+    return ["pipeline", "tiny_sft", "-o", str(folder / regime.start / name), "--no-meteor", *data, *SFT_SETTINGS,
+            *regime.settings, f"sft.max_steps={steps}", *([f"sft.learning_rate={lr:g}"] if lr is not None else [])]
 
 
 def weights_sha256(model: Path) -> str:
@@ -130,20 +139,28 @@ def step0_groups(regime: Regime, model: Path, data: Path, n_prompts: int) -> dic
 STEP0_KEYS = ("all_zero_share", "zero_std_share", "unique_per_group", "mean_reward", "group_size")
 
 
-def measure(regime: Regime, steps: int, folder: Path, n_prompts: int) -> dict:
-    """Build the candidate (resuming a finished one), then its validation F1 and step-0 figures."""
+def measure(regime: Regime, candidate: int | tuple[int, float], folder: Path, n_prompts: int,
+            before: dict | None = None) -> dict:
+    """Build the candidate (resuming a finished one), then its validation F1 and step-0 figures.
+    ``before``: this candidate's row from an earlier run; a rebuild that reused its weights keeps
+    that row's ``build_seconds`` (a reuse takes seconds, the build it stands for did not)."""
     from radrl.cli import main as radrl
 
-    command = start_command(regime, steps, folder)
+    steps, lr, name = candidate_settings(candidate)
+    command = start_command(regime, candidate, folder)
     start = time.monotonic()
     if radrl(command) != 0:
         raise SystemExit(f"radrl {' '.join(command)} failed")
     built = time.monotonic() - start
-    run = folder / regime.start / f"sft-{steps}"
+    run = folder / regime.start / name
+    digest = weights_sha256(run / "sft" / "final")
+    if before and before.get("weights_sha256") == digest and before.get("command") == "radrl " + " ".join(command):
+        built = before["build_seconds"]
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     groups = step0_groups(regime, run / "sft" / "final", run / "data", n_prompts)
-    return {"sft_steps": steps, "command": "radrl " + " ".join(command), "model": str(run / "sft" / "final"),
-            "weights_sha256": weights_sha256(run / "sft" / "final"), "build_seconds": round(built, 1),
+    return {"sft_steps": steps, **({"sft_learning_rate": lr} if lr is not None else {}),
+            "command": "radrl " + " ".join(command), "model": str(run / "sft" / "final"),
+            "weights_sha256": digest, "build_seconds": round(built, 1),
             "val": {"example_f1": metrics["clinical"]["example"]["f1"], "macro_f1": metrics["clinical"]["macro"]["f1"],
                     "n": metrics.get("n")},
             "step0": {"n_prompts": n_prompts, "reward": dict(regime.reward),
@@ -175,7 +192,8 @@ def regime_block(regime: Regime, tried: list[dict]) -> dict:
         "val.example_f1", "validation example F1")
     note = (f"chosen on validation: the first candidate with a {what} in [{low:.2f}, {high:.2f}]"
             if reached else f"no candidate reached [{low:.2f}, {high:.2f}] on the tiny model; the closest: "
-            f"{target_value(regime, chosen):.3f} at {chosen['sft_steps']} SFT steps")
+            f"{target_value(regime, chosen):.3f} at {chosen['sft_steps']} SFT steps"
+            + (f", learning rate {chosen['sft_learning_rate']:g}" if "sft_learning_rate" in chosen else ""))
     target = ({"target_all_zero_share": [low, high]} if regime.target_metric == "step0.all_zero_share"
               else {"target": {"metric": regime.target_metric, "range": [low, high]}})
     return {"paper": regime.paper, "label": regime.label, **target, "reached": reached, "note": note,
@@ -238,11 +256,14 @@ def main() -> None:
     if not a.comparison:
         p.error("--comparison or --converged")
     regime, folder = REGIMES[a.comparison], Path(a.out)
+    earlier = json.loads(Path(a.results).read_text()).get("regimes", {}).get(regime.comparison, {}).get("paper", {})
+    before = {row["command"]: row for row in earlier.get("candidates", [])}
     tried = []
-    for steps in regime.candidates:
-        tried.append(measure(regime, steps, folder, a.n_prompts))
+    for candidate in regime.candidates:
+        command = "radrl " + " ".join(start_command(regime, candidate, folder))
+        tried.append(measure(regime, candidate, folder, a.n_prompts, before.get(command)))
         row = tried[-1]
-        print(f"{regime.comparison}: {steps} SFT steps: val example F1 {row['val']['example_f1']:.3f}, macro F1 "
+        print(f"{regime.comparison}: {candidate_settings(candidate)[2]}: val example F1 {row['val']['example_f1']:.3f}, macro F1 "
               f"{row['val']['macro_f1']:.3f}; step 0: all-zero groups {row['step0']['all_zero_share']:.1%}, "
               f"zero-variance {row['step0']['zero_std_share']:.1%}", flush=True)
         if choose(regime, tried)[1]:
