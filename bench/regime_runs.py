@@ -337,6 +337,83 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
     return record
 
 
+def select_commands(recipe, start: Path, model: Path, folder: Path) -> list[list[str]]:
+    """The ``radrl select`` lines that make the two 20 % subsets of DEER Table 7 from the recipe's
+    training pool (the start's copy of its benchmark), DDSampling scored with ``model``: the
+    recipe's ``select:`` settings (K, temperature, top-p, new tokens), seed 0."""
+    sel = recipe.select
+    gen = sel.generation
+    common = ["--data", f"synthetic:{start / 'data'}", "--fraction", f"{sel.fraction:g}", "--seed", "0"]
+    return [["select", "ddsampling", *common, "--model", str(model), "--k", str(sel.k), "--temperature",
+             f"{gen.temperature:g}", "--top-p", f"{gen.top_p:g}", "--max-new-tokens", str(gen.max_new_tokens),
+             "-o", str(folder / "subset-ddsampling-20.json")],
+            ["select", "random", *common, "-o", str(folder / "subset-random-20.json")]]
+
+
+def start_diversity(out: Path, results_file: Path, name: str = "data_selection") -> dict:
+    """DEER Table 7 at the regime's start: both 20 % subsets made by ``radrl select`` with the
+    start, then each subset's reward diversity (8 rollouts at the recipe's temperature, example
+    F1: ``papers.subset_diversity``) and DDSampling's diagnostic diversity D of every study, of
+    each subset and of the top 20 % (``papers.why_figures``). Train pool only: no test read."""
+    from papers import subset_diversity, why_figures
+
+    from radrl.cli import main as radrl
+    from radrl.recipe import load_recipe
+
+    results = load(results_file)
+    block = paper_block(results, name)
+    model = Path(block["start"]["model"])
+    if weights_sha256(model) != block["start"]["weights_sha256"]:
+        raise InputError(f"{name}: {model} is not the start the regime block declares")
+    start = model.parents[1]  # RUN/sft/final -> RUN
+    folder = out / name / "start"
+    base = load_recipe(COMPARISONS[name].recipe, tiny=True, overrides=[
+        f"model.path={model}", f"data.path={start / 'data'}", "evaluate.meteor=false"])
+    commands = select_commands(base, start, model, folder)
+    t0 = time.perf_counter()
+    for command in commands:
+        if not Path(command[-1]).is_file() and radrl(command) != 0:
+            raise SystemExit(f"radrl {' '.join(command)} failed")
+    selected = time.perf_counter() - t0
+    table = subset_diversity(folder, base, model)
+    block["start_diversity"] = {
+        "reward_diversity": table, "diagnostic_diversity": why_figures({}, folder).get("diagnostic_diversity"),
+        "select_commands": ["radrl " + " ".join(c) for c in commands], "select_seconds": round(selected, 1),
+        "commit": _commit(), "command": "python bench/regime_runs.py start-diversity"}
+    atomic_write_json(results_file, results)
+    return block["start_diversity"]
+
+
+def diversity_figure(results: dict, path: Path) -> bool:
+    """DDSampling's subset against a random one (DEER Table 7): zero-variance share and unique
+    rewards per group, at the paper regime's start and at v1's converged start, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from papers import _save
+
+    starts = {"paper start": (results.get("regimes", {}).get("data_selection", {}).get("paper") or {})
+              .get("start_diversity", {}).get("reward_diversity"),
+              "converged SFT (v1)": results["comparisons"].get("data_selection", {}).get("reward_diversity")}
+    starts = {k: v for k, v in starts.items() if v}
+    if not starts:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, (key, label) in zip(axes, (("zero_std_share", "zero-variance groups"),
+                                       ("unique_per_group", "unique rewards per group (of 8)"))):
+        for i, (start, table) in enumerate(starts.items()):
+            subsets = [k for k in ("ddsampling", "random") if k in table]
+            ax.bar([j + 0.4 * i for j in range(len(subsets))], [table[k][key] for k in subsets], width=0.38,
+                   label=start)
+            ax.set_xticks([j + 0.2 for j in range(len(subsets))], [f"{k} 20 %" for k in subsets])
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("DEER Table 7: reward diversity of the DDSampling and random 20 % subsets", fontsize=10)
+    _save(fig, path)
+    return True
+
+
 def void_timing(v2: V2Comparison, row: str, seeds: list[int], why: str, results_file: Path) -> dict:
     """Mark the step times of ``seeds`` (every arm's run) as void, with ``why``; the cost ratio is
     then summarized from the other seeds. Scores stay: a shared core slows a run, it does not change it."""
@@ -404,16 +481,29 @@ def mechanism_figure(record: dict, title: str, path: Path, panels=V2["orapo"].pa
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=("budget", "run", "void-timing"),
-                   help="void-timing: mark --seeds' step times void (--why), the cost from the other seeds")
+    p.add_argument("what", choices=("budget", "run", "void-timing", "start-diversity"),
+                   help="void-timing: mark --seeds' step times void (--why), the cost from the other seeds; "
+                   "start-diversity: DEER Table 7's subsets at data_selection's start (no --comparison)")
     p.add_argument("--why", help="void-timing: what else used the cores")
-    p.add_argument("--comparison", choices=list(V2), required=True)
+    p.add_argument("--comparison", choices=list(V2))
     p.add_argument("--data", help="the data row (run): " + "; ".join(f"{k}: {', '.join(v.data)}" for k, v in V2.items()))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--out", default="runs/bench-papers-v2", help="the run folders")
     p.add_argument("--results", default=str(RESULTS))
     a = p.parse_args()
-    v2, out, results_file = V2[a.comparison], Path(a.out), Path(a.results)
+    out, results_file = Path(a.out), Path(a.results)
+    if a.what == "start-diversity":
+        d = start_diversity(out, results_file)
+        for subset, row in d["reward_diversity"].items():
+            print(f"{subset} 20 %: zero-variance groups {row['zero_std_share']:.1%}, unique rewards per group "
+                  f"{row['unique_per_group']:.2f}, all-zero {row['all_zero_share']:.1%}")
+        figure = results_file.with_suffix("") / "data_selection-paper-start.png"
+        if diversity_figure(load(results_file), figure):
+            print(f"-> {figure}")
+        return
+    if not a.comparison:
+        p.error(f"{a.what} needs --comparison")
+    v2 = V2[a.comparison]
     if a.comparison not in REGIMES:
         sys.exit(f"{a.comparison}: no regime declared in bench/regimes.py")
     if a.what == "budget":

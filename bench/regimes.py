@@ -18,6 +18,7 @@ Run alone: each candidate is an SFT run and a sampling pass on CPU.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import sys
@@ -85,6 +86,11 @@ REGIMES = {
         settings=("lm_pretrain={max_steps: 300, batch_size: 16, learning_rate: 0.002, warmup_steps: 10, "
                   "freeze: vision, seed: 0}", "sft.freeze=lm")),
 }
+REGIMES["data_selection"] = dataclasses.replace(
+    REGIMES["deer_weights"], comparison="data_selection", recipe="deer_tfidf",
+    paper="DEER (arXiv:2603.04022) Table 7: DDSampling scores the pool with DEER's own SFT start (section 3.2), "
+          "so the data selection runs in DEER's regime: the same start (same command, same SHA-256)")
+"""deer_tfidf's benchmark is deer's (the same ``synthetic:`` block), so the commands, folders and start are deer_weights'."""
 SFT_SETTINGS = ["sft.batch_size=16", "sft.learning_rate=0.002", "sft.warmup_steps=10", "sft.freeze=vision",
                 "sft.seed=0", "vision_pretrain=null", "vision_tower=tiny-sft", "evaluate.split=val",
                 "evaluate.meteor=false"]

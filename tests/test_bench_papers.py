@@ -230,6 +230,26 @@ def test_a_regime_start_is_the_weakest_candidate_in_range_else_the_closest(regim
     assert not block["reached"] and "closest: 0.200 at 30 SFT steps" in block["note"]
 
 
+def test_deers_start_is_chosen_on_validation_f1_and_made_with_a_text_pretrained_frozen_lm(regimes, tmp_path):
+    from radrl.recipe import load_recipe
+
+    regime = regimes.REGIMES["deer_weights"]
+    rows = [{"sft_steps": s, "val": {"example_f1": f}, "step0": {"all_zero_share": 0.0}} for s, f in
+            ((30, 0.32), (100, 0.58), (300, 0.66))]
+    chosen, reached = regimes.choose(regime, rows)
+    assert (chosen["sft_steps"], reached) == (100, True)  # the weakest in [0.45, 0.70], not the best
+    block = regimes.regime_block(regime, rows[:1])
+    assert block["target"] == {"metric": "val.example_f1", "range": [0.45, 0.70]} and not block["reached"]
+    assert "closest: 0.320 at 30 SFT steps" in block["note"] and block["label"] == "frozen-LM SFT"
+    command = regimes.start_command(regime, 100, tmp_path)
+    recipe = load_recipe("tiny_sft", overrides=[c for c in command if "=" in c])
+    assert recipe.sft.freeze == "lm" and recipe.sft.max_steps == 100  # the regime's settings win over SFT_SETTINGS
+    assert recipe.lm_pretrain.max_steps == 300 and recipe.lm_pretrain.freeze == "vision"
+    faster = regimes.start_command(regime, (300, 0.02), tmp_path)  # a candidate with its own rate
+    assert faster[faster.index("-o") + 1] == str(tmp_path / "frozen-lm-sft" / "sft-300-lr0.02")
+    assert load_recipe("tiny_sft", overrides=[c for c in faster if "=" in c]).sft.learning_rate == 0.02
+
+
 def test_the_test_read_refuses_without_the_block_or_with_another_start(regimes, tmp_path):
     from radrl.io import InputError
 
@@ -331,6 +351,33 @@ def test_the_table_gives_each_rows_regime_converged_and_paper(papers):
         "+0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |",
         "| `orapo`: OraPO > Dr.GRPO (macro f1) | paper: weak SFT, 400 studies (start F1 0.323; step-0 all-zero "
         "groups 39.1 %) | +0.020 [+0.010, +0.030] | +0.020 [+0.010, +0.030] | **reproduces** | 2 | OraPO 1.10x |"]
+
+
+def test_void_timings_leave_the_scores_and_drop_out_of_the_cost_ratio(regime_runs, tmp_path, monkeypatch):
+    from radrl.io import InputError
+
+    def run(seconds, f1):
+        return {"seconds_per_step": seconds, "val": {m: f1 for m in regime_runs.METRICS},
+                "test": {m: f1 for m in regime_runs.METRICS}}
+
+    arms = {"OraPO": {"runs": {"0": run(9.0, 0.3), "1": run(2.2, 0.3), "2": run(2.6, 0.4)}},
+            "Dr.GRPO": {"runs": {"0": run(3.0, 0.3), "1": run(2.0, 0.2), "2": run(2.0, 0.2)}}}
+    results_file = tmp_path / "results.json"
+    results_file.write_text(json.dumps({"regimes": {"orapo": {"paper": {"results": {"400": {"arms": arms}}}}}}))
+    monkeypatch.setattr(sys, "argv", ["regime_runs.py", "void-timing", "--comparison", "orapo", "--seeds", "0",
+                                      "--results", str(results_file)])
+    with pytest.raises(SystemExit, match="needs --why"):
+        regime_runs.main()
+    record = regime_runs.void_timing(regime_runs.V2["orapo"], "400", [0], "a test shared the cores", results_file)
+    cost = record["cost"]["OraPO"]
+    # seeds 1 and 2 only: OraPO (2.2 + 2.6) / 2 = 2.4, Dr.GRPO 2.0, ratio 1.2 (seed 0's 9.0 / 3.0 left out)
+    assert cost["timed_seeds"] == [1, 2] and cost["seconds_per_step"] == pytest.approx(2.4)
+    assert cost["ratio_to_Dr.GRPO"] == pytest.approx(1.2)
+    assert record["seeds_complete"] == [0, 1, 2]  # the scores of every seed still count
+    saved = json.loads(results_file.read_text())["regimes"]["orapo"]["paper"]["results"]["400"]["arms"]
+    assert saved["Dr.GRPO"]["runs"]["0"]["timing_void"] == "a test shared the cores"
+    with pytest.raises(InputError, match="seed 7 has no run"):
+        regime_runs.void_timing(regime_runs.V2["orapo"], "400", [7], "x", results_file)
 
 
 def test_the_orapo_mechanism_figure_draws_each_arms_curves(regime_runs, tmp_path):
