@@ -498,8 +498,9 @@ def _regime_cell(block: dict | None, label: str) -> str:
     start = (block or {}).get("start")
     if not start:
         return label
+    unreached = "; paper's start not reached on the tiny model" if block.get("reached") is False else ""
     return (f"{label} (start F1 {start['val']['example_f1']:.3f}; step-0 all-zero groups "
-            f"{100 * start['step0']['all_zero_share']:.1f} %)")
+            f"{100 * start['step0']['all_zero_share']:.1f} %{unreached})")
 
 
 def _claim_rows(name: str, regime: str, r: dict) -> list[str]:
@@ -532,7 +533,8 @@ def markdown_table(results: dict) -> str:
         paper = regimes.get("paper") or {}
         for row, record in (paper.get("results") or {}).items():
             if record.get("seeds_complete"):
-                lines += _claim_rows(name, _regime_cell(paper, f"paper: weak SFT, {row} studies"), record)
+                lines += _claim_rows(name, _regime_cell(paper, f"paper: {paper.get('label', 'weak SFT')}, {row} studies"),
+                                     record)
     return "\n".join(lines)
 
 

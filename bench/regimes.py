@@ -262,8 +262,8 @@ def main() -> None:
     if not a.comparison:
         p.error("--comparison or --converged")
     regime, folder = REGIMES[a.comparison], Path(a.out)
-    earlier = json.loads(Path(a.results).read_text()).get("regimes", {}).get(regime.comparison, {}).get("paper", {})
-    before = {row["command"]: row for row in earlier.get("candidates", [])}
+    blocks = [r.get("paper") or {} for r in json.loads(Path(a.results).read_text()).get("regimes", {}).values()]
+    before = {row["command"]: row for block in blocks for row in block.get("candidates", [])}  # shared starts too
     tried = []
     for candidate in regime.candidates:
         command = "radrl " + " ".join(start_command(regime, candidate, folder))
