@@ -279,7 +279,11 @@ def main() -> None:
             break  # weakest first: the first one in range is the start
     results_file = Path(a.results)
     results = json.loads(results_file.read_text())
-    results.setdefault("regimes", {}).setdefault(regime.comparison, {})["paper"] = regime_block(regime, tried)
+    entry = results.setdefault("regimes", {}).setdefault(regime.comparison, {})
+    block, old = regime_block(regime, tried), entry.get("paper") or {}
+    if old.get("start", {}).get("weights_sha256") == block["start"]["weights_sha256"]:
+        block = {**old, **block}  # the same start: what was measured from it (budget, runs, diversity) stands
+    entry["paper"] = block
     atomic_write_json(results_file, results)
     print(f"-> {results_file}: regimes.{regime.comparison}.paper ({results['regimes'][regime.comparison]['paper']['note']})")
 
