@@ -59,6 +59,7 @@ def test_summary_pairs_differences_by_seed(papers):
     assert claim["val"]["diff"]["mean"] == pytest.approx(0.1)
     assert arms["A"]["summary"]["test"]["macro_f1"]["mean"] == pytest.approx(0.33)
     # cost: A's mean 3.0 s/step over B's 2.0 -> 1.5; clipped share the mean of 0.3, 0.2, 0.4
+    assert result["cost"]["A"].pop("timed_seeds") == [0, 1, 2]  # no run's timing is void
     assert result["cost"]["A"] == pytest.approx({"seconds_per_step": 3.0, "ratio_to_B": 1.5, "clipped_token_share": 0.3})
     assert result["cost"]["B"]["ratio_to_B"] == 1.0
     arms["A"]["runs"]["1"] = _run(0.6, 0.58)  # differences 0.06, -0.02, 0.07: the interval spans 0

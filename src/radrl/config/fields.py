@@ -12,6 +12,16 @@ be refused before that.
 closest valid name), missing required keys, wrong types and the ``ValueError`` of the class's
 own ``__post_init__`` each add a :class:`Problem` with the dotted key path, so the loader can
 say which file line or override holds it.
+
+Why not pydantic (issue 37, item 6: "pydantic v2 models or dataclasses with a small validator"):
+the sections are dataclasses already and this module is their small validator. pydantic would
+not remove it: TRL's fields would still be checked from the snapshot's specs (a pydantic model
+built from them is the same code with another name), its ``ValidationError`` locations would
+still have to be turned into ``Problem`` paths with a closest name, and its default (lax) mode
+takes ``"true"`` and ``"yes"`` for a bool (``strict=True`` refuses them, as this module does).
+The lines it would save are the ~120 of type checks below; the ones it would add are that
+translation and the strict settings. Import cost is not the reason: on an idle 2-core machine ``import pydantic``
+and one model take 0.25 s against 0.12 s for this module (``time python -c "import pydantic"``).
 """
 
 from __future__ import annotations
