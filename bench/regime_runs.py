@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from papers import COMPARISONS, RESULTS, Comparison, _commit, _curve, _mean, _run_dir, summarize  # noqa: E402
-from regimes import REGIMES, weights_sha256  # noqa: E402
+from regimes import REGIMES, require_block, weights_sha256  # noqa: E402
 
 from radrl.io import InputError, atomic_write_json  # noqa: E402
 
@@ -361,10 +361,8 @@ def start_diversity(out: Path, results_file: Path, name: str = "data_selection")
     from radrl.recipe import load_recipe
 
     results = load(results_file)
-    block = paper_block(results, name)
-    model = Path(block["start"]["model"])
-    if weights_sha256(model) != block["start"]["weights_sha256"]:
-        raise InputError(f"{name}: {model} is not the start the regime block declares")
+    model = Path(paper_block(results, name)["start"]["model"])
+    block = require_block(results, name, model)  # present, and made from exactly this start
     start = model.parents[1]  # RUN/sft/final -> RUN
     folder = out / name / "start"
     base = load_recipe(COMPARISONS[name].recipe, tiny=True, overrides=[
