@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from papers import COMPARISONS, RESULTS, Comparison, _commit, _curve, _mean, _run_dir, summarize  # noqa: E402
-from regimes import REGIMES, require_block, weights_sha256  # noqa: E402
+from regimes import REGIMES, accepted_hashes, require_block, weights_sha256  # noqa: E402
 
 from radrl.io import InputError, atomic_write_json  # noqa: E402
 
@@ -150,9 +150,15 @@ def require_committed(results: dict, results_file: Path, comparison: str, model:
             or head.get("budget", {}).get("steps") != block["budget"]["steps"]:
         raise InputError(f"{comparison}: the regime block (start and budget) is not committed as it stands in "
                          f"{results_file}: commit it before the first test read")
-    if weights_sha256(model) != block["start"]["weights_sha256"]:
+    digest = weights_sha256(model)
+    if digest not in accepted_hashes(block):
         raise InputError(f"{comparison}: {model} is not the start the regime block declares "
-                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...)")
+                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...); if it was rebuilt by the same "
+                         f"command on another machine, run python bench/regimes.py --comparison {comparison} "
+                         "--rebuild and commit what it records")
+    if digest not in accepted_hashes(head):
+        raise InputError(f"{comparison}: the rebuild {digest[:12]}... is recorded but not committed: commit it "
+                         "before the next test read")
     return block
 
 

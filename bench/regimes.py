@@ -11,6 +11,7 @@ zero-variance groups, every candidate tried) goes into ``docs/results/bench-pape
 :func:`require_block` refuses a test read without it, or with another start.
 
     python bench/regimes.py --comparison orapo            # build the candidates, measure, choose, write
+    python bench/regimes.py --comparison orapo --rebuild  # on a new machine: rebuild the start, compare, record
 
 Run alone: each candidate is an SFT run and a sampling pass on CPU.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from papers import RESULTS  # noqa: E402  (bench/papers.py: the results JSON the blocks go into)
+from papers import RESULTS, _commit  # noqa: E402  (bench/papers.py: the results JSON the blocks go into)
 
 from radrl.io import InputError, atomic_write_json  # noqa: E402
 
@@ -206,16 +207,69 @@ def regime_block(regime: Regime, tried: list[dict]) -> dict:
             "start": chosen, "candidates": tried}
 
 
+def accepted_hashes(block: dict) -> set[str]:
+    """The start's SHA-256, and each rebuild's (:func:`rebuild`) whose validation F1 matched the start's."""
+    start = block["start"]
+    return {start["weights_sha256"], *(r["weights_sha256"] for r in start.get("rebuilds", []) if r["matches"])}
+
+
 def require_block(results: dict, comparison: str, model: Path) -> dict:
-    """The regime block a test read needs: present, and made from exactly this start."""
+    """The regime block a test read needs: present, and made from exactly this start (or a recorded
+    rebuild of it that scores the same on validation)."""
     block = results.get("regimes", {}).get(comparison, {}).get("paper")
     if block is None:
         raise InputError(f"{comparison}: no regime block in the results JSON: run python bench/regimes.py "
                          f"--comparison {comparison} and commit it before the first test read")
-    if block["start"]["weights_sha256"] != weights_sha256(model):
+    if weights_sha256(model) not in accepted_hashes(block):
         raise InputError(f"{comparison}: {model} is not the start the regime block declares "
-                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...)")
+                         f"(SHA-256 {block['start']['weights_sha256'][:12]}...); if it was rebuilt by the same "
+                         f"command on another machine, run python bench/regimes.py --comparison {comparison} "
+                         "--rebuild and commit what it records")
     return block
+
+
+MATCH_TOLERANCE = 1e-9
+"""How far a rebuild's validation F1 may lie from the start's: none, up to float printing."""
+
+
+def machine() -> dict:
+    """What a start's bytes depend on besides its command: the CPU (its vector units pick the
+    float kernels), the thread count and torch's version."""
+    import platform
+
+    import torch
+
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return {"cpu": info.get("model name", platform.processor()),
+            "vector_units": sorted(f for f in info.get("flags", "").split() if f.startswith(("avx", "amx"))),
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+def rebuild(regime: Regime, block: dict, folder: Path, n_prompts: int) -> dict:
+    """Rebuild the block's start by its own command and compare: float kernels differ between CPUs,
+    so the same command can write other bytes on another machine. The rebuild ``matches`` when its
+    validation example and macro F1 equal the start's (within :data:`MATCH_TOLERANCE`); its step-0
+    figures are measured again beside them. Appended to ``start.rebuilds``; a matching rebuild's
+    hash is one the test read accepts (:func:`accepted_hashes`) once the block is committed."""
+    start = block["start"]
+    candidate = (start["sft_steps"], start["sft_learning_rate"]) if "sft_learning_rate" in start else start["sft_steps"]
+    if "radrl " + " ".join(start_command(regime, candidate, folder)) != start["command"]:
+        raise InputError(f"{regime.comparison}: the block's start command is not what bench/regimes.py makes "
+                         f"today for {candidate_settings(candidate)[2]} (--out {folder}?): rebuild it by hand")
+    row = measure(regime, candidate, folder, n_prompts)
+    matches = all(abs(row["val"][k] - start["val"][k]) <= MATCH_TOLERANCE for k in ("example_f1", "macro_f1"))
+    record = {"weights_sha256": row["weights_sha256"], "matches": matches, "val": row["val"], "step0": row["step0"],
+              "build_seconds": row["build_seconds"], "machine": machine(), "commit": _commit()}
+    if row["weights_sha256"] != start["weights_sha256"]:
+        start["rebuilds"] = [r for r in start.get("rebuilds", []) if r["weights_sha256"] != row["weights_sha256"]]
+        start["rebuilds"].append(record)
+    return record
 
 
 def converged_blocks(results: dict, n_prompts: int) -> dict:
@@ -251,6 +305,8 @@ def main() -> None:
     p.add_argument("--n-prompts", type=int, default=64, help="validation prompts for the step-0 figures")
     p.add_argument("--out", default="runs/bench-papers-v2/regimes", help="the candidates' run folders")
     p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--rebuild", action="store_true", help="rebuild the block's start by its command (on a new "
+                   "machine), compare its validation F1 and record its hash in start.rebuilds")
     a = p.parse_args()
     if a.converged:
         results = json.loads(Path(a.results).read_text())
@@ -262,6 +318,22 @@ def main() -> None:
     if not a.comparison:
         p.error("--comparison or --converged")
     regime, folder = REGIMES[a.comparison], Path(a.out)
+    if a.rebuild:
+        results_file = Path(a.results)
+        results = json.loads(results_file.read_text())
+        block = (results.get("regimes", {}).get(a.comparison) or {}).get("paper")
+        if not block:
+            raise InputError(f"{a.comparison}: no regime block in {results_file} to rebuild")
+        record = rebuild(regime, block, folder, a.n_prompts)
+        atomic_write_json(results_file, results)
+        same = record["weights_sha256"] == block["start"]["weights_sha256"]
+        print(f"{a.comparison}: rebuilt start {record['weights_sha256'][:12]}... "
+              + ("is the block's start, byte for byte" if same else
+                 f"differs from {block['start']['weights_sha256'][:12]}...; validation F1 "
+                 + ("matches" if record["matches"] else "DIFFERS") + f" (example {record['val']['example_f1']:.4f}, "
+                 f"macro {record['val']['macro_f1']:.4f}); step 0: all-zero {record['step0']['all_zero_share']:.1%}"
+                 f" -> regimes.{a.comparison}.paper.start.rebuilds (commit it before the next test read)"))
+        return
     blocks = [r.get("paper") or {} for r in json.loads(Path(a.results).read_text()).get("regimes", {}).values()]
     before = {}  # shared starts too; a reuse is faster than the build it stands for, so the slowest row is the build
     for row in (row for block in blocks for row in block.get("candidates", [])):

@@ -265,6 +265,13 @@ def test_the_test_read_refuses_without_the_block_or_with_another_start(regimes, 
     (model / "model.safetensors").write_bytes(b"other weights")
     with pytest.raises(InputError, match="is not the start the regime block declares"):
         regimes.require_block(results, "orapo", model)
+    # the same command on another CPU: a rebuild is accepted only when it scored the same on validation
+    other = hashlib.sha256(b"other weights").hexdigest()
+    results["regimes"]["orapo"]["paper"]["start"]["rebuilds"] = [{"weights_sha256": other, "matches": False}]
+    with pytest.raises(InputError, match="--rebuild"):
+        regimes.require_block(results, "orapo", model)
+    results["regimes"]["orapo"]["paper"]["start"]["rebuilds"] = [{"weights_sha256": other, "matches": True}]
+    assert regimes.require_block(results, "orapo", model)["start"]["weights_sha256"] == digest
 
 
 def test_a_regime_start_is_a_radrl_command_on_the_recipes_own_benchmark(regimes, tmp_path):
@@ -327,6 +334,14 @@ def test_the_v2_test_read_needs_the_block_committed_as_it_stands(regime_runs, tm
     with pytest.raises(InputError, match="is not committed as it stands"):  # written, not committed
         regime_runs.require_committed(results, path, "orapo", model)
     git("commit", "-qam", "budget")
+    assert regime_runs.require_committed(results, path, "orapo", model)["budget"]["steps"] == 120
+    (model / "model.safetensors").write_bytes(b"rebuilt elsewhere")  # a matching rebuild, recorded...
+    results["regimes"]["orapo"]["paper"]["start"]["rebuilds"] = [
+        {"weights_sha256": hashlib.sha256(b"rebuilt elsewhere").hexdigest(), "matches": True}]
+    path.write_text(json.dumps(results))
+    with pytest.raises(InputError, match="recorded but not committed"):
+        regime_runs.require_committed(results, path, "orapo", model)
+    git("commit", "-qam", "rebuild")  # ...and committed
     assert regime_runs.require_committed(results, path, "orapo", model)["budget"]["steps"] == 120
     results["regimes"]["orapo"]["paper"]["budget"]["steps"] = 200  # changed after the commit
     with pytest.raises(InputError, match="is not committed as it stands"):
@@ -449,3 +464,21 @@ def test_a_tiny_v2_comparison_chooses_its_budget_then_runs_every_arm_once(regime
     stamp = (out / "orapo" / "8" / "OraPO" / "seed0" / "eval-test" / "metrics.json").stat().st_mtime_ns
     assert regime_runs.run(tiny, "8", [0], out, results_file) == record  # nothing trained or read again
     assert (out / "orapo" / "8" / "OraPO" / "seed0" / "eval-test" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_a_rebuild_on_another_machine_is_recorded_and_matches_only_on_equal_validation_f1(regimes, tmp_path,
+                                                                                          monkeypatch):
+    regime = regimes.REGIMES["orapo"]
+    command = "radrl " + " ".join(regimes.start_command(regime, 50, tmp_path))
+    block = {"start": {"sft_steps": 50, "command": command, "weights_sha256": "a" * 64,
+                       "val": {"example_f1": 0.3, "macro_f1": 0.1}}}
+    row = {"weights_sha256": "b" * 64, "val": {"example_f1": 0.3, "macro_f1": 0.1}, "step0": {}, "build_seconds": 1.0}
+    monkeypatch.setattr(regimes, "measure", lambda *a, **k: dict(row))
+    assert regimes.rebuild(regime, block, tmp_path, 8)["matches"]
+    assert regimes.accepted_hashes(block) == {"a" * 64, "b" * 64}
+    row.update(weights_sha256="c" * 64, val={"example_f1": 0.3, "macro_f1": 0.1 + 1e-6})  # one greedy word apart
+    assert not regimes.rebuild(regime, block, tmp_path, 8)["matches"]
+    assert regimes.accepted_hashes(block) == {"a" * 64, "b" * 64}
+    assert [r["weights_sha256"][0] for r in block["start"]["rebuilds"]] == ["b", "c"]
+    with pytest.raises(Exception, match="not what bench/regimes.py makes"):  # another --out: another command
+        regimes.rebuild(regime, block, tmp_path / "elsewhere", 8)
