@@ -514,3 +514,11 @@ def test_capo_with_two_iterations_changes_the_loss_exactly_on_critical_cases(tin
     torch.testing.assert_close(loss.detach(), capo_rows.mean(), rtol=1e-5, atol=1e-6)
     differs = ~torch.isclose(capo_rows, grpo_rows, rtol=1e-6, atol=1e-7)
     assert differs.any() and bool(critical[differs].all())
+    # the clipped-token share, logged on critical and on other cases apart, by hand from the same ratios
+    low, high = out["clip_low"].unsqueeze(1), out["clip_high"].unsqueeze(1)
+    clipped = (((ratio < 1 - low) & (adv < 0)) | ((ratio > 1 + high) & (adv > 0))).float()
+    logged = trainer._metrics["train"]
+    for name, rows in (("critical", critical), ("other", ~critical)):
+        m = mask * rows.float().unsqueeze(1)
+        assert logged[f"clip_ratio/region_mean/{name}"][-1] == pytest.approx(float((clipped * m).sum() / m.sum()))
+    assert logged["clip_ratio/region_mean/critical"][-1] > logged["clip_ratio/region_mean/other"][-1]

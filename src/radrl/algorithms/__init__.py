@@ -34,7 +34,7 @@ from radrl.algorithms.components import (
     TokenWeights,
     build_components,
 )
-from radrl.algorithms.context import ComponentContext, Rollouts, TrainerSettings
+from radrl.algorithms.context import LOG_GROUP, ComponentContext, Rollouts, TrainerSettings
 from radrl.algorithms.ditpo import GradientTokenWeights, TfidfTokenWeights
 from radrl.algorithms.dpo import dpo_loss, sequence_logp
 from radrl.algorithms.orapo import OrapoDpoLoss
@@ -62,7 +62,7 @@ from radrl.algorithms.zero_reward import ema_update, mixing_weight, zero_reward_
 
 __all__ = [
     "ADVANTAGES", "AGGREGATIONS", "POLICY_LOSSES", "TRL_LOSS_TYPES", "aggregation_problem", "trl_loss_name",
-    "ComponentContext", "PolicyLossInputs", "PolicyLossOutput",
+    "LOG_GROUP", "ComponentContext", "PolicyLossInputs", "PolicyLossOutput",
     "Rollouts", "TrainerSettings", "pairing_problem", "register_policy_loss", "rloo_advantages",
     "COMPONENTS", "SLOTS", "AuxiliaryLoss", "CapoClipRange", "ClipRange", "Component", "GradientTokenWeights",
     "OrapoDpoLoss", "TfidfTokenWeights", "TokenWeights", "build_components", "aggregate_loss",

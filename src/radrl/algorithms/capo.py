@@ -7,6 +7,7 @@ import warnings
 import torch
 
 from radrl.algorithms.components import COMPONENTS, ClipRange
+from radrl.algorithms.context import LOG_GROUP
 from radrl.io import FieldError
 
 
@@ -23,7 +24,9 @@ class CapoClipRange(ClipRange):
     """Critical-aware clipping (RadFlow Eq. 9). Reads the ``critical`` column, which the
     criticality stage writes before training: the recipe's judge when ``judge`` is true, else the
     ground-truth labels (or the rule labeler's), a finding counting when positive (or uncertain,
-    with ``count_uncertain``)."""
+    with ``count_uncertain``). ``critical_factor: 1.0`` clips every case at GRPO's eps: GRPO's
+    own update, with the clipped shares on critical and other cases logged as CAPO logs them
+    (``clip_ratio/region_mean/critical`` and ``/other``)."""
 
     columns = ("critical",)
     column_stages = {"critical": "criticality"}
@@ -48,6 +51,8 @@ class CapoClipRange(ClipRange):
     def clip_ranges(self, ctx, rollouts, epsilon_low, epsilon_high):
         critical = torch.tensor([bool(x["critical"]) for x in rollouts.inputs], device=ctx.device)
         ctx.log("capo/critical_share", float(ctx.gather(critical.float()).mean()))
+        # the clipped-token share on critical and on other cases, each logged on its own
+        rollouts.tensors[f"{LOG_GROUP}critical"], rollouts.tensors[f"{LOG_GROUP}other"] = critical, ~critical
         return (capo_clip_range(critical, epsilon_low, self.critical_factor),
                 capo_clip_range(critical, epsilon_high, self.critical_factor))
 

@@ -13,6 +13,9 @@ from typing import Any
 
 import torch
 
+LOG_GROUP = "log_group/"
+"""The prefix of a :attr:`Rollouts.tensors` entry that marks rows for per-group loss metrics."""
+
 
 @dataclass(frozen=True)
 class TrainerSettings:
@@ -37,7 +40,9 @@ class Rollouts:
       declares, e.g. ``critical``);
     - ``tensors``: the batch the loss will read: ``prompt_ids``, ``prompt_mask``,
       ``completion_ids``, ``completion_mask`` (B, T), ``advantages`` (B,) or (B, T), the image
-      tensors; ``prepare`` may add its own entries, which reach :meth:`AuxiliaryLoss.loss`;
+      tensors; ``prepare`` may add its own entries, which reach :meth:`AuxiliaryLoss.loss`; an
+      entry ``log_group/<name>`` (:data:`LOG_GROUP`), a (B,) bool, marks a group of rows whose
+      policy-loss metrics the trainer logs again over that group alone (``clip_ratio/region_mean/<name>``);
     - ``rewards``: the weighted reward sums of all processes' rows (NaN: failed), ``local`` the
       slice of them that are this process's rows;
     - ``group_size``: completions per prompt (adjacent rows).

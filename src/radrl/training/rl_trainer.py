@@ -33,6 +33,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from radrl.algorithms import (
     ADVANTAGES,
+    LOG_GROUP,
     POLICY_LOSSES,
     SLOTS,
     Component,
@@ -376,6 +377,7 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
         if aux is not None:
             loss = loss + aux.loss(self.component_context, model, inputs, per_token_logps, mask) / self._accumulation()
         self._log_loss_metrics(mask, entropies, per_token_kl, out.metrics)
+        self._log_group_metrics(mask, out.metrics, inputs)
         return loss
 
     def _accumulation(self) -> float:
@@ -408,6 +410,23 @@ class RadRLTrainer(NativeLayoutCheckpoints, GRPOTrainer):
             metrics["kl"].append(global_masked_mean(per_token_kl))
         for name, value in loss_metrics.items():
             metrics[name].append(global_masked_mean(value.detach()))
+
+    def _log_group_metrics(self, mask, loss_metrics: dict, inputs) -> None:
+        """The policy loss's per-token metrics again over each row group a component marked in the
+        batch (``log_group/<name>``, a (B,) bool, e.g. CAPO's ``critical``), as ``<metric>/<name>``;
+        a micro-batch with no token of the group on any process adds nothing to that group's mean."""
+        metrics = self._metrics[self._mode()]
+        for key, rows in inputs.items():
+            if not key.startswith(LOG_GROUP):
+                continue
+            group = mask * rows.to(mask.dtype).unsqueeze(1)
+            for name, value in loss_metrics.items():
+                if value.shape[1] == 1:
+                    continue  # one value per sequence (GSPO's clip): no tokens to split
+                totals = self.accelerator.reduce(torch.stack([(value.detach() * group).sum(), group.sum().float()]),
+                                                 reduction="sum")
+                if totals[1] > 0:
+                    metrics[f"{name}/{key[len(LOG_GROUP):]}"].append((totals[0] / totals[1]).item())
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
