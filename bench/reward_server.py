@@ -136,11 +136,11 @@ def run_clients(url: str, clients: int, size: int, rows: int, tag: str, duration
 
 # ---- the server -----------------------------------------------------------------------------
 
-def start_server(recipe: str, port: int) -> subprocess.Popen:
+def start_server(recipe: str, port: int, options: list[str] = ()) -> subprocess.Popen:
     import httpx
 
     proc = subprocess.Popen([sys.executable, "-m", "radrl.cli", "serve", "--recipe", recipe, "--port", str(port),
-                             "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--log-level", "warning", *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(600):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
@@ -182,6 +182,8 @@ def main() -> int:
     p.add_argument("--soak", type=float, default=0, help="seconds of soak after the arms (0: none)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--out", default="runs/bench-serve.json")
+    p.add_argument("--max-wait-ms", type=float, default=None,
+                   help="radrl serve's --max-wait-ms (default: its own default)")
     p.add_argument("--client", help=argparse.SUPPRESS)
     p.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=1, help=argparse.SUPPRESS)
@@ -197,9 +199,10 @@ def main() -> int:
 
     scorer = RewardScorer(load_recipe(args.recipe))
     scorer.components(workload(64, "warm"))  # imports, first-call costs
-    server = start_server(args.recipe, args.port)
+    server = start_server(args.recipe, args.port,
+                          [] if args.max_wait_ms is None else ["--max-wait-ms", f"{args.max_wait_ms:g}"])
     url = f"http://127.0.0.1:{args.port}"
-    results = {"recipe": args.recipe, "arms": []}
+    results = {"recipe": args.recipe, "max_wait_ms": args.max_wait_ms, "arms": []}
     try:
         run_clients(url, 8, 1, 256, "warm")
         # each arm between two in-process measurements (best of 2, fresh rows): this machine's speed

@@ -129,8 +129,9 @@ class ServeOptions:
     max_body_mb: float = field(default=16.0, metadata=_help("largest request body, in MB (413 above it)"))
     max_items: int = field(default=4096, metadata=_help("most predictions in one request (413 above it)"))
     max_batch: int = field(default=256, metadata=_help("most predictions scored in one labeler batch"))
-    max_wait_ms: float = field(default=5.0, metadata=_help(
-        "how long the first request of a batch waits for others to join it"))
+    max_wait_ms: float = field(default=0.0, metadata=_help(
+        "how long the first request of a batch waits for others to join it (0: a batch takes what queued "
+        "while the previous ones were scored)"))
     log_level: Literal["debug", "info", "warning", "error"] = field(default="info", metadata=_help(
         "server log level (no level logs report text)"))
     score_in: Literal["process", "thread"] = field(default="process", metadata=_help(
