@@ -256,9 +256,12 @@ def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int], metrics
     out = {"seeds_complete": complete, "claims": [], "cost": {}}
     if not complete:
         return out
+    def measured(split: str, metric: str) -> bool:  # e.g. F1 on critical cases: read on test only
+        return all(metric in a["runs"][str(s)][split] for a in arms.values() for s in complete)
+
     for arm in arms.values():
-        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in metrics}
-                          for split in ("val", "test")}
+        arm["summary"] = {split: {m: mean_ci([arm["runs"][str(s)][split][m] for s in complete]) for m in metrics
+                                  if measured(split, m)} for split in ("val", "test")}
     timed = [s for s in complete if not any(a["runs"][str(s)].get("timing_void") for a in arms.values())]
     base_cost = _mean([arms[comp.baseline]["runs"][str(s)]["seconds_per_step"] for s in timed])
     for name, arm in arms.items():
@@ -271,6 +274,9 @@ def summarize(comp: Comparison, arms: dict[str, dict], seeds: list[int], metrics
     for better, worse, metric in comp.claims:
         row = {"claim": f"{better} > {worse} ({metric})", "better": better, "worse": worse, "metric": metric}
         for split in ("val", "test"):
+            if not measured(split, metric):
+                row[split] = {"diff": None, "by_seed": [], "verdict": "not measured on this split"}
+                continue
             diffs = [arms[better]["runs"][str(s)][split][metric] - arms[worse]["runs"][str(s)][split][metric]
                      for s in complete]
             row[split] = {"diff": mean_ci(diffs), "by_seed": diffs, "verdict": verdict(diffs)}
@@ -429,8 +435,8 @@ def write_figures(results: dict, folder: Path) -> dict[str, list[str]]:
 
 
 def write_page(results: dict, path: Path, figures: dict, figure_dir: Path) -> None:
-    def fmt(ci: dict) -> str:
-        return f"{ci['mean']:+.4f} [{ci['ci95'][0]:+.4f}, {ci['ci95'][1]:+.4f}]"
+    def fmt(ci: dict | None) -> str:
+        return "n/a" if ci is None else f"{ci['mean']:+.4f} [{ci['ci95'][0]:+.4f}, {ci['ci95'][1]:+.4f}]"
 
     parts = [f"<h1>radrl: the papers' comparisons on the synthetic benchmark</h1><p>seeds {results['seeds']}, "
              f"{results['steps']} RL steps per run, greedy evaluation against ground-truth labels; test: "
@@ -504,8 +510,8 @@ def _regime_cell(block: dict | None, label: str) -> str:
 
 
 def _claim_rows(name: str, regime: str, r: dict) -> list[str]:
-    def fmt(ci: dict) -> str:
-        return f"{ci['mean']:+.3f} [{ci['ci95'][0]:+.3f}, {ci['ci95'][1]:+.3f}]"
+    def fmt(ci: dict | None) -> str:
+        return "n/a" if ci is None else f"{ci['mean']:+.3f} [{ci['ci95'][0]:+.3f}, {ci['ci95'][1]:+.3f}]"
 
     costs = ", ".join(f"{arm} {next(v for k, v in c.items() if k.startswith('ratio_to_')):.2f}x"
                       + (f" ({100 * c['clipped_token_share']:.3f} % of tokens clipped)" if name == "capo" else "")

@@ -76,15 +76,30 @@ class V2Comparison:
         ("orapo_lambda_above_min_share", "prompts with lambda above its floor"), ("rare", "validation F1"))
     """The mechanism figure's panels: a per-step curve of :func:`curves`, ``rare`` (the two rarest
     classes' validation F1) or ``val:<metric>`` (a validation curve)."""
+    budget_from: str | None = None
+    """The comparison whose budget this one takes (one budget per regime: the same start, the
+    budget chosen on that comparison's GRPO arm); None: chosen on this one's baseline arm."""
+
+    arm_overrides: dict[str, list[str]] | None = None
+    """The arms, when they differ from v1's (``papers.COMPARISONS``)."""
 
     @property
     def v1(self) -> Comparison:
         return COMPARISONS[self.name]
 
+    @property
+    def arms(self) -> dict[str, list[str]]:
+        return self.arm_overrides or self.v1.arms
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """What every run's scores are summarized on: :data:`METRICS`, and the headline if it is another."""
+        return tuple(dict.fromkeys((*METRICS, self.headline)))
+
     def comparison(self) -> Comparison:
         """v1's comparison with its claims on the headline metric (and example F1 beside it)."""
         claims = [(b, w, m) for b, w, _ in self.v1.claims for m in dict.fromkeys((self.headline, "example_f1"))]
-        return Comparison(self.v1.title, self.v1.recipe, self.v1.arms, claims, self.v1.baseline)
+        return Comparison(self.v1.title, self.v1.recipe, self.arms, claims, self.v1.baseline)
 
 
 V2 = {
@@ -97,6 +112,26 @@ V2 = {
         data={"2K": []},  # v1's common overrides: the recipe's whole 2,000-study pool, no DDSampling subset
         panels=(("zero_std_share", "zero-variance groups"), ("val:example_f1", "validation example F1"),
                 ("val:macro_f1", "validation macro F1"))),
+    "data_selection": V2Comparison(
+        "data_selection", headline="example_f1",  # DEER Table 7 reports example-based CE-F1
+        data={"2K": []},  # the 20 % subsets are drawn from the recipe's 2,000-study pool by its select stage
+        budget_from="deer_weights",  # DEER's regime: its start, so its budget
+        panels=(("zero_std_share", "zero-variance groups"), ("val:example_f1", "validation example F1"))),
+    "capo": V2Comparison(
+        "capo", headline="critical_example_f1",  # RadFlow: CAPO acts on critical cases; F1 on them decides
+        data={"200": []},  # v1's common overrides: Target Exploration's bottom 10 % (200) of the 2,000-study pool
+        common=["rl.num_iterations=4"],  # several updates per batch, so that a clip can act (regimes.py)
+        # GRPO's clip is CAPO's at critical_factor 1 (eps on every case): the same update, with the
+        # clipped-token share logged on critical and other cases alike
+        arm_overrides={"CAPO": ["algorithm.clip.type=capo"],
+                       "GRPO": ["algorithm.clip={type: capo, critical_factor: 1.0}"]},
+        panels=(("clipped_critical", "clipped tokens, critical cases"), ("clipped_other", "clipped tokens, other cases"),
+                ("val:example_f1", "validation example F1"))),
+    "mrg_r1": V2Comparison(
+        "mrg_r1", headline="example_f1",  # MRG-R1 Table II: CE-F1, uncertain_negative.example (docs/cli.md)
+        data={"2K": []},
+        panels=(("format_reward", "format reward (share of well-formed reports)"),
+                ("val:example_f1", "validation CE (example F1)"), ("val:macro_f1", "validation macro F1"))),
 }
 
 
@@ -193,8 +228,25 @@ def curves(run_dir: Path) -> dict:
            for r in read_curve(run_dir / CURVE_FILE)]
     keys = {"zero_reward_share": "diagnostics/all_zero_share", "zero_std_share": "diagnostics/zero_std_share",
             "orapo_lambda_mean": "orapo/lambda_mean", "orapo_lambda_above_min_share": "orapo/lambda_above_min_share",
-            "clipped_token_share": "clip_ratio/region_mean"}
+            "clipped_token_share": "clip_ratio/region_mean", "clipped_critical": "clip_ratio/region_mean/critical",
+            "clipped_other": "clip_ratio/region_mean/other", "format_reward": "rewards/format/mean"}
     return {"val": val, **{name: c for name, key in keys.items() if (c := _curve(run_dir, key))}}
+
+
+def critical_scores(read: Path, samples: list) -> dict:
+    """Example and macro F1 on the critical cases of ``samples`` alone (a positive or uncertain
+    finding in the ground truth, as CAPO's criticality stage marks them), from the predictions a
+    read wrote (``read/predictions.jsonl``)."""
+    from radrl.evaluation import evaluate_reports
+    from radrl.training.criticality import is_critical
+
+    by_id = {s.id: s for s in samples}
+    rows = [json.loads(line) for line in (read / "predictions.jsonl").read_text().splitlines() if line.strip()]
+    kept = [(r["prediction"], by_id[r["id"]]) for r in rows if is_critical(by_id[r["id"]].labels)]
+    clinical = evaluate_reports([p for p, _ in kept], [s.report for _, s in kept], ref_labels=[s.labels for _, s in kept],
+                                meteor=False)["clinical"]
+    return {"critical_example_f1": clinical["example"]["f1"], "critical_macro_f1": clinical["macro"]["f1"],
+            "critical_n": len(kept)}
 
 
 def test_scores(metrics: dict) -> dict:
@@ -247,10 +299,31 @@ def choose_learning_rate(tried: list[dict], metric: str) -> dict:
     return max(tried, key=lambda t: (max(r[metric] for r in t["curve"] if r["step"] > 0), -tried.index(t)))
 
 
+def shared_budget(v2: V2Comparison, results: dict) -> dict:
+    """``v2.budget_from``'s budget, for a comparison in the same regime (the same start, by hash)."""
+    block, source = paper_block(results, v2.name), paper_block(results, v2.budget_from)
+    if "budget" not in source:
+        raise InputError(f"{v2.name} takes {v2.budget_from}'s budget, which is not chosen yet: run python "
+                         f"bench/regime_runs.py budget --comparison {v2.budget_from} first")
+    if source["start"]["weights_sha256"] != block["start"]["weights_sha256"]:
+        raise InputError(f"{v2.name} and {v2.budget_from} start from different weights: one budget per regime "
+                         "holds only for one start")
+    block["budget"] = {**source["budget"], "shared_from": f"regimes.{v2.budget_from}.paper.budget",
+                       "command": f"python bench/regime_runs.py budget --comparison {v2.name}"}
+    return block["budget"]
+
+
 def budget(v2: V2Comparison, out: Path, results_file: Path) -> dict:
     """Step 2 of the module doc: the GRPO arm's validation curve at each candidate learning rate,
-    the rate and the budget chosen on them (a finished candidate is reused, not rerun)."""
+    the rate and the budget chosen on them (a finished candidate is reused, not rerun); or, with
+    ``budget_from``, that comparison's budget (:func:`shared_budget`)."""
     results = load(results_file)
+    if v2.budget_from:
+        shared = shared_budget(v2, results)
+        atomic_write_json(results_file, results)
+        print(f"{v2.name}: {v2.budget_from}'s budget (the same start): {shared['steps']} steps at "
+              f"{shared['learning_rate']:g}", flush=True)
+        return shared
     block = paper_block(results, v2.name)
     model = Path(block["start"]["model"])
     row, arm, metric = next(iter(v2.data)), v2.v1.baseline, "example_f1"
@@ -261,7 +334,7 @@ def budget(v2: V2Comparison, out: Path, results_file: Path) -> dict:
         curve_set, curve_record = synthetic_set(base, CURVE_SET, out, "val")
         run_dir = _run_dir(folder, arm, 0)
         if not finished(run_dir, v2.max_steps):
-            train_arm(base, v2.v1.arms[arm], 0, run_dir, curve_set, v2.every)
+            train_arm(base, v2.arms[arm], 0, run_dir, curve_set, v2.every)
         val = curves(run_dir)["val"]
         tried.append({"learning_rate": lr, "curve": val, "train_seconds": _mean(_curve(run_dir, "train_runtime")),
                       "best": max(r[metric] for r in val if r["step"] > 0), "start": val[0][metric]})
@@ -327,18 +400,21 @@ def run(v2: V2Comparison, row: str, seeds: list[int], out: Path, results_file: P
                 metrics, _ = evaluate_model(final, test, run_dir / "eval-test", base.evaluate.generation, meteor=False)
             kept = curves(run_dir)
             step_times = _curve(run_dir, "step_time")
+            scores = test_scores(metrics)
+            if v2.headline.startswith("critical_"):
+                scores.update(critical_scores(run_dir / "eval-test", test))
             runs[str(seed)] = {
-                "test": test_scores(metrics), "val": kept["val"][-1], "curves": kept,
+                "test": scores, "val": kept["val"][-1], "curves": kept,
                 "seconds_per_step": round(_mean(step_times) if step_times else seconds / steps, 3),
                 "clipped_token_share": _mean(kept.get("clipped_token_share", [])),
                 "rl_stage_seconds": round(seconds, 1), "commit": _commit(),
                 "command": f"python bench/regime_runs.py run --comparison {v2.name} --data {row} --seeds {seed}"}
-            record.update(summarize(comparison, arms, sorted(int(s) for s in runs), METRICS))
+            record.update(summarize(comparison, arms, sorted(int(s) for s in runs), v2.metrics))
             atomic_write_json(results_file, results)
             print(f"{v2.name} / {row} / {arm} / seed {seed}: test macro F1 {runs[str(seed)]['test']['macro_f1']:.4f}, "
                   f"example F1 {runs[str(seed)]['test']['example_f1']:.4f} ({seconds / 60:.1f} min)", flush=True)
     all_seeds = sorted({int(s) for a in arms.values() for s in a["runs"]})
-    record.update(summarize(comparison, arms, all_seeds, METRICS))
+    record.update(summarize(comparison, arms, all_seeds, v2.metrics))
     atomic_write_json(results_file, results)
     return record
 
@@ -388,6 +464,61 @@ def start_diversity(out: Path, results_file: Path, name: str = "data_selection")
     return block["start_diversity"]
 
 
+def start_masking(results_file: Path, name: str = "deer_weights", n_prompts: int = 64) -> dict:
+    """DEER Table 6 at the regime's start: the recipe's rollouts (8 per film at its temperature,
+    on the first ``n_prompts`` validation studies), each weighting's top 10 % of tokens deleted,
+    the share of reports whose labels change (``radrl analyze masking``'s table). The gradient
+    weights need the recipe's CheXbert labeler (trained by its ``labeler`` stage when missing)."""
+    from radrl.analysis.masking import rollout_masking
+    from radrl.data.synthetic import load_synthetic
+    from radrl.labelers import labeler_from_section
+    from radrl.recipe import load_recipe
+
+    results = load(results_file)
+    model = Path(paper_block(results, name)["start"]["model"])
+    block = require_block(results, name, model)
+    recipe = load_recipe(COMPARISONS[name].recipe, tiny=True)
+    if not Path(recipe.labeler.weights).is_dir():
+        raise InputError(f"{recipe.labeler.weights}: no CheXbert labeler yet for the gradient weights: run radrl train "
+                         f"--recipe {COMPARISONS[name].recipe} --tiny --only labeler (a DiTPO-gradient run trains it too)")
+    samples = load_synthetic(model.parents[1] / "data", "val")
+    temperature = recipe.to_dict()["rl"].get("temperature", 1.0)
+    t0 = time.perf_counter()
+    table = rollout_masking(str(model), samples, labeler_from_section(recipe.labeler), n_prompts=n_prompts,
+                            temperature=temperature, progress=False)
+    block["masking"] = {**table, "seconds": round(time.perf_counter() - t0, 1), "commit": _commit(),
+                        "command": f"python bench/regime_runs.py masking --comparison {name}"}
+    atomic_write_json(results_file, results)
+    return block["masking"]
+
+
+def masking_figure(results: dict, path: Path, name: str = "deer_weights") -> bool:
+    """DEER Table 6: the label change rate when each weighting's top 10 % of tokens is deleted,
+    per judging labeler; uniform-random weights are the floor a weighting must clear."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from papers import _save
+
+    table = (results.get("regimes", {}).get(name, {}).get("paper") or {}).get("masking")
+    if not table:
+        return False
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    strategies = list(table["strategies"])
+    for i, labeler in enumerate(table["labelers"]):
+        ax.bar([j + 0.4 * i for j in range(len(strategies))],
+               [table["strategies"][k][labeler]["label_change_rate"] for k in strategies], width=0.38,
+               label=f"judged by {labeler}")
+    ax.set_xticks([j + 0.2 for j in range(len(strategies))], strategies)
+    ax.set_ylabel("reports whose labels change")
+    ax.set_title(f"DEER Table 6 at the paper start: top 10 % of tokens deleted ({table['n_reports']} reports)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    _save(fig, path)
+    return True
+
+
 def diversity_figure(results: dict, path: Path) -> bool:
     """DDSampling's subset against a random one (DEER Table 7): zero-variance share and unique
     rewards per group, at the paper regime's start and at v1's converged start, side by side."""
@@ -431,7 +562,7 @@ def void_timing(v2: V2Comparison, row: str, seeds: list[int], why: str, results_
                 raise InputError(f"{v2.name} / {row}: seed {seed} has no run in every arm")
             arm["runs"][str(seed)]["timing_void"] = why
     all_seeds = sorted({int(s) for a in record["arms"].values() for s in a["runs"]})
-    record.update(summarize(v2.comparison(), record["arms"], all_seeds, METRICS))
+    record.update(summarize(v2.comparison(), record["arms"], all_seeds, v2.metrics))
     atomic_write_json(results_file, results)
     return record
 
@@ -485,9 +616,10 @@ def mechanism_figure(record: dict, title: str, path: Path, panels=V2["orapo"].pa
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=("budget", "run", "void-timing", "start-diversity"),
+    p.add_argument("what", choices=("budget", "run", "void-timing", "start-diversity", "masking"),
                    help="void-timing: mark --seeds' step times void (--why), the cost from the other seeds; "
-                   "start-diversity: DEER Table 7's subsets at data_selection's start (no --comparison)")
+                   "start-diversity: DEER Table 7's subsets at data_selection's start (no --comparison); "
+                   "masking: DEER Table 6 at deer_weights' start (no --comparison)")
     p.add_argument("--why", help="void-timing: what else used the cores")
     p.add_argument("--comparison", choices=list(V2))
     p.add_argument("--data", help="the data row (run): " + "; ".join(f"{k}: {', '.join(v.data)}" for k, v in V2.items()))
@@ -503,6 +635,15 @@ def main() -> None:
                   f"{row['unique_per_group']:.2f}, all-zero {row['all_zero_share']:.1%}")
         figure = results_file.with_suffix("") / "data_selection-paper-start.png"
         if diversity_figure(load(results_file), figure):
+            print(f"-> {figure}")
+        return
+    if a.what == "masking":
+        table = start_masking(results_file)
+        for strategy, row in table["strategies"].items():
+            print(f"{strategy}: " + ", ".join(f"labels change ({labeler}) {row[labeler]['label_change_rate']:.1%}"
+                                              for labeler in table["labelers"]))
+        figure = results_file.with_suffix("") / "deer_weights-paper-masking.png"
+        if masking_figure(load(results_file), figure):
             print(f"-> {figure}")
         return
     if not a.comparison:

@@ -87,6 +87,17 @@ REGIMES = {
         settings=("lm_pretrain={max_steps: 300, batch_size: 16, learning_rate: 0.002, warmup_steps: 10, "
                   "freeze: vision, seed: 0}", "sft.freeze=lm")),
 }
+REGIMES["capo"] = Regime(
+    "capo", "radflow",
+    paper="RadFlow (arXiv:2511.10065) section 4.1: SFT first, then Target Exploration keeps the bottom 10 % of "
+          "the training set by the SFT model's score (section 5: bottom-k 10 %, four reports per case), and "
+          "RL runs on that subset only with CAPO (Eq. 9: eps/4 on critical cases). The SFT model is radrl's "
+          "committed one; the clip acts only when a batch is used for more than one update, so every arm "
+          "takes rl.num_iterations=4 (declared here, not tuned)",
+    target=(0.0, 1.0), candidates=(), start="committed-sft", reward=(("type", "radflow"), ("syntax", "bleu2"),
+                                                                      ("consistency", "labels"), ("gamma", 1.0)),
+    target_metric="val.example_f1", label="SFT, bottom 10 %")
+"""RadFlow starts from its SFT model: no candidates, the committed checkpoint (:func:`committed_start`)."""
 REGIMES["data_selection"] = dataclasses.replace(
     REGIMES["deer_weights"], comparison="data_selection", recipe="deer_tfidf",
     paper="DEER (arXiv:2603.04022) Table 7: DDSampling scores the pool with DEER's own SFT start (section 3.2), "
@@ -272,6 +283,30 @@ def rebuild(regime: Regime, block: dict, folder: Path, n_prompts: int) -> dict:
     return record
 
 
+def committed_start(regime: Regime, results: dict, n_prompts: int) -> dict:
+    """The block of a regime whose paper starts from its SFT model (RadFlow): the committed
+    checkpoint (its SHA-256 as v1 recorded it), its validation F1 as v1's SFT arm measured it,
+    and its step-0 groups with the regime's reward on the recipe's validation studies."""
+    from radrl.assets import tiny_sft_checkpoint
+    from radrl.recipe import load_recipe
+
+    model = tiny_sft_checkpoint()
+    if weights_sha256(model) != results["origin"]["sft_model_sha256"]:
+        raise InputError(f"{model} is not the checkpoint v1 recorded")
+    data = Path(load_recipe(regime.recipe, tiny=True).data.path)
+    groups = step0_groups(regime, model, data, n_prompts)
+    sft_val = results["comparisons"]["deer_weights"]["arms"]["SFT"]["evaluation"]["val"]
+    shown = model.relative_to(ROOT) if model.is_relative_to(ROOT) else model  # the JSON holds no machine's path
+    start = {"model": str(shown), "weights_sha256": results["origin"]["sft_model_sha256"],
+             "command": "radrl's committed tiny SFT checkpoint (radrl.assets.tiny_sft_checkpoint; make demo builds "
+                        "its kind)",
+             "val": {"example_f1": sft_val["example_f1"], "macro_f1": sft_val["macro_f1"], "n": 100},
+             "step0": {"n_prompts": n_prompts, "reward": dict(regime.reward), **{k: groups[k] for k in STEP0_KEYS}}}
+    return {"paper": regime.paper, "label": regime.label, "reached": True,
+            "note": "the paper's own start: its SFT model (no weaker start is asked for)", "start": start,
+            "candidates": []}
+
+
 def converged_blocks(results: dict, n_prompts: int) -> dict:
     """v1's start as the ``converged_sft`` regime of every v1 comparison: the committed checkpoint
     (its SHA-256 as v1 recorded it), its validation F1 as v1's SFT arm measured it, and its step-0
@@ -318,6 +353,18 @@ def main() -> None:
     if not a.comparison:
         p.error("--comparison or --converged")
     regime, folder = REGIMES[a.comparison], Path(a.out)
+    if not regime.candidates:  # the paper's SFT model itself
+        results_file = Path(a.results)
+        results = json.loads(results_file.read_text())
+        entry = results.setdefault("regimes", {}).setdefault(regime.comparison, {})
+        block, old = committed_start(regime, results, a.n_prompts), entry.get("paper") or {}
+        entry["paper"] = {**old, **block} if old.get("start", {}).get("weights_sha256") == \
+            block["start"]["weights_sha256"] else block
+        atomic_write_json(results_file, results)
+        step0 = block["start"]["step0"]
+        print(f"{regime.comparison}: the committed SFT start; step 0: all-zero groups {step0['all_zero_share']:.1%}, "
+              f"zero-variance {step0['zero_std_share']:.1%} -> regimes.{regime.comparison}.paper")
+        return
     if a.rebuild:
         results_file = Path(a.results)
         results = json.loads(results_file.read_text())

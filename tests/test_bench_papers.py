@@ -482,3 +482,54 @@ def test_a_rebuild_on_another_machine_is_recorded_and_matches_only_on_equal_vali
     assert [r["weights_sha256"][0] for r in block["start"]["rebuilds"]] == ["b", "c"]
     with pytest.raises(Exception, match="not what bench/regimes.py makes"):  # another --out: another command
         regimes.rebuild(regime, block, tmp_path / "elsewhere", 8)
+
+
+def test_capo_in_its_regime_claims_f1_on_critical_cases_against_grpo_at_factor_one(regime_runs):
+    capo = regime_runs.V2["capo"]
+    comparison = capo.comparison()
+    assert comparison.claims == [("CAPO", "GRPO", "critical_example_f1"), ("CAPO", "GRPO", "example_f1")]
+    assert "critical_example_f1" in capo.metrics and set(regime_runs.METRICS) <= set(capo.metrics)
+    # GRPO's arm clips every case at eps (CAPO at factor 1), so it logs the critical/other split too
+    assert comparison.arms["GRPO"] == ["algorithm.clip={type: capo, critical_factor: 1.0}"]
+    assert "rl.num_iterations=4" in capo.common  # after v1's num_iterations=2: the later override wins
+    assert regime_runs.V2["data_selection"].budget_from == "deer_weights"
+
+
+def test_f1_on_critical_cases_reads_only_the_critical_studies_predictions(regime_runs, tmp_path):
+    from radrl.data.sample import Sample
+
+    samples = [Sample("a", [], "Cardiomegaly.", labels={"Cardiomegaly": "positive"}),
+               Sample("b", [], "Small left pleural effusion.", labels={"Pleural Effusion": "positive"}),
+               Sample("c", [], "No acute findings.", labels={"Support Devices": "positive"})]  # not critical
+    rows = [{"id": "a", "prediction": "Cardiomegaly."},  # right: example F1 1
+            {"id": "b", "prediction": "The heart is normal in size. The lungs are clear."},  # misses it: 0
+            {"id": "c", "prediction": "Cardiomegaly."}]  # wrong, but not a critical case: not counted
+    (tmp_path / "predictions.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    scores = regime_runs.critical_scores(tmp_path, samples)
+    assert scores["critical_n"] == 2 and scores["critical_example_f1"] == pytest.approx(0.5)  # (1 + 0) / 2
+
+
+def test_a_metric_read_on_test_only_is_summarized_on_test_and_marked_on_validation(papers):
+    Comparison, summarize = papers.Comparison, papers.summarize
+    comp = Comparison("t", "radflow", {"A": [], "B": []}, [("A", "B", "critical_example_f1")], baseline="B")
+    run = lambda v, c: {"val": {"example_f1": v}, "test": {"example_f1": v, "critical_example_f1": c},  # noqa: E731
+                        "seconds_per_step": 1.0}
+    arms = {"A": {"runs": {"0": run(0.5, 0.6), "1": run(0.5, 0.7)}}, "B": {"runs": {"0": run(0.5, 0.5), "1": run(0.5, 0.5)}}}
+    claim = summarize(comp, arms, [0, 1], ("example_f1", "critical_example_f1"))["claims"][0]
+    assert claim["test"]["by_seed"] == pytest.approx([0.1, 0.2])
+    assert claim["val"]["diff"] is None and claim["val"]["verdict"] == "not measured on this split"
+    assert "critical_example_f1" not in arms["A"]["summary"]["val"]
+
+
+def test_a_comparison_in_another_ones_regime_takes_its_budget_only_from_the_same_start(regime_runs):
+    from radrl.io import InputError
+
+    budget = {"steps": 220, "learning_rate": 1e-4, "every": 20}
+    results = {"regimes": {"deer_weights": {"paper": {"start": {"weights_sha256": "a"}, "budget": budget}},
+                           "data_selection": {"paper": {"start": {"weights_sha256": "a"}}}}}
+    shared = regime_runs.shared_budget(regime_runs.V2["data_selection"], results)
+    assert shared["steps"] == 220 and shared["shared_from"] == "regimes.deer_weights.paper.budget"
+    assert results["regimes"]["data_selection"]["paper"]["budget"] is shared
+    results["regimes"]["data_selection"]["paper"]["start"]["weights_sha256"] = "b"
+    with pytest.raises(InputError, match="different weights"):
+        regime_runs.shared_budget(regime_runs.V2["data_selection"], results)
